@@ -1,0 +1,1 @@
+"""The three Leadflow services (intake, router, credit) and the ``leadflow`` command."""

@@ -1,0 +1,97 @@
+"""The ``leadflow`` command: run the whole stack, one service, migrations, topics, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from services.catalog import SERVICES, migrate
+from shared.settings import Settings
+
+app = typer.Typer(help="Leadflow: lead routing and credit for outside firms.", no_args_is_help=True)
+
+
+class ServiceName(enum.StrEnum):
+    intake = "intake"
+    router = "router"
+    credit = "credit"
+
+
+@app.command()
+def up(
+    demo: Annotated[bool, typer.Option(help="Load the demo workspace and send a demo lead")] = True,
+) -> None:
+    """Start everything: embedded PostgreSQL and broker (unless DATABASE_URL /
+    KAFKA_BOOTSTRAP_SERVERS are set), migrations, topics, the three services.
+    Ctrl-C or SIGTERM stops every process it started."""
+    from services.stack import run_stack
+
+    raise typer.Exit(run_stack(Settings(), demo=demo))
+
+
+@app.command()
+def serve(
+    service: ServiceName,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[
+        int | None, typer.Option(help="Default: intake 8000, router 8001, credit 8002")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Run one service (production entrypoint). Needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS."""
+    info = SERVICES[service.value]
+    uvicorn.run(
+        info.factory,
+        factory=True,
+        host=host,
+        port=port or info.port,
+        workers=workers,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=20,
+    )
+
+
+@app.command("migrate")
+def migrate_command(
+    service: Annotated[list[ServiceName] | None, typer.Argument(help="Default: all")] = None,
+) -> None:
+    """Apply database migrations (each service in its own schema)."""
+    settings = Settings()
+    if not settings.database_url:
+        raise typer.BadParameter("DATABASE_URL is not set")
+    migrate(settings.database_url, [s.value for s in service] if service else None)
+    typer.echo("migrations applied")
+
+
+@app.command()
+def topics() -> None:
+    """Create the catalog's topics and their dead-letter topics."""
+    from shared.kafka import ensure_topics
+
+    created = asyncio.run(ensure_topics(Settings()))
+    typer.echo(f"created: {', '.join(created) or 'none (all exist)'}")
+
+
+@app.command("demo")
+def demo_command() -> None:
+    """Load the demo workspace (owners, accounts, a firm assignment) into router."""
+    from services.stack import load_demo
+
+    settings = Settings()
+    if not settings.database_url:
+        raise typer.BadParameter("DATABASE_URL is not set")
+    asyncio.run(load_demo(settings.database_url))
+    typer.echo("demo workspace loaded")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

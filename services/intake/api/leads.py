@@ -1,0 +1,48 @@
+"""``/v1/leads``: register a lead (server-to-server, ops token) and read it back."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Request, status
+
+from services.intake.api.schemas import LeadAccepted, LeadIn, LeadOut
+from services.intake.domain.normalize import InvalidLead, Submission, normalize
+from services.intake.service import register_lead
+from services.intake.store import get_lead
+from shared.auth import OpsCaller
+from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.service import runtime_of
+
+router = APIRouter(prefix="/v1/leads", tags=["leads"], responses=PROBLEM_RESPONSES)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Register a lead",
+    description="Validates and normalizes the lead, registers it and publishes "
+    "`leadflow.lead.received.v1`. Answers with the lead id.",
+)
+async def post_lead(body: LeadIn, request: Request, _caller: OpsCaller) -> LeadAccepted:
+    try:
+        lead = normalize(Submission(**body.model_dump()))
+    except InvalidLead as exc:
+        raise Problem(
+            422, str(exc), errors=[{"field": e.field, "reason": e.reason} for e in exc.errors]
+        ) from exc
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session:
+        lead_id = await register_lead(
+            session, runtime.outbox, lead, channel="api", raw=body.model_dump(mode="json")
+        )
+    return LeadAccepted(lead_id=lead_id)
+
+
+@router.get("/{lead_id}", summary="A registered lead")
+async def read_lead(lead_id: UUID, request: Request, _caller: OpsCaller) -> LeadOut:
+    async with runtime_of(request).sessions() as session:
+        row = await get_lead(session, lead_id)
+    if row is None:
+        raise Problem(404, f"No lead {lead_id}.")
+    return LeadOut.model_validate(row)

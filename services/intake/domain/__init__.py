@@ -1,0 +1,1 @@
+"""Intake's pure core: normalization of what callers send. No I/O."""

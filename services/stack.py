@@ -1,0 +1,217 @@
+"""``leadflow up``: the whole system on one machine, every process owned and stopped.
+
+Starts (when not pointed elsewhere) the embedded PostgreSQL and broker, applies the
+migrations, creates the topics, loads the demo workspace, runs the three services as
+child processes, sends a demo lead through, and stops everything on Ctrl-C/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from services.catalog import SERVICES, migrate
+from shared.auth import hash_token, new_token
+from shared.db import make_engine, make_sessions
+from shared.embedded import EmbeddedKafka, EmbeddedPostgres, die_with_parent
+from shared.kafka import ensure_topics
+from shared.settings import Settings
+
+DEMO_LEAD = {
+    "email": "jordan.lee@walmart.com",
+    "name": "Jordan Lee",
+    "company": "Walmart Inc.",
+    "title": "Director of IT",
+    "phone": "+1 479 273 4000",
+    "country": "US",
+    "source": "website",
+    "campaign": "demo-request",
+}
+
+
+def _port_or_free(preferred: int) -> int:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def load_demo(database_url: str) -> None:
+    from services.router.demo import seed_demo
+
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async with make_sessions(engine)() as session:
+            await seed_demo(session)
+    finally:
+        await engine.dispose()
+
+
+def _say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+class _Stop(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        raise _Stop(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} not ready after {timeout_s}s")
+
+
+def _send_demo_lead(token: str, ports: dict[str, int]) -> None:
+    auth = {"Authorization": f"Bearer {token}"}
+    base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    answer = httpx.post(f"{base['intake']}/v1/leads", json=DEMO_LEAD, headers=auth, timeout=10)
+    answer.raise_for_status()
+    lead_id = answer.json()["lead_id"]
+    _say(f"demo lead {DEMO_LEAD['email']} accepted: {lead_id}")
+    for name, path, show in (
+        ("router", "routing", lambda d: d["explanation"]),
+        (
+            "credit",
+            "credit",
+            lambda d: f"{d['state']} {d['amount']} {d['currency']}: {d['reasons'][0]['sentence']}",
+        ),
+    ):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            got = httpx.get(f"{base[name]}/v1/leads/{lead_id}/{path}", headers=auth, timeout=5)
+            if got.status_code == 200:
+                _say(f"  {path:8} {show(got.json()['decision'])}")
+                break
+            time.sleep(0.2)
+        else:
+            _say(f"  {path:8} no decision after 60s; see the logs above")
+
+
+def run_stack(settings: Settings, *, demo: bool) -> int:
+    data_dir = settings.leadflow_data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    postgres: EmbeddedPostgres | None = None
+    kafka: EmbeddedKafka | None = None
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    with _stop_on_signals():
+        try:
+            if not settings.database_url:
+                _say("starting embedded PostgreSQL ...")
+                postgres = EmbeddedPostgres(data_dir / "postgres", port=_port_or_free(55432))
+                postgres.start()
+                env["DATABASE_URL"] = postgres.url
+            if not settings.kafka_bootstrap_servers:
+                _say("starting embedded Kafka-compatible broker (Tansu) ...")
+                kafka = EmbeddedKafka(port=_port_or_free(19092), log_path=data_dir / "broker.log")
+                kafka.start()
+                env["KAFKA_BOOTSTRAP_SERVERS"] = kafka.bootstrap_servers
+                env["KAFKA_ENABLE_IDEMPOTENCE"] = "false"
+            token = None
+            if not settings.leadflow_ops_token_sha256:
+                token = new_token()
+                env["LEADFLOW_OPS_TOKEN_SHA256"] = hash_token(token)
+                token_file = data_dir / "ops-token"
+                token_file.write_text(token + "\n")
+                token_file.chmod(0o600)
+            run_settings = Settings(
+                _env_file=None,
+                **{  # type: ignore[call-arg]
+                    "database_url": env["DATABASE_URL"],
+                    "kafka_bootstrap_servers": env["KAFKA_BOOTSTRAP_SERVERS"],
+                    "kafka_enable_idempotence": env.get("KAFKA_ENABLE_IDEMPOTENCE", "true"),
+                },
+            )
+            _say("applying migrations ...")
+            migrate(env["DATABASE_URL"])
+            asyncio.run(ensure_topics(run_settings))
+            if demo:
+                asyncio.run(load_demo(env["DATABASE_URL"]))
+            ports = {name: _port_or_free(info.port) for name, info in SERVICES.items()}
+            for name, port in ports.items():
+                children[name] = subprocess.Popen(
+                    [sys.executable, "-m", "services.cli", "serve", name, "--port", str(port)],
+                    env={**env, "LEADFLOW_INSTANCE": f"{name}-1"},
+                    preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets the death signal
+                )
+            for name, port in ports.items():
+                _wait_ready(f"http://127.0.0.1:{port}", children[name])
+            _print_where(env, ports, token, data_dir)
+            if demo and token:
+                _send_demo_lead(token, ports)
+            _say("\nLeadflow is up. Ctrl-C stops everything.")
+            while True:
+                for name, child in children.items():
+                    if child.poll() is not None:
+                        _say(f"{name} exited with {child.returncode}; stopping everything")
+                        return 1
+                time.sleep(0.5)
+        except _Stop as stop:
+            _say(f"\n{stop}: stopping ...")
+            return 0
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            _stop_children(children)
+            if kafka is not None:
+                kafka.stop()
+            if postgres is not None:
+                postgres.stop()
+            _say("stopped: services, broker and database")
+
+
+def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 25
+    for child in children.values():
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(5)
+
+
+def _print_where(env: dict[str, str], ports: dict[str, int], token: str | None, data: Path) -> None:
+    _say("")
+    _say(f"  database   {env['DATABASE_URL']}")
+    _say(f"  broker     {env['KAFKA_BOOTSTRAP_SERVERS']}")
+    for name, port in ports.items():
+        _say(f"  {name:10} http://127.0.0.1:{port}   (API docs: /docs, metrics: /metrics)")
+    if token:
+        _say(f"  ops token  {token}   (also in {data / 'ops-token'})")
+    _say("")

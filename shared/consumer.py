@@ -1,0 +1,247 @@
+"""Idempotent event consumer: at-least-once delivery, exactly-once effect.
+
+For each message: parse the envelope; in one database transaction record its event id
+in ``processed_events`` (a duplicate stops here) and apply the handler, whose state
+changes and outgoing events (outbox) commit together; then commit the Kafka offset
+``{partition: offset + 1}`` for what is done, never a bare ``commit()``.
+
+Failures
+- an unparseable message goes to ``<topic>.dlq`` with the error in headers;
+- a handler that keeps failing (``consumer_max_attempts``) goes there too, and its id is
+  recorded as dead-lettered;
+- an infrastructure failure (database or broker unreachable) is never a reason to skip:
+  the partition is rewound to the failed message and retried after a backoff, while the
+  consumer keeps polling so it stays in its group (aiokafka #848).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import SessionFactory
+from shared.events.envelope import Envelope
+from shared.events.topics import dlq_topic
+from shared.observability import EVENT_HANDLING, EVENTS_CONSUMED, get_logger
+from shared.plumbing_tables import processed_events_table
+
+log = get_logger(__name__)
+
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+
+class TransientError(Exception):
+    """Raised by a handler for a failure worth retrying forever (never dead-lettered)."""
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, TransientError | OperationalError | InterfaceError | OSError | KafkaError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated
+    return isinstance(exc, TimeoutError)
+
+
+@dataclass
+class _Rewind(Exception):
+    """The partition must be re-read from this offset after a backoff."""
+
+    offset: int
+    error: BaseException
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        name: str,
+        topics: list[str],
+        schema: str,
+        handler: Handler,
+        sessions: SessionFactory,
+        consumer: AIOKafkaConsumer,
+        dlq_producer: AIOKafkaProducer,
+        max_attempts: int = 5,
+        send_timeout_s: float = 30.0,
+    ) -> None:
+        self.name = name
+        self.topics = topics
+        self.handler = handler
+        self.sessions = sessions
+        self.consumer = consumer
+        self.dlq_producer = dlq_producer
+        self.max_attempts = max_attempts
+        self.send_timeout_s = send_timeout_s
+        self.processed = processed_events_table(schema)
+        self._backoff = 0.2
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                batches = await self.consumer.getmany(timeout_ms=500)
+            except KafkaError as exc:
+                log.warning("consumer_poll_failed", consumer=self.name, error=repr(exc))
+                await asyncio.sleep(1)
+                continue
+            rewound = False
+            for tp, messages in batches.items():
+                rewound |= not await self._process_partition(tp, messages, stop)
+            if rewound:
+                await asyncio.sleep(self._backoff)
+                self._backoff = min(self._backoff * 2, 10.0)
+            else:
+                self._backoff = 0.2
+
+    async def _process_partition(
+        self, tp: TopicPartition, messages: list[ConsumerRecord[bytes, bytes]], stop: asyncio.Event
+    ) -> bool:
+        """Apply messages in order and commit what is done. False if the partition was rewound."""
+        done: int | None = None
+        try:
+            for message in messages:
+                if stop.is_set():
+                    break
+                await self._process(message)
+                done = message.offset
+        except _Rewind as rewind:
+            log.warning(
+                "consumer_rewind",
+                consumer=self.name,
+                topic=tp.topic,
+                partition=tp.partition,
+                offset=rewind.offset,
+                error=repr(rewind.error),
+            )
+            self.consumer.seek(tp, rewind.offset)
+            EVENTS_CONSUMED.labels(self.name, tp.topic, "retried").inc()
+            await self._commit(tp, done)
+            return False
+        await self._commit(tp, done)
+        return True
+
+    async def _commit(self, tp: TopicPartition, last_done: int | None) -> None:
+        if last_done is None:
+            return
+        try:
+            await self.consumer.commit({tp: last_done + 1})
+        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+            # Rebalanced away: the new owner re-reads from the last commit, and the
+            # processed-event log makes the re-delivery harmless.
+            log.warning(
+                "consumer_commit_failed", consumer=self.name, topic=tp.topic, error=repr(exc)
+            )
+
+    async def _process(self, message: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            envelope = Envelope.from_bytes(message.value or b"")
+        except ValidationError as exc:
+            await self._dead_letter(message, "unparseable", exc)
+            EVENTS_CONSUMED.labels(self.name, message.topic, "dead_lettered").inc()
+            return
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                outcome = await self._apply(envelope, message.topic)
+            except Exception as exc:
+                if _is_transient(exc):
+                    raise _Rewind(message.offset, exc) from exc
+                if attempt < self.max_attempts:
+                    log.warning(
+                        "handler_failed",
+                        consumer=self.name,
+                        event_id=str(envelope.id),
+                        event_type=envelope.type,
+                        attempt=attempt,
+                        error=repr(exc),
+                    )
+                    await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
+                    continue
+                await self._dead_letter(message, "handler_failed", exc, envelope)
+                await self._record_dead_letter(envelope, message, repr(exc))
+                EVENTS_CONSUMED.labels(self.name, message.topic, "dead_lettered").inc()
+                return
+            EVENT_HANDLING.labels(self.name, message.topic).observe(time.perf_counter() - started)
+            EVENTS_CONSUMED.labels(self.name, message.topic, outcome).inc()
+            return
+
+    async def _apply(self, envelope: Envelope, topic: str) -> str:
+        async with self.sessions() as session, session.begin():
+            first_time = await session.scalar(
+                insert(self.processed)
+                .values(consumer=self.name, event_id=envelope.id, topic=topic, outcome="applied")
+                .on_conflict_do_nothing()
+                .returning(self.processed.c.event_id)
+            )
+            if first_time is None:
+                return "duplicate"
+            await self.handler(session, envelope)
+        return "applied"
+
+    async def _record_dead_letter(
+        self, envelope: Envelope, message: ConsumerRecord[bytes, bytes], error: str
+    ) -> None:
+        try:
+            async with self.sessions() as session, session.begin():
+                await session.execute(
+                    insert(self.processed)
+                    .values(
+                        consumer=self.name,
+                        event_id=envelope.id,
+                        topic=message.topic,
+                        outcome="dead_lettered",
+                        error=error[:2000],
+                    )
+                    .on_conflict_do_nothing()
+                )
+        except Exception as exc:
+            if _is_transient(exc):
+                raise _Rewind(message.offset, exc) from exc
+            raise
+
+    async def _dead_letter(
+        self,
+        message: ConsumerRecord[bytes, bytes],
+        reason: str,
+        exc: BaseException,
+        envelope: Envelope | None = None,
+    ) -> None:
+        headers: list[tuple[str, bytes]] = list(message.headers or [])
+        details: dict[str, Any] = {
+            "dlq.reason": reason,
+            "dlq.error": repr(exc)[:2000],
+            "dlq.error.type": type(exc).__name__,
+            "dlq.stack": "".join(traceback.format_exception(exc))[-4000:],
+            "dlq.consumer": self.name,
+            "dlq.topic": message.topic,
+            "dlq.partition": message.partition,
+            "dlq.offset": message.offset,
+        }
+        if envelope is not None:
+            details["dlq.event_id"] = str(envelope.id)
+        headers += [(k, str(v).encode()) for k, v in details.items()]
+        log.error(
+            "event_dead_lettered",
+            **{k.replace(".", "_"): v for k, v in details.items() if k != "dlq.stack"},
+        )
+        try:
+            await asyncio.wait_for(
+                self.dlq_producer.send_and_wait(
+                    dlq_topic(message.topic), message.value, key=message.key, headers=headers
+                ),
+                self.send_timeout_s,
+            )
+        except Exception as send_error:
+            raise _Rewind(message.offset, send_error) from send_error

@@ -1,0 +1,189 @@
+"""Transactional outbox: events are written in the same transaction as the state change,
+and a relay publishes them to Kafka in order, then marks them sent.
+
+The relay
+- claims unsent rows with ``FOR UPDATE SKIP LOCKED`` (never ``id > last_id``, which skips
+  rows whose transaction commits late) under a transaction-scoped advisory lock, so one
+  relay per schema publishes at a time and the order of a key is kept across instances;
+- sleeps on PostgreSQL LISTEN/NOTIFY when idle (NOTIFY is only a wake-up hint; a slow
+  safety sweep covers notifications lost while disconnected);
+- on a broker or database outage keeps the rows, backs off, and resumes from the first
+  unsent row, so nothing is lost or reordered (a row may be sent twice; consumers are
+  idempotent by event id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, insert, select, text, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import SessionFactory
+from shared.events.base import Event
+from shared.events.envelope import Envelope
+from shared.observability import OUTBOX_BACKLOG, OUTBOX_ERRORS, OUTBOX_PUBLISHED, get_logger
+from shared.plumbing_tables import outbox_table
+
+log = get_logger(__name__)
+
+
+class Outbox:
+    """A service's outbox: ``add`` inside the caller's transaction; ``Relay`` publishes."""
+
+    def __init__(self, schema: str, source: str) -> None:
+        self.schema = schema
+        self.source = source
+        self.table = outbox_table(schema)
+        self.channel = f"{schema}_outbox"
+        self.lock_key = zlib.crc32(f"leadflow.outbox.{schema}".encode())
+
+    async def add(
+        self, session: AsyncSession, event: Event, *, headers: dict[str, str] | None = None
+    ) -> Envelope:
+        envelope = event.envelope(self.source)
+        await self.add_envelope(session, event.topic.name, envelope, headers=headers)
+        return envelope
+
+    async def add_envelope(
+        self,
+        session: AsyncSession,
+        topic: str,
+        envelope: Envelope,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        await session.execute(
+            insert(self.table).values(
+                event_id=envelope.id,
+                topic=topic,
+                key=envelope.partitionkey,
+                event_type=envelope.type,
+                payload=envelope.model_dump(mode="json"),
+                headers=headers or {},
+            )
+        )
+        # Delivered at commit, and only if the transaction commits.
+        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
+
+
+class Relay:
+    def __init__(
+        self,
+        outbox: Outbox,
+        sessions: SessionFactory,
+        producer: AIOKafkaProducer,
+        *,
+        dsn: str,
+        batch_size: int = 500,
+        idle_wakeup_s: float = 15.0,
+        send_timeout_s: float = 30.0,
+    ) -> None:
+        self.outbox = outbox
+        self.sessions = sessions
+        self.producer = producer
+        self.dsn = dsn
+        self.batch_size = batch_size
+        self.idle_wakeup_s = idle_wakeup_s
+        self.send_timeout_s = send_timeout_s
+        self._wake = asyncio.Event()
+        self._listener: asyncpg.Connection | None = None
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unsent rows, in id order. Returns how many were sent."""
+        table = self.outbox.table
+        async with self.sessions() as session, session.begin():
+            leader = await session.scalar(
+                select(func.pg_try_advisory_xact_lock(self.outbox.lock_key))
+            )
+            if not leader:
+                return 0
+            rows: Sequence[Any] = (
+                await session.execute(
+                    select(table.c.id, table.c.topic, table.c.key, table.c.payload, table.c.headers)
+                    .where(table.c.sent_at.is_(None))
+                    .order_by(table.c.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                OUTBOX_BACKLOG.labels(self.outbox.schema).set(0)
+                return 0
+            OUTBOX_BACKLOG.labels(self.outbox.schema).set(len(rows))
+            deliveries = []
+            for row in rows:
+                envelope = Envelope.model_validate(row.payload)
+                headers = [
+                    ("ce_type", envelope.type.encode()),
+                    ("ce_id", str(envelope.id).encode()),
+                ]
+                headers += [(k, str(v).encode()) for k, v in row.headers.items()]
+                deliveries.append(
+                    await self.producer.send(
+                        row.topic, envelope.to_bytes(), key=row.key.encode(), headers=headers
+                    )
+                )
+            await asyncio.wait_for(asyncio.gather(*deliveries), self.send_timeout_s)
+            await session.execute(
+                update(table).where(table.c.id.in_([r.id for r in rows])).values(sent_at=func.now())
+            )
+        for row in rows:
+            OUTBOX_PUBLISHED.labels(self.outbox.schema, row.topic).inc()
+        return len(rows)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = 0.5
+        while not stop.is_set():
+            self._wake.clear()  # a NOTIFY from here on wakes the next sleep at once
+            try:
+                await self._ensure_listener()
+                sent = await self.publish_pending()
+                backoff = 0.5
+                if sent >= self.batch_size:
+                    continue
+                await self._sleep_until_woken(stop, self.idle_wakeup_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database outage: keep rows, back off, retry
+                OUTBOX_ERRORS.labels(self.outbox.schema).inc()
+                log.warning(
+                    "outbox_relay_retry",
+                    schema=self.outbox.schema,
+                    error=repr(exc),
+                    backoff_s=backoff,
+                )
+                await self._close_listener()
+                await self._sleep_until_woken(stop, backoff)
+                backoff = min(backoff * 2, 10.0)
+        await self._close_listener()
+
+    async def _sleep_until_woken(self, stop: asyncio.Event, timeout: float) -> None:
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _ensure_listener(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        self._listener = await asyncpg.connect(self.dsn, timeout=10)
+        await self._listener.add_listener(self.outbox.channel, self._on_notify)
+        self._wake.set()  # anything written while we were not listening is swept now
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _close_listener(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._listener.close(), 5)
+            self._listener = None

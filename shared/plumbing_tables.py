@@ -1,0 +1,75 @@
+"""The two tables every service schema has: the outbox and the processed-event log.
+
+They are defined once here (SQLAlchemy Core, one ``Table`` per schema) and created by
+each service's first migration through ``create_plumbing_tables``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from alembic.operations import Operations
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+
+@cache
+def _metadata(schema: str) -> MetaData:
+    return MetaData(schema=schema)
+
+
+@cache
+def outbox_table(schema: str) -> Table:
+    return Table(
+        "outbox",
+        _metadata(schema),
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("event_type", String(200), nullable=False),
+        Column("payload", JSONB, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("sent_at", DateTime(timezone=True), nullable=True),
+        Index(f"ix_{schema}_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
+    )
+
+
+@cache
+def processed_events_table(schema: str) -> Table:
+    return Table(
+        "processed_events",
+        _metadata(schema),
+        Column("consumer", String(100), primary_key=True),
+        Column("event_id", UUID(as_uuid=True), primary_key=True),
+        Column("topic", String(200), nullable=False),
+        Column("outcome", String(20), nullable=False),
+        Column("error", Text, nullable=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+def create_plumbing_tables(op: Operations, schema: str) -> None:
+    """Used by each service's initial migration."""
+    bind = op.get_bind()
+    outbox_table(schema).create(bind)
+    processed_events_table(schema).create(bind)
+
+
+def drop_plumbing_tables(op: Operations, schema: str) -> None:
+    bind = op.get_bind()
+    processed_events_table(schema).drop(bind)
+    outbox_table(schema).drop(bind)

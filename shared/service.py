@@ -1,0 +1,214 @@
+"""Builds a Leadflow service: the FastAPI app, its database, its outbox relay and its
+consumers, started and stopped together.
+
+Background work (relay, consumers) is supervised: it starts even when the broker is
+down, retries with backoff, and stops cleanly on shutdown (SIGTERM via uvicorn).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.consumer import EventConsumer, Handler
+from shared.db import SessionFactory, asyncpg_dsn, make_engine, make_sessions, ping
+from shared.http import BodySizeLimit, RequestMetrics
+from shared.kafka import make_consumer, make_producer, stop_within
+from shared.observability import configure_logging, get_logger
+from shared.outbox import Outbox, Relay
+from shared.problems import install_problem_handlers
+from shared.settings import Settings, get_settings
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A consumer group of this service: its name is its group id and its dedup scope."""
+
+    name: str
+    topics: list[str]
+    handler: Handler
+
+
+@dataclass
+class Runtime:
+    """What a running service holds; endpoints reach it through ``request.app.state``."""
+
+    name: str
+    settings: Settings
+    sessions: SessionFactory
+    outbox: Outbox
+    producer: AIOKafkaProducer
+    producer_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _start_producer(runtime: Runtime) -> None:
+    backoff = 0.5
+    while not runtime.stop.is_set():
+        try:
+            await asyncio.wait_for(
+                runtime.producer.start(), runtime.settings.kafka_request_timeout_s
+            )
+            runtime.producer_ready.set()
+            return
+        except Exception as exc:
+            log.warning("producer_start_retry", error=repr(exc), backoff_s=backoff)
+            await stop_within(runtime.producer, 5)
+            runtime.producer = make_producer(runtime.settings, client_id=runtime.name)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10)
+
+
+async def _run_relay(runtime: Runtime) -> None:
+    await _start_producer(runtime)
+    if runtime.stop.is_set():
+        return
+    settings = runtime.settings
+    relay = Relay(
+        runtime.outbox,
+        runtime.sessions,
+        runtime.producer,
+        dsn=asyncpg_dsn(settings.database_url or ""),
+        batch_size=settings.outbox_batch_size,
+        idle_wakeup_s=settings.outbox_idle_wakeup_s,
+        send_timeout_s=settings.kafka_send_timeout_s,
+    )
+    await relay.run(runtime.stop)
+
+
+async def _run_consumer(runtime: Runtime, spec: ConsumerSpec) -> None:
+    settings = runtime.settings
+    await runtime.producer_ready.wait()  # the dead-letter producer
+    backoff = 0.5
+    while not runtime.stop.is_set():
+        kafka_consumer = make_consumer(
+            settings,
+            *spec.topics,
+            group_id=spec.name,
+            client_id=f"{runtime.name}-{spec.name}",
+            max_records=settings.consumer_batch_size,
+        )
+        try:
+            await asyncio.wait_for(kafka_consumer.start(), settings.kafka_request_timeout_s * 2)
+            backoff = 0.5
+            consumer = EventConsumer(
+                name=spec.name,
+                topics=spec.topics,
+                schema=runtime.outbox.schema,
+                handler=spec.handler,
+                sessions=runtime.sessions,
+                consumer=kafka_consumer,
+                dlq_producer=runtime.producer,
+                max_attempts=settings.consumer_max_attempts,
+                send_timeout_s=settings.kafka_send_timeout_s,
+            )
+            log.info("consumer_started", consumer=spec.name, topics=spec.topics)
+            await consumer.run(runtime.stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("consumer_restart", consumer=spec.name, error=repr(exc), backoff_s=backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10)
+        finally:
+            await stop_within(kafka_consumer, 10)
+
+
+def create_service(
+    *,
+    name: str,
+    schema: str,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    consumers: Callable[[Runtime], Sequence[ConsumerSpec]] = lambda _: (),
+    on_start: Callable[[Runtime], Awaitable[None]] | None = None,
+    settings: Settings | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings, name)
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set (leadflow up sets it when embedded)")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url or "", pool_size=settings.db_pool_size)
+        runtime = Runtime(
+            name=name,
+            settings=settings,
+            sessions=make_sessions(engine),
+            outbox=Outbox(schema, source=f"/{name}"),
+            producer=make_producer(settings, client_id=name),
+        )
+        app.state.runtime = runtime
+        app.state.engine = engine
+        if on_start is not None:
+            await on_start(runtime)
+        tasks = [asyncio.create_task(_run_relay(runtime), name=f"{name}-relay")]
+        tasks += [
+            asyncio.create_task(_run_consumer(runtime, spec), name=f"{name}-{spec.name}")
+            for spec in consumers(runtime)
+        ]
+        log.info("service_started", consumers=len(tasks) - 1)
+        try:
+            yield
+        finally:
+            runtime.stop.set()
+            _, pending = await asyncio.wait(tasks, timeout=15)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            await stop_within(runtime.producer, 10)
+            await engine.dispose()
+            log.info("service_stopped")
+
+    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.add_middleware(RequestMetrics, service=name)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: database and broker reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(ping(request.app.state.engine), 2)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        try:
+            if not runtime.producer_ready.is_set():
+                raise ConnectionError("producer not connected")
+            await asyncio.wait_for(runtime.producer.client.fetch_all_metadata(), 2)
+            checks["broker"] = "ok"
+        except Exception as exc:
+            checks["broker"] = f"unreachable: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime

@@ -1,0 +1,64 @@
+"""Settings for every Leadflow process, read from the environment (pydantic-settings).
+
+One class, one place: each variable is documented in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL (postgresql://user:pass@host:port/db). Unset: embedded.",
+    )
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, description="Kafka bootstrap servers (host:port,...). Unset: embedded."
+    )
+    kafka_enable_idempotence: bool = Field(
+        default=True,
+        description="Idempotent producer. On for real Kafka; the embedded broker lacks it.",
+    )
+    kafka_client_id: str = "leadflow"
+    kafka_request_timeout_s: float = 15.0
+    kafka_send_timeout_s: float = 30.0
+
+    leadflow_data_dir: Path = Field(
+        default=Path(".leadflow"), description="Where the embedded database keeps its data."
+    )
+    leadflow_ops_token_sha256: str = Field(
+        default="",
+        description="Comma-separated SHA-256 hex digests of the ops API tokens (never the tokens).",
+    )
+    leadflow_instance: str = Field(default="", description="Instance name used in logs.")
+
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    max_body_bytes: int = 1_000_000
+    outbox_batch_size: int = 500
+    outbox_idle_wakeup_s: float = Field(
+        default=15.0, description="Safety sweep of the outbox when no NOTIFY arrives."
+    )
+    consumer_max_attempts: int = Field(
+        default=5, description="Attempts of a failing handler before the event goes to the DLQ."
+    )
+    consumer_batch_size: int = 200
+    db_pool_size: int = 10
+
+    @property
+    def ops_token_hashes(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.leadflow_ops_token_sha256.split(",") if h)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
