@@ -1,7 +1,8 @@
 """Idempotent event consumer: at-least-once delivery, exactly-once effect.
 
-For each message: parse the envelope; in one database transaction record its event id
-in ``processed_events`` (a duplicate stops here) and apply the handler, whose state
+For each message: parse the envelope; pick the handler for its type (a type the consumer
+has no handler for is skipped); in one database transaction record its event id in
+``processed_events`` (a duplicate stops here) and apply the handler, whose state
 changes and outgoing events (outbox) commit together; then commit the Kafka offset
 ``{partition: offset + 1}`` for what is done, never a bare ``commit()``.
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import SessionFactory
 from shared.events.envelope import Envelope
@@ -68,7 +69,7 @@ class EventConsumer:
         name: str,
         topics: list[str],
         schema: str,
-        handler: Handler,
+        handlers: Mapping[str, Handler],
         sessions: SessionFactory,
         consumer: AIOKafkaConsumer,
         dlq_producer: AIOKafkaProducer,
@@ -77,7 +78,7 @@ class EventConsumer:
     ) -> None:
         self.name = name
         self.topics = topics
-        self.handler = handler
+        self.handlers = handlers
         self.sessions = sessions
         self.consumer = consumer
         self.dlq_producer = dlq_producer
@@ -178,6 +179,9 @@ class EventConsumer:
             return
 
     async def _apply(self, envelope: Envelope, topic: str) -> str:
+        handler = self.handlers.get(envelope.type)
+        if handler is None:
+            return "ignored"  # a type this consumer does not act on (topics carry several)
         async with self.sessions() as session, session.begin():
             first_time = await session.scalar(
                 insert(self.processed)
@@ -187,7 +191,7 @@ class EventConsumer:
             )
             if first_time is None:
                 return "duplicate"
-            await self.handler(session, envelope)
+            await handler(session, envelope)
         return "applied"
 
     async def _record_dead_letter(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
@@ -31,11 +31,12 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """A consumer group of this service: its name is its group id and its dedup scope."""
+    """A consumer group of this service: its name is its group id and its dedup scope;
+    ``handlers`` maps each CloudEvents type it acts on to its handler."""
 
     name: str
     topics: list[str]
-    handler: Handler
+    handlers: Mapping[str, Handler]
 
 
 @dataclass
@@ -104,7 +105,7 @@ async def _run_consumer(runtime: Runtime, spec: ConsumerSpec) -> None:
                 name=spec.name,
                 topics=spec.topics,
                 schema=runtime.outbox.schema,
-                handler=spec.handler,
+                handlers=spec.handlers,
                 sessions=runtime.sessions,
                 consumer=kafka_consumer,
                 dlq_producer=runtime.producer,

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.credit.api import credit
 from services.credit.consumer import on_lead_routed
 from services.credit.store import SCHEMA
+from shared.events.routing import LeadRouted
 from shared.events.topics import LEADS_ROUTED
 from shared.service import ConsumerSpec, Runtime, create_service
 from shared.settings import Settings
@@ -20,7 +21,7 @@ def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
         ConsumerSpec(
             name="credit.routing",
             topics=[LEADS_ROUTED.name],
-            handler=partial(on_lead_routed, outbox=runtime.outbox),
+            handlers={LeadRouted.event_type: partial(on_lead_routed, outbox=runtime.outbox)},
         )
     ]
 

@@ -9,8 +9,8 @@ from uuid import UUID
 
 from sqlalchemy import Column, DateTime, Numeric, func, select
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 SCHEMA = "credit"
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.router.api import routing
 from services.router.consumer import on_lead_received
 from services.router.store import SCHEMA
+from shared.events.leads import LeadReceived
 from shared.events.topics import LEADS_RECEIVED
 from shared.service import ConsumerSpec, Runtime, create_service
 from shared.settings import Settings
@@ -20,7 +21,7 @@ def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
         ConsumerSpec(
             name="router.leads",
             topics=[LEADS_RECEIVED.name],
-            handler=partial(on_lead_received, outbox=runtime.outbox),
+            handlers={LeadReceived.event_type: partial(on_lead_received, outbox=runtime.outbox)},
         )
     ]
 

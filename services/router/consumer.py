@@ -3,7 +3,7 @@ in the consumer's transaction."""
 
 from __future__ import annotations
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import store
 from services.router.domain.model import Decision, Lead

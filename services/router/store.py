@@ -9,8 +9,8 @@ from uuid import UUID
 
 from sqlalchemy import Column, DateTime, String, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.router.domain.model import Account, FirmAssignment, Owner
 

@@ -4,7 +4,7 @@ Importing this package registers every event type, so ``parse`` can turn any
 envelope into its typed payload.
 """
 
-from shared.events import credit, leads, routing
+from shared.events import activities, credit, firms, leads, routing, status
 from shared.events.base import Event, UnknownEventType, event_types, parse
 from shared.events.envelope import Envelope
 from shared.events.topics import TOPICS, Topic, dlq_topic
@@ -15,10 +15,13 @@ __all__ = [
     "Event",
     "Topic",
     "UnknownEventType",
+    "activities",
     "credit",
     "dlq_topic",
     "event_types",
+    "firms",
     "leads",
     "parse",
     "routing",
+    "status",
 ]

@@ -14,16 +14,34 @@ class Topic:
 
 
 LEADS_RECEIVED = Topic(
-    "leads.received", 6, "lead id", "Every lead registered by intake, once, normalized."
+    "leads.received", 6, "lead id", "Leads registered by intake (and repeat submissions)."
 )
 LEADS_ROUTED = Topic(
     "leads.routed", 6, "account id (lead id when unmatched)", "Routing decisions with trace."
 )
+LEADS_STATUS = Topic(
+    "leads.status", 6, "lead id", "Sales acceptance/rejection and later funnel stages."
+)
+ACTIVITIES_LOGGED = Topic(
+    "activities.logged", 6, "email domain", "Outside firms' touches (calls, emails, ...)."
+)
+MEETINGS_UPDATED = Topic(
+    "meetings.updated", 6, "lead id (meeting id when no lead)", "Meetings and their outcomes."
+)
 CREDITS_DECIDED = Topic(
     "credits.decided", 6, "lead id", "Credit decisions for outside firms, by revision."
 )
+FIRMS_KEYS = Topic("firms.keys", 1, "key id", "Partner API keys issued and revoked (hashes only).")
 
-TOPICS: tuple[Topic, ...] = (LEADS_RECEIVED, LEADS_ROUTED, CREDITS_DECIDED)
+TOPICS: tuple[Topic, ...] = (
+    LEADS_RECEIVED,
+    LEADS_ROUTED,
+    LEADS_STATUS,
+    ACTIVITIES_LOGGED,
+    MEETINGS_UPDATED,
+    CREDITS_DECIDED,
+    FIRMS_KEYS,
+)
 
 
 def dlq_topic(topic: str) -> str:

@@ -1,0 +1,1 @@
+"""Test support: the real embedded infrastructure, the running stack, Kafka readers."""

@@ -1,0 +1,81 @@
+"""The three services running as real processes against the test infrastructure."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from services.catalog import SERVICES
+from shared.auth import hash_token, new_token
+from shared.embedded import free_port
+from tests.support.infra import Infra
+
+
+@dataclass(frozen=True)
+class Stack:
+    urls: dict[str, str]
+    token: str
+    infra: Infra
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@contextlib.contextmanager
+def run_stack(infra: Infra, log_dir: Path, instances: int = 1) -> Iterator[Stack]:
+    token = new_token()
+    env = {
+        **os.environ,
+        **infra.env(),
+        "LEADFLOW_OPS_TOKEN_SHA256": hash_token(token),
+        "LOG_LEVEL": "INFO",
+        "OUTBOX_IDLE_WAKEUP_S": "2",
+    }
+    children: list[subprocess.Popen[bytes]] = []
+    urls: dict[str, str] = {}
+    try:
+        for name in SERVICES:
+            for i in range(instances):
+                port = free_port()
+                log = open(log_dir / f"{name}-{i}.log", "wb")  # noqa: SIM115
+                children.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "services.cli", "serve", name, "--port", str(port)],
+                        env={**env, "LEADFLOW_INSTANCE": f"{name}-{i}"},
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+                urls.setdefault(name, f"http://127.0.0.1:{port}")
+                _wait_ready(f"http://127.0.0.1:{port}", children[-1])
+        yield Stack(urls, token, infra)
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def _wait_ready(url: str, child: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise RuntimeError(f"{url} exited with {child.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready")
