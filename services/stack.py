@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -120,76 +121,105 @@ def _send_demo_lead(token: str, ports: dict[str, int]) -> None:
             _say(f"  {path:8} no decision after 60s; see the logs above")
 
 
+@dataclass
+class _Processes:
+    """Everything ``leadflow up`` started, so that all of it is stopped."""
+
+    postgres: EmbeddedPostgres | None = None
+    kafka: EmbeddedKafka | None = None
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        _stop_children(self.children)
+        if self.kafka is not None:
+            self.kafka.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+
+def _start_infra(settings: Settings, data_dir: Path, procs: _Processes) -> dict[str, str]:
+    """Embedded database and broker unless configured; returns the services' environment."""
+    env = dict(os.environ)
+    if not settings.database_url:
+        _say("starting embedded PostgreSQL ...")
+        procs.postgres = EmbeddedPostgres(data_dir / "postgres", port=_port_or_free(55432))
+        env["DATABASE_URL"] = procs.postgres.start().url
+    if not settings.kafka_bootstrap_servers:
+        _say("starting embedded Kafka-compatible broker (Tansu) ...")
+        procs.kafka = EmbeddedKafka(port=_port_or_free(19092), log_path=data_dir / "broker.log")
+        env["KAFKA_BOOTSTRAP_SERVERS"] = procs.kafka.start().bootstrap_servers
+        env["KAFKA_ENABLE_IDEMPOTENCE"] = "false"
+    return env
+
+
+def _issue_ops_token(settings: Settings, data_dir: Path, env: dict[str, str]) -> str | None:
+    if settings.leadflow_ops_token_sha256:
+        return None  # the operator configured their own tokens; we cannot show one
+    token = new_token()
+    env["LEADFLOW_OPS_TOKEN_SHA256"] = hash_token(token)
+    token_file = data_dir / "ops-token"
+    token_file.write_text(token + "\n")
+    token_file.chmod(0o600)
+    return token
+
+
+def _prepare(env: dict[str, str], *, demo: bool) -> None:
+    _say("applying migrations, creating topics ...")
+    migrate(env["DATABASE_URL"])
+    run_settings = Settings(
+        database_url=env["DATABASE_URL"],
+        kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
+        kafka_enable_idempotence=env.get("KAFKA_ENABLE_IDEMPOTENCE", "true") == "true",
+    )
+    asyncio.run(ensure_topics(run_settings))
+    if demo:
+        asyncio.run(load_demo(env["DATABASE_URL"]))
+
+
+def _start_services(env: dict[str, str], procs: _Processes) -> dict[str, int]:
+    ports = {name: _port_or_free(info.port) for name, info in SERVICES.items()}
+    for name, port in ports.items():
+        procs.children[name] = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve", name, "--port", str(port)],
+            env={**env, "LEADFLOW_INSTANCE": f"{name}-1"},
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets the death signal
+        )
+    for name, port in ports.items():
+        _wait_ready(f"http://127.0.0.1:{port}", procs.children[name])
+    return ports
+
+
+def _watch(children: dict[str, subprocess.Popen[bytes]]) -> int:
+    while True:
+        for name, child in children.items():
+            if child.poll() is not None:
+                _say(f"{name} exited with {child.returncode}; stopping everything")
+                return 1
+        time.sleep(0.5)
+
+
 def run_stack(settings: Settings, *, demo: bool) -> int:
     data_dir = settings.leadflow_data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    postgres: EmbeddedPostgres | None = None
-    kafka: EmbeddedKafka | None = None
-    children: dict[str, subprocess.Popen[bytes]] = {}
+    procs = _Processes()
     with _stop_on_signals():
         try:
-            if not settings.database_url:
-                _say("starting embedded PostgreSQL ...")
-                postgres = EmbeddedPostgres(data_dir / "postgres", port=_port_or_free(55432))
-                postgres.start()
-                env["DATABASE_URL"] = postgres.url
-            if not settings.kafka_bootstrap_servers:
-                _say("starting embedded Kafka-compatible broker (Tansu) ...")
-                kafka = EmbeddedKafka(port=_port_or_free(19092), log_path=data_dir / "broker.log")
-                kafka.start()
-                env["KAFKA_BOOTSTRAP_SERVERS"] = kafka.bootstrap_servers
-                env["KAFKA_ENABLE_IDEMPOTENCE"] = "false"
-            token = None
-            if not settings.leadflow_ops_token_sha256:
-                token = new_token()
-                env["LEADFLOW_OPS_TOKEN_SHA256"] = hash_token(token)
-                token_file = data_dir / "ops-token"
-                token_file.write_text(token + "\n")
-                token_file.chmod(0o600)
-            run_settings = Settings(
-                _env_file=None,
-                **{  # type: ignore[call-arg]
-                    "database_url": env["DATABASE_URL"],
-                    "kafka_bootstrap_servers": env["KAFKA_BOOTSTRAP_SERVERS"],
-                    "kafka_enable_idempotence": env.get("KAFKA_ENABLE_IDEMPOTENCE", "true"),
-                },
-            )
-            _say("applying migrations ...")
-            migrate(env["DATABASE_URL"])
-            asyncio.run(ensure_topics(run_settings))
-            if demo:
-                asyncio.run(load_demo(env["DATABASE_URL"]))
-            ports = {name: _port_or_free(info.port) for name, info in SERVICES.items()}
-            for name, port in ports.items():
-                children[name] = subprocess.Popen(
-                    [sys.executable, "-m", "services.cli", "serve", name, "--port", str(port)],
-                    env={**env, "LEADFLOW_INSTANCE": f"{name}-1"},
-                    preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets the death signal
-                )
-            for name, port in ports.items():
-                _wait_ready(f"http://127.0.0.1:{port}", children[name])
+            env = _start_infra(settings, data_dir, procs)
+            token = _issue_ops_token(settings, data_dir, env)
+            _prepare(env, demo=demo)
+            ports = _start_services(env, procs)
             _print_where(env, ports, token, data_dir)
             if demo and token:
                 _send_demo_lead(token, ports)
             _say("\nLeadflow is up. Ctrl-C stops everything.")
-            while True:
-                for name, child in children.items():
-                    if child.poll() is not None:
-                        _say(f"{name} exited with {child.returncode}; stopping everything")
-                        return 1
-                time.sleep(0.5)
+            return _watch(procs.children)
         except _Stop as stop:
             _say(f"\n{stop}: stopping ...")
             return 0
         finally:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            _stop_children(children)
-            if kafka is not None:
-                kafka.stop()
-            if postgres is not None:
-                postgres.stop()
+            procs.stop()
             _say("stopped: services, broker and database")
 
 

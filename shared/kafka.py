@@ -7,6 +7,7 @@ acks=1), so every client is built here, and nowhere else, with the settings spel
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -76,10 +77,9 @@ async def ensure_topics(settings: Settings) -> list[str]:
         wanted += [NewTopic(dlq_topic(t.name), 1, 1) for t in TOPICS]
         missing = [t for t in wanted if t.name not in existing]
         if missing:
-            try:
+            # another process may create them between list and create
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created them between list and create
         return [t.name for t in missing]
     finally:
         await admin.close()

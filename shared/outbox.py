@@ -164,10 +164,10 @@ class Relay:
                 backoff = min(backoff * 2, 10.0)
         await self._close_listener()
 
-    async def _sleep_until_woken(self, stop: asyncio.Event, timeout: float) -> None:
+    async def _sleep_until_woken(self, stop: asyncio.Event, seconds: float) -> None:
         waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
         try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()

@@ -56,6 +56,7 @@ def lead_envelope(poison: bool = False) -> Envelope:
 
 async def run_consumer(
     infra: Infra,
+    *,
     sessions: SessionFactory,
     schema: str,
     topic: str,
