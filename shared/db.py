@@ -34,7 +34,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping (a round trip per checkout): a connection broken by a database
+        # restart fails its request with 503 (see problems.py) and the pool is refreshed.
         pool_recycle=1800,
     )
 

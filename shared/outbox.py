@@ -84,6 +84,7 @@ class Relay:
         batch_size: int = 500,
         idle_wakeup_s: float = 15.0,
         send_timeout_s: float = 30.0,
+        linger_s: float = 0.005,
     ) -> None:
         self.outbox = outbox
         self.sessions = sessions
@@ -92,6 +93,7 @@ class Relay:
         self.batch_size = batch_size
         self.idle_wakeup_s = idle_wakeup_s
         self.send_timeout_s = send_timeout_s
+        self.linger_s = linger_s
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
 
@@ -149,6 +151,8 @@ class Relay:
                 if sent >= self.batch_size:
                     continue
                 await self._sleep_until_woken(stop, self.idle_wakeup_s)
+                # Let a burst of commits land so that one pass publishes them together.
+                await asyncio.sleep(self.linger_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database outage: keep rows, back off, retry

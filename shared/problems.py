@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.observability import get_logger
@@ -100,6 +101,13 @@ def install_problem_handlers(app: FastAPI) -> None:
             request, exc.status_code, str(exc.detail), headers=dict(exc.headers or {})
         )
 
+    async def on_database_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database_unavailable", path=request.url.path, error=repr(exc))
+        return problem_response(
+            request, 503, "The database is unavailable; nothing was stored. Retry shortly.",
+            headers={"Retry-After": "5"},
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path)
         return problem_response(request, 500, "An unexpected error occurred; it has been logged.")
@@ -107,6 +115,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    for unavailable in (OperationalError, InterfaceError, OSError, TimeoutError):
+        app.add_exception_handler(unavailable, on_database_down)
     app.add_exception_handler(Exception, on_unexpected)
 
 
