@@ -46,11 +46,16 @@ class TransientError(Exception):
     """Raised by a handler for a failure worth retrying forever (never dead-lettered)."""
 
 
+_RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03"}
+
+
 def _is_transient(exc: BaseException) -> bool:
+    """Infrastructure trouble or a lost race: retried until it passes, never dead-lettered."""
     if isinstance(exc, TransientError | OperationalError | InterfaceError | OSError | KafkaError):
         return True
     if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return exc.connection_invalidated or sqlstate in _RETRYABLE_SQLSTATES
     return isinstance(exc, TimeoutError)
 
 
@@ -107,14 +112,25 @@ class EventConsumer:
     async def _process_partition(
         self, tp: TopicPartition, messages: list[ConsumerRecord[bytes, bytes]], stop: asyncio.Event
     ) -> bool:
-        """Apply messages in order and commit what is done. False if the partition was rewound."""
+        """Apply messages in order and commit what is done. False if the partition was rewound.
+
+        Messages are applied together, in one transaction, while they all succeed (one
+        commit for many events is what makes a consumer fast); the first one that fails is
+        then taken alone, with its retries and, in the end, the dead-letter topic.
+        """
+        pending = messages
         done: int | None = None
         try:
-            for message in messages:
-                if stop.is_set():
+            while pending and not stop.is_set():
+                failed_at = await self._apply_together(pending)
+                if failed_at is None:
+                    done, pending = pending[-1].offset, []
                     break
-                await self._process(message)
-                done = message.offset
+                if failed_at > 0 and await self._apply_together(pending[:failed_at]) is None:
+                    done, pending = pending[failed_at - 1].offset, pending[failed_at:]
+                    continue
+                await self._process(pending[0])
+                done, pending = pending[0].offset, pending[1:]
         except _Rewind as rewind:
             log.warning(
                 "consumer_rewind",
@@ -130,6 +146,32 @@ class EventConsumer:
             return False
         await self._commit(tp, done)
         return True
+
+    async def _apply_together(self, messages: list[ConsumerRecord[bytes, bytes]]) -> int | None:
+        """Apply all in one transaction. None when all committed; otherwise the index of the
+        first message that could not be applied, and nothing was (the transaction rolled back)."""
+        outcomes: list[str] = []
+        started = time.perf_counter()
+        try:
+            async with self.sessions() as session, session.begin():
+                for index, message in enumerate(messages):
+                    try:
+                        envelope = Envelope.from_bytes(message.value or b"")
+                        outcomes.append(await self._apply_in(session, envelope, message.topic))
+                    except Exception as exc:
+                        if _is_transient(exc):
+                            raise
+                        await session.rollback()
+                        return index
+        except Exception as exc:
+            if _is_transient(exc):
+                raise _Rewind(messages[0].offset, exc) from exc
+            raise
+        elapsed = (time.perf_counter() - started) / max(1, len(messages))
+        for message, outcome in zip(messages, outcomes, strict=True):
+            EVENTS_CONSUMED.labels(self.name, message.topic, outcome).inc()
+            EVENT_HANDLING.labels(self.name, message.topic).observe(elapsed)
+        return None
 
     async def _commit(self, tp: TopicPartition, last_done: int | None) -> None:
         if last_done is None:
@@ -179,19 +221,22 @@ class EventConsumer:
             return
 
     async def _apply(self, envelope: Envelope, topic: str) -> str:
+        async with self.sessions() as session, session.begin():
+            return await self._apply_in(session, envelope, topic)
+
+    async def _apply_in(self, session: AsyncSession, envelope: Envelope, topic: str) -> str:
         handler = self.handlers.get(envelope.type)
         if handler is None:
             return "ignored"  # a type this consumer does not act on (topics carry several)
-        async with self.sessions() as session, session.begin():
-            first_time = await session.scalar(
-                insert(self.processed)
-                .values(consumer=self.name, event_id=envelope.id, topic=topic, outcome="applied")
-                .on_conflict_do_nothing()
-                .returning(self.processed.c.event_id)
-            )
-            if first_time is None:
-                return "duplicate"
-            await handler(session, envelope)
+        first_time = await session.scalar(
+            insert(self.processed)
+            .values(consumer=self.name, event_id=envelope.id, topic=topic, outcome="applied")
+            .on_conflict_do_nothing()
+            .returning(self.processed.c.event_id)
+        )
+        if first_time is None:
+            return "duplicate"
+        await handler(session, envelope)
         return "applied"
 
     async def _record_dead_letter(

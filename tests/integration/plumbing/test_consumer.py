@@ -123,12 +123,12 @@ async def test_the_same_event_delivered_twice_changes_state_once(
 
     await run_consumer(
         infra,
-        sessions,
-        scratch_schema,
-        topic,
-        counting_handler(scratch_schema),
-        both_applied,
-        producer,
+        sessions=sessions,
+        schema=scratch_schema,
+        topic=topic,
+        handler=counting_handler(scratch_schema),
+        until=both_applied,
+        producer=producer,
     )
     await asyncio.sleep(0.5)  # would let a doubled application land
     rows = await applied(sessions, scratch_schema)
@@ -151,12 +151,12 @@ async def test_poison_messages_go_to_the_dlq_and_the_next_good_one_is_processed(
 
     await run_consumer(
         infra,
-        sessions,
-        scratch_schema,
-        topic,
-        counting_handler(scratch_schema),
-        good_applied,
-        producer,
+        sessions=sessions,
+        schema=scratch_schema,
+        topic=topic,
+        handler=counting_handler(scratch_schema),
+        until=good_applied,
+        producer=producer,
     )
     assert (await applied(sessions, scratch_schema))[0][0] == str(
         LeadReceived.from_envelope(good).lead_id
@@ -175,3 +175,30 @@ async def test_poison_messages_go_to_the_dlq_and_the_next_good_one_is_processed(
             {"c": "test"},
         )
     assert outcome == "dead_lettered"
+
+
+async def test_a_poison_message_inside_a_batch_spares_the_messages_around_it(
+    infra: Infra, sessions: SessionFactory, scratch_schema: str, producer: AIOKafkaProducer
+) -> None:
+    topic = await _topic(infra)
+    before = [lead_envelope() for _ in range(5)]
+    after = [lead_envelope() for _ in range(5)]
+    for envelope in [*before, lead_envelope(poison=True), *after]:
+        await producer.send_and_wait(topic, envelope.to_bytes(), key=b"k")
+
+    async def all_good_applied() -> bool:
+        return len(await applied(sessions, scratch_schema)) >= 10
+
+    await run_consumer(
+        infra,
+        sessions=sessions,
+        schema=scratch_schema,
+        topic=topic,
+        handler=counting_handler(scratch_schema),
+        until=all_good_applied,
+        producer=producer,
+    )
+    ids = {row[0] for row in await applied(sessions, scratch_schema)}
+    assert ids == {str(LeadReceived.from_envelope(e).lead_id) for e in before + after}
+    dead = await read_raw(infra.bootstrap_servers, f"{topic}.dlq", 1)
+    assert dead[0][1]["dlq.reason"] == b"handler_failed"
