@@ -4,7 +4,8 @@ Starts its own embedded PostgreSQL and broker and the three services (as ``make 
 does), then for each run:
 - sends N leads with C concurrent clients to intake (``POST /v1/leads``): accepted/s;
 - times each lead from its POST to its ``lead.routed`` and ``credit.decided`` events,
-  read from the topics over the Kafka protocol: p50/p95/p99;
+  read from the topics over the Kafka protocol: p50/p95/p99, both flat out (where the
+  backlog sets the latency) and paced at a steady rate below saturation;
 - measures the ceilings: a bare uvicorn endpoint doing no work, and raw asyncpg inserts
   of the same rows (one transaction each), and prints intake's rate as a ratio to them.
 Medians of the runs are reported (the machine is shared and noisy).
@@ -53,6 +54,8 @@ class RunResult:
     accepted_per_s: float
     routed_ms: list[float]
     credited_ms: list[float]
+    paced_routed_ms: list[float]
+    paced_credited_ms: list[float]
     bare_per_s: float
     raw_insert_per_s: float
 
@@ -62,7 +65,9 @@ class TopicClock:
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.topic = topic
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20
+        )
         self.seen: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -89,7 +94,7 @@ class TopicClock:
 
     async def wait_for(self, lead_ids: set[str], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        while not lead_ids <= self.seen.keys() and time.monotonic() < deadline:
+        while not lead_ids <= self.seen.keys() and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
@@ -98,12 +103,14 @@ class TopicClock:
         await self.consumer.stop()
 
 
-async def one_run(stack: Stack, leads: list[dict[str, str]], concurrency: int) -> RunResult:
+async def send_and_time(
+    stack: Stack, leads: list[dict[str, str]], concurrency: int, pace_per_s: float | None
+) -> tuple[float, list[float], list[float]]:
+    """Send the leads (flat out, or paced) and time each to its routed/credited events.
+    Returns (accepted per second, POST→routed ms, POST→credited ms)."""
     bootstrap = stack.infra.bootstrap_servers
-    routed, credited = (
-        TopicClock(bootstrap, "leads.routed"),
-        TopicClock(bootstrap, "credits.decided"),
-    )
+    routed = TopicClock(bootstrap, "leads.routed")
+    credited = TopicClock(bootstrap, "credits.decided")
     await routed.start()
     await credited.start()
     posted: dict[str, float] = {}
@@ -113,11 +120,14 @@ async def one_run(stack: Stack, leads: list[dict[str, str]], concurrency: int) -
         async with httpx.AsyncClient(timeout=30, limits=limits, headers=stack.auth) as client:
 
             async def one(i: int) -> None:
+                if pace_per_s:
+                    await asyncio.sleep(max(0.0, begin + i / pace_per_s - time.perf_counter()))
                 started = time.perf_counter()
                 answer = await client.post(url, json=leads[i])
                 answer.raise_for_status()
                 posted[answer.json()["lead_id"]] = started
 
+            begin = time.perf_counter()
             accepted = await drive(len(leads), concurrency, one)
         await credited.wait_for(set(posted), timeout_s=180)
         await routed.wait_for(set(posted), timeout_s=5)
@@ -127,10 +137,27 @@ async def one_run(stack: Stack, leads: list[dict[str, str]], concurrency: int) -
     missing = set(posted) - credited.seen.keys()
     if missing:
         raise RuntimeError(f"{len(missing)} leads never got a credit decision")
+    return (
+        accepted,
+        [(routed.seen[i] - t) * 1000 for i, t in posted.items()],
+        [(credited.seen[i] - t) * 1000 for i, t in posted.items()],
+    )
+
+
+async def one_run(stack: Stack, run: int, n: int, concurrency: int, pace: float) -> RunResult:
+    accepted, routed_ms, credited_ms = await send_and_time(
+        stack, payloads(n, run), concurrency, None
+    )
+    _, paced_routed, paced_credited = await send_and_time(
+        stack, payloads(int(pace * 10), 1000 + run), concurrency, pace
+    )
+    leads = payloads(n, 2000 + run)
     return RunResult(
         accepted_per_s=accepted,
-        routed_ms=[(routed.seen[i] - t) * 1000 for i, t in posted.items()],
-        credited_ms=[(credited.seen[i] - t) * 1000 for i, t in posted.items()],
+        routed_ms=routed_ms,
+        credited_ms=credited_ms,
+        paced_routed_ms=paced_routed,
+        paced_credited_ms=paced_credited,
         bare_per_s=await bare_uvicorn_rate(leads, concurrency),
         raw_insert_per_s=await raw_insert_rate(stack.infra.database_url, leads, concurrency),
     )
@@ -141,7 +168,7 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
-def report(results: list[RunResult], n: int, concurrency: int) -> str:
+def report(results: list[RunResult], n: int, concurrency: int, pace: float) -> str:
     def med(values: list[float]) -> float:
         return statistics.median(values)
 
@@ -164,7 +191,8 @@ def report(results: list[RunResult], n: int, concurrency: int) -> str:
             rows.append((f"{label} p{p} ms", [pct(getattr(r, attr), p) for r in results], "{:.0f}"))
     header = "| metric | " + " | ".join(f"run {i + 1}" for i in range(len(results))) + " | median |"
     lines = [
-        f"{n} leads per run, {concurrency} concurrent clients, {len(results)} runs",
+        f"{n} leads per run flat out and {pace * 10:g} paced at {pace:g}/s, "
+        f"{concurrency} concurrent clients, {len(results)} runs",
         "",
         header,
         "|" + "---|" * (len(results) + 2),
@@ -180,6 +208,7 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pace", type=float, default=20, help="leads/s of the paced phase")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="leadflow-bench-") as tmp:
         work = Path(tmp)
@@ -187,12 +216,12 @@ def main() -> None:
             asyncio.run(load_demo(infra.database_url))
             (work / "logs").mkdir()
             with run_stack(infra, work / "logs") as stack:
-                asyncio.run(one_run(stack, payloads(200, -1), args.concurrency))  # warm-up
+                asyncio.run(send_and_time(stack, payloads(200, -1), args.concurrency, None))
                 results = [
-                    asyncio.run(one_run(stack, payloads(args.leads, run), args.concurrency))
+                    asyncio.run(one_run(stack, run, args.leads, args.concurrency, args.pace))
                     for run in range(args.runs)
                 ]
-    print(report(results, args.leads, args.concurrency))
+    print(report(results, args.leads, args.concurrency, args.pace))
 
 
 if __name__ == "__main__":

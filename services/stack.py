@@ -25,7 +25,12 @@ import httpx
 from services.catalog import SERVICES, migrate
 from shared.auth import hash_token, new_token
 from shared.db import make_engine, make_sessions
-from shared.embedded import EmbeddedKafka, EmbeddedPostgres, die_with_parent
+from shared.embedded import (
+    EMBEDDED_BROKER_SETTINGS,
+    EmbeddedKafka,
+    EmbeddedPostgres,
+    die_with_parent,
+)
 from shared.kafka import ensure_topics
 from shared.settings import Settings
 
@@ -148,7 +153,7 @@ def _start_infra(settings: Settings, data_dir: Path, procs: _Processes) -> dict[
         _say("starting embedded Kafka-compatible broker (Tansu) ...")
         procs.kafka = EmbeddedKafka(port=_port_or_free(19092), log_path=data_dir / "broker.log")
         env["KAFKA_BOOTSTRAP_SERVERS"] = procs.kafka.start().bootstrap_servers
-        env["KAFKA_ENABLE_IDEMPOTENCE"] = "false"
+        env.update(EMBEDDED_BROKER_SETTINGS)
     return env
 
 

@@ -212,6 +212,11 @@ def _make_traversable(path: Path) -> None:
                 p.chmod(mode | 0o005)
 
 
+# What a client of the embedded broker must set: it has no idempotent producer, and it
+# holds every fetch for the full fetch_max_wait_ms even when data is there.
+EMBEDDED_BROKER_SETTINGS = {"KAFKA_ENABLE_IDEMPOTENCE": "false", "KAFKA_FETCH_MAX_WAIT_MS": "20"}
+
+
 @dataclass
 class EmbeddedKafka:
     """A Tansu broker (Kafka protocol, memory storage) on 127.0.0.1:<port>.

@@ -50,6 +50,7 @@ def make_consumer(
         auto_offset_reset="earliest",
         isolation_level="read_committed",
         max_poll_records=max_records,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         max_poll_interval_ms=300_000,
         session_timeout_ms=30_000,
         heartbeat_interval_ms=3_000,

@@ -104,7 +104,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_database_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database_unavailable", path=request.url.path, error=repr(exc))
         return problem_response(
-            request, 503, "The database is unavailable; nothing was stored. Retry shortly.",
+            request,
+            503,
+            "The database is unavailable; nothing was stored. Retry shortly.",
             headers={"Retry-After": "5"},
         )
 

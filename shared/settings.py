@@ -27,6 +27,11 @@ class Settings(BaseSettings):
         default=True,
         description="Idempotent producer. On for real Kafka; the embedded broker lacks it.",
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=500,
+        description="Longest a fetch waits for data. Kafka answers as soon as data arrives; "
+        "the embedded broker waits the whole time, so leadflow up sets 20.",
+    )
     kafka_client_id: str = "leadflow"
     kafka_request_timeout_s: float = 15.0
     kafka_send_timeout_s: float = 30.0

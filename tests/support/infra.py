@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from services.catalog import migrate
 from shared.db import asyncpg_dsn
-from shared.embedded import EmbeddedKafka, EmbeddedPostgres
+from shared.embedded import EMBEDDED_BROKER_SETTINGS, EmbeddedKafka, EmbeddedPostgres
 from shared.kafka import ensure_topics
 from shared.settings import Settings
 
@@ -33,11 +33,14 @@ class Infra:
     kafka: EmbeddedKafka | None
 
     def env(self) -> dict[str, str]:
-        return {
+        env = {
             "DATABASE_URL": self.database_url,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "KAFKA_ENABLE_IDEMPOTENCE": str(self.idempotence).lower(),
         }
+        if self.kafka is not None:
+            env.update(EMBEDDED_BROKER_SETTINGS)
+        return env
 
     def settings(self, **overrides: object) -> Settings:
         values: dict[str, object] = {
@@ -48,6 +51,8 @@ class Infra:
             "log_level": "WARNING",
             "outbox_idle_wakeup_s": 2.0,
         }
+        if self.kafka is not None:
+            values["kafka_fetch_max_wait_ms"] = 20
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]
 

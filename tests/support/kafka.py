@@ -19,7 +19,9 @@ async def read_until(
     timeout_s: float = 30,
 ) -> list[Envelope]:
     """Read ``topic`` from the beginning until ``done(envelopes)`` or the timeout."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, fetch_max_wait_ms=50
+    )
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic)
