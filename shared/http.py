@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,25 +55,63 @@ class BodySizeLimit:
                 await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        body = (
-            b'{"type":"about:blank","title":"Payload too large","status":413,'
-            b'"detail":"The request body is larger than '
-            + str(self.max_bytes).encode()
-            + b' bytes.","instance":"'
-            + scope["path"].encode()
-            + b'"}'
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        detail = f"The request body is larger than {self.max_bytes} bytes."
+        await _send_problem(scope, send, 413, title="Payload too large", detail=detail)
+
+
+async def _send_problem(
+    scope: Scope,
+    send: Send,
+    status: int,
+    *,
+    title: str,
+    detail: str,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """A problem document from below FastAPI (middleware answers before any route runs)."""
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": scope["path"],
+        }
+    ).encode()
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *(extra_headers or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BacklogGuard:
+    """Back-pressure: while the broker has been unreachable so long that the outbox holds
+    more than ``max_backlog`` events, writes answer 503 with Retry-After instead of
+    piling up more. Reads go on."""
+
+    WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+    def __init__(self, app: ASGIApp, max_backlog: int) -> None:
+        self.app = app
+        self.max_backlog = max_backlog
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in self.WRITES:
+            runtime = getattr(scope["app"].state, "runtime", None)
+            if runtime is not None and runtime.outbox_backlog > self.max_backlog:
+                await _send_problem(
+                    scope,
+                    send,
+                    503,
+                    title="Service unavailable",
+                    detail="Events are waiting for the broker; nothing was stored. Retry shortly.",
+                    extra_headers=[(b"retry-after", b"10")],
+                )
+                return
+        await self.app(scope, receive, send)
 
 
 class RequestMetrics:

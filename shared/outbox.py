@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db import SessionFactory
 from shared.events.base import Event
 from shared.events.envelope import Envelope
-from shared.observability import OUTBOX_BACKLOG, OUTBOX_ERRORS, OUTBOX_PUBLISHED, get_logger
+from shared.observability import OUTBOX_ERRORS, OUTBOX_PUBLISHED, get_logger
 from shared.plumbing_tables import outbox_table
 
 log = get_logger(__name__)
@@ -71,6 +71,13 @@ class Outbox:
         )
         # Delivered at commit, and only if the transaction commits.
         await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
+
+    async def backlog(self, session: AsyncSession) -> int:
+        """Unsent rows (cheap: the partial index holds only those)."""
+        count = await session.scalar(
+            select(func.count()).select_from(self.table).where(self.table.c.sent_at.is_(None))
+        )
+        return int(count or 0)
 
 
 class Relay:
@@ -116,9 +123,7 @@ class Relay:
                 )
             ).all()
             if not rows:
-                OUTBOX_BACKLOG.labels(self.outbox.schema).set(0)
                 return 0
-            OUTBOX_BACKLOG.labels(self.outbox.schema).set(len(rows))
             deliveries = []
             for row in rows:
                 envelope = Envelope.model_validate(row.payload)

@@ -19,9 +19,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.consumer import EventConsumer, Handler
 from shared.db import SessionFactory, asyncpg_dsn, make_engine, make_sessions, ping
-from shared.http import BodySizeLimit, RequestMetrics
+from shared.http import BacklogGuard, BodySizeLimit, RequestMetrics
 from shared.kafka import make_consumer, make_producer, stop_within
-from shared.observability import configure_logging, get_logger
+from shared.observability import OUTBOX_BACKLOG, configure_logging, get_logger
 from shared.outbox import Outbox, Relay
 from shared.problems import install_problem_handlers
 from shared.settings import Settings, get_settings
@@ -49,6 +49,7 @@ class Runtime:
     outbox: Outbox
     producer: AIOKafkaProducer
     producer_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    outbox_backlog: int = 0
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -84,6 +85,19 @@ async def _run_relay(runtime: Runtime) -> None:
         send_timeout_s=settings.kafka_send_timeout_s,
     )
     await relay.run(runtime.stop)
+
+
+async def _watch_backlog(runtime: Runtime, every_s: float = 1.0) -> None:
+    """Keep ``runtime.outbox_backlog`` current, whether or not the broker is up."""
+    while not runtime.stop.is_set():
+        try:
+            async with runtime.sessions() as session:
+                runtime.outbox_backlog = await runtime.outbox.backlog(session)
+            OUTBOX_BACKLOG.labels(runtime.outbox.schema).set(runtime.outbox_backlog)
+        except Exception as exc:
+            log.warning("outbox_backlog_unknown", error=repr(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(runtime.stop.wait(), every_s)
 
 
 async def _run_consumer(runtime: Runtime, spec: ConsumerSpec) -> None:
@@ -154,12 +168,15 @@ def create_service(
         app.state.engine = engine
         if on_start is not None:
             await on_start(runtime)
-        tasks = [asyncio.create_task(_run_relay(runtime), name=f"{name}-relay")]
+        tasks = [
+            asyncio.create_task(_run_relay(runtime), name=f"{name}-relay"),
+            asyncio.create_task(_watch_backlog(runtime), name=f"{name}-backlog"),
+        ]
         tasks += [
             asyncio.create_task(_run_consumer(runtime, spec), name=f"{name}-{spec.name}")
             for spec in consumers(runtime)
         ]
-        log.info("service_started", consumers=len(tasks) - 1)
+        log.info("service_started", consumers=len(tasks) - 2)
         try:
             yield
         finally:
@@ -175,6 +192,7 @@ def create_service(
     app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
+    app.add_middleware(BacklogGuard, max_backlog=settings.outbox_max_backlog)
     app.add_middleware(RequestMetrics, service=name)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 

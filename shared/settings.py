@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     outbox_idle_wakeup_s: float = Field(
         default=15.0, description="Safety sweep of the outbox when no NOTIFY arrives."
     )
+    outbox_max_backlog: int = Field(
+        default=100_000,
+        description="Unsent events beyond which writes answer 503 (the broker is down too long).",
+    )
     consumer_max_attempts: int = Field(
         default=5, description="Attempts of a failing handler before the event goes to the DLQ."
     )

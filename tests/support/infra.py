@@ -74,6 +74,21 @@ async def _drop_database(server_url: str, name: str) -> None:
 
 
 @contextmanager
+def fresh_database(infra: Infra) -> Iterator[str]:
+    """A migrated database of its own, for a test that must not share the session's
+    (for example one whose rows no running service may touch)."""
+    server = make_url(infra.database_url)
+    name = f"{server.database}_{secrets.token_hex(3)}"
+    asyncio.run(_create_database(infra.database_url, name))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        asyncio.run(_drop_database(infra.database_url, name))
+
+
+@contextmanager
 def start_infra(work_dir: Path) -> Iterator[Infra]:
     postgres = kafka = None
     server_url = os.environ.get("DATABASE_URL")
