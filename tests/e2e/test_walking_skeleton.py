@@ -65,7 +65,7 @@ async def test_a_lead_on_a_firm_assigned_account_is_routed_and_credited(demo_sta
         assert decision["firm_assignment"]["firm_id"] == "acme-outreach"
         assert "do_not_market" in decision["flags"]
         assert decision["explanation"].startswith("Routed to Dana Ortiz (AE)")
-        assert [step["rule"] for step in decision["trace"]][0] == "match.domain"
+        assert decision["trace"][0]["rule"] == "match.domain"
 
         credit = await poll(client, f"{urls['credit']}/v1/leads/{lead_id}/credit", auth)
         assert credit["decision"]["state"] == "credited"

@@ -22,9 +22,10 @@ from tests.support.infra import Infra
 
 @dataclass(frozen=True)
 class Stack:
-    urls: dict[str, str]
+    urls: dict[str, str]  # the first instance of each service
     token: str
     infra: Infra
+    all_urls: dict[str, list[str]]
 
     @property
     def auth(self) -> dict[str, str]:
@@ -42,7 +43,7 @@ def run_stack(infra: Infra, log_dir: Path, instances: int = 1) -> Iterator[Stack
         "OUTBOX_IDLE_WAKEUP_S": "2",
     }
     children: list[subprocess.Popen[bytes]] = []
-    urls: dict[str, str] = {}
+    all_urls: dict[str, list[str]] = {name: [] for name in SERVICES}
     try:
         for name in SERVICES:
             for i in range(instances):
@@ -56,9 +57,9 @@ def run_stack(infra: Infra, log_dir: Path, instances: int = 1) -> Iterator[Stack
                         stderr=subprocess.STDOUT,
                     )
                 )
-                urls.setdefault(name, f"http://127.0.0.1:{port}")
+                all_urls[name].append(f"http://127.0.0.1:{port}")
                 _wait_ready(f"http://127.0.0.1:{port}", children[-1])
-        yield Stack(urls, token, infra)
+        yield Stack({n: u[0] for n, u in all_urls.items()}, token, infra, all_urls)
     finally:
         for child in children:
             child.send_signal(signal.SIGTERM)
