@@ -100,7 +100,8 @@ def test_malformed_envelopes_do_not_parse(broken: bytes) -> None:
 def test_every_registered_type_is_versioned_and_on_a_catalog_topic() -> None:
     catalog = {t.name for t in TOPICS}
     for name, model in event_types().items():
-        assert name.startswith("leadflow.") and name.rsplit(".", 1)[1].startswith("v")
+        assert name.startswith("leadflow.")
+        assert name.rsplit(".", 1)[1].startswith("v")
         assert model.topic.name in catalog
 
 
