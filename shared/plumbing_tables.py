@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from alembic.operations import Operations
+from alembic import op
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -62,14 +62,14 @@ def processed_events_table(schema: str) -> Table:
     )
 
 
-def create_plumbing_tables(op: Operations, schema: str) -> None:
-    """Used by each service's initial migration."""
+def create_plumbing_tables(schema: str) -> None:
+    """Used by each service's initial migration (inside Alembic's migration context)."""
     bind = op.get_bind()
     outbox_table(schema).create(bind)
     processed_events_table(schema).create(bind)
 
 
-def drop_plumbing_tables(op: Operations, schema: str) -> None:
+def drop_plumbing_tables(schema: str) -> None:
     bind = op.get_bind()
     processed_events_table(schema).drop(bind)
     outbox_table(schema).drop(bind)

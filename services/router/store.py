@@ -74,7 +74,7 @@ async def accounts_with_domain(session: AsyncSession, domain: str) -> list[Accou
     query = (
         select(AccountRow, OwnerRow)
         .outerjoin(OwnerRow, AccountRow.owner_id == OwnerRow.id)  # type: ignore[arg-type]
-        .where(AccountRow.domains.contains([domain]))  # type: ignore[union-attr]
+        .where(AccountRow.domains.contains([domain]))  # type: ignore[attr-defined]
     )
     rows = (await session.execute(query)).all()
     return [_to_domain(account, owner) for account, owner in rows]

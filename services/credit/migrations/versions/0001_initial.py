@@ -36,9 +36,9 @@ def upgrade() -> None:
         sa.Column("event", postgresql.JSONB(), nullable=False),
         schema=SCHEMA,
     )
-    create_plumbing_tables(op, SCHEMA)
+    create_plumbing_tables(SCHEMA)
 
 
 def downgrade() -> None:
-    drop_plumbing_tables(op, SCHEMA)
+    drop_plumbing_tables(SCHEMA)
     op.drop_table("credit_decisions", schema=SCHEMA)

@@ -41,9 +41,9 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_index("ix_intake_leads_email", "leads", ["email"], schema=SCHEMA)
-    create_plumbing_tables(op, SCHEMA)
+    create_plumbing_tables(SCHEMA)
 
 
 def downgrade() -> None:
-    drop_plumbing_tables(op, SCHEMA)
+    drop_plumbing_tables(SCHEMA)
     op.drop_table("leads", schema=SCHEMA)

@@ -61,11 +61,11 @@ def upgrade() -> None:
         sa.Column("event", postgresql.JSONB(), nullable=False),
         schema=SCHEMA,
     )
-    create_plumbing_tables(op, SCHEMA)
+    create_plumbing_tables(SCHEMA)
 
 
 def downgrade() -> None:
-    drop_plumbing_tables(op, SCHEMA)
+    drop_plumbing_tables(SCHEMA)
     op.drop_table("routing_decisions", schema=SCHEMA)
     op.drop_table("accounts", schema=SCHEMA)
     op.drop_table("owners", schema=SCHEMA)
