@@ -2,20 +2,50 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import cast
+
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
-from services.intake.api import leads
+from services.intake.api import firms, leads, partner
+from services.intake.domain.ratelimit import TokenBuckets
+from services.intake.edges.idempotency import IdempotencyKeys
+from services.intake.edges.limits import PathBodyLimit
+from services.intake.settings import IntakeSettings, get_intake_settings
 from services.intake.store import SCHEMA
+from shared.http import BodySizeLimit
 from shared.service import create_service
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service(
+def create_app(
+    settings: Settings | None = None, intake_settings: IntakeSettings | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    own = intake_settings or get_intake_settings()
+    app = create_service(
         name="intake",
         schema=SCHEMA,
         title="Leadflow intake",
-        description="The single point of entry for every lead and outside fact.",
-        routers=[leads.router],
+        description="The single point of entry for every lead and outside fact. Every error "
+        "is `application/problem+json` (RFC 9457) naming the field and the reason. Any "
+        "POST/PATCH may carry an `Idempotency-Key` header: a retry with the same key gets "
+        "the same answer and has no second effect.",
+        routers=[leads.router, partner.router, firms.router],
         settings=settings,
     )
+    app.state.intake_settings = own
+    app.state.dedup_window = timedelta(days=own.dedup_window_days)
+    app.state.partner_buckets = TokenBuckets(own.partner_rate_per_s, own.partner_burst)
+    app.state.form_buckets = TokenBuckets(own.form_rate_per_min / 60, own.form_burst)
+    # The shared body limit, but larger for the streamed CSV upload; idempotency replay
+    # sits inside it (it buffers bodies already known to be small enough).
+    app.user_middleware = [
+        Middleware(PathBodyLimit, settings.max_body_bytes, own.max_import_bytes)
+        if cast(object, m.cls) is BodySizeLimit
+        else m
+        for m in app.user_middleware
+    ]
+    app.user_middleware.append(Middleware(IdempotencyKeys))
+    return app

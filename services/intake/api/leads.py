@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, status
 
 from services.intake.api.schemas import LeadAccepted, LeadIn, LeadOut
 from services.intake.domain.normalize import InvalidLead, Submission, normalize
-from services.intake.service import register_lead
+from services.intake.service import submit_lead
 from services.intake.store import get_lead
 from shared.auth import OpsCaller
 from shared.problems import PROBLEM_RESPONSES, Problem
@@ -22,7 +22,9 @@ router = APIRouter(prefix="/v1/leads", tags=["leads"], responses=PROBLEM_RESPONS
     status_code=status.HTTP_202_ACCEPTED,
     summary="Register a lead",
     description="Validates and normalizes the lead, registers it and publishes "
-    "`leadflow.lead.received.v1`. Answers with the lead id.",
+    "`leadflow.lead.received.v1`; the same person from the same source within the dedup "
+    "window is a repeat touch (`leadflow.lead.duplicate.v1`, the existing lead's id). "
+    "Answers with the lead id.",
 )
 async def post_lead(body: LeadIn, request: Request, _caller: OpsCaller) -> LeadAccepted:
     try:
@@ -32,11 +34,16 @@ async def post_lead(body: LeadIn, request: Request, _caller: OpsCaller) -> LeadA
             422, str(exc), errors=[{"field": e.field, "reason": e.reason} for e in exc.errors]
         ) from exc
     runtime = runtime_of(request)
-    async with runtime.sessions() as session:
-        lead_id = await register_lead(
-            session, runtime.outbox, lead, channel="api", raw=body.model_dump(mode="json")
+    async with runtime.sessions() as session, session.begin():
+        registered = await submit_lead(
+            session,
+            runtime.outbox,
+            lead,
+            channel="api",
+            raw=body.model_dump(mode="json"),
+            window=request.app.state.dedup_window,
         )
-    return LeadAccepted(lead_id=lead_id)
+    return LeadAccepted(lead_id=registered.lead_id, duplicate=registered.duplicate)
 
 
 @router.get("/{lead_id}", summary="A registered lead")

@@ -23,6 +23,11 @@ class LeadIn(BaseModel):
 
 class LeadAccepted(BaseModel):
     lead_id: UUID
+    duplicate: bool = Field(
+        default=False,
+        description="True when this was a repeat of a lead registered within the window "
+        "(same person, same source): the id is the existing lead's.",
+    )
 
 
 class LeadOut(BaseModel):
@@ -41,3 +46,6 @@ class LeadOut(BaseModel):
     title: str | None
     phone: str | None
     country: str | None
+    firm_id: str | None = None
+    company_key: str | None = None
+    disposable: bool = False

@@ -1,7 +1,9 @@
-"""Normalization of a submitted lead: email, registrable domain, phone, country.
+"""Normalization of a submitted lead: email, registrable domain, phone, country, and a
+company key for matching.
 
 Pure functions over plain data, built on well-kept libraries (email-validator,
-tldextract with its bundled suffix list and no network, phonenumbers, pycountry).
+tldextract with its bundled suffix list and no network, phonenumbers, pycountry,
+cleanco for legal suffixes).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from functools import cache
 import phonenumbers
 import pycountry
 import tldextract
+from cleanco import basename  # type: ignore[import-untyped]
 from email_validator import EmailNotValidError, validate_email
 
+from services.intake.domain.disposable import DISPOSABLE_DOMAINS
 from services.intake.domain.free_mail import FREE_MAIL_DOMAINS
 
 
@@ -55,6 +59,8 @@ class NormalizedLead:
     country: str | None
     source: str
     campaign: str | None
+    company_key: str | None = None
+    disposable: bool = False
 
 
 @cache
@@ -96,6 +102,18 @@ def normalize_phone(raw: str, region: str | None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def company_key(name: str | None) -> str | None:
+    """A matching key for a company name: legal suffixes dropped (``ACME GmbH & Co. KG``
+    and ``Acme`` both give ``acme``), case and punctuation folded. The name as sent is
+    kept beside it; the key is only for matching accounts."""
+    cleaned = _clean(name)
+    if cleaned is None:
+        return None
+    base = basename(cleaned)
+    folded = "".join(ch if ch.isalnum() else " " for ch in base.casefold())
+    return " ".join(folded.split()) or None
+
+
 def _clean(value: str | None) -> str | None:
     if value is None:
         return None
@@ -135,4 +153,6 @@ def normalize(submission: Submission) -> NormalizedLead:
         country=country,
         source=_clean(submission.source) or "api",
         campaign=_clean(submission.campaign),
+        company_key=company_key(submission.company),
+        disposable=domain in DISPOSABLE_DOMAINS,
     )

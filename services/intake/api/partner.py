@@ -1,0 +1,190 @@
+"""``/v1/partner``: a firm submits leads, logs its touches and meetings, and reads back
+its own records only (another firm's record is 404, exactly like a missing one)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request, status
+
+from services.intake.api.auth import PartnerCaller
+from services.intake.api.partner_schemas import (
+    ActivityBatchIn,
+    ActivityIn,
+    BatchResult,
+    LeadBatchIn,
+    MeetingChangeIn,
+    MeetingIn,
+    MeetingOut,
+    PartnerLeadOut,
+)
+from services.intake.api.schemas import LeadIn
+from services.intake.batches import log_activities, submit_leads
+from services.intake.domain.normalize import normalize_email
+from services.intake.facts import book_meeting, get_meeting, update_meeting
+from services.intake.store import get_lead
+from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.service import runtime_of
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    **PROBLEM_RESPONSES,
+    429: {
+        "description": "Rate limit of the key exhausted (see Retry-After)",
+        "content": {"application/problem+json": {}},
+    },
+}
+router = APIRouter(prefix="/v1/partner", tags=["partner firms"], responses=ERRORS)
+
+
+def _meeting_out(row: Any) -> MeetingOut:
+    return MeetingOut(
+        meeting_id=row.id,
+        firm_id=row.firm_id,
+        lead_id=row.lead_id,
+        contact_email=row.contact_email,
+        status=row.status,
+        scheduled_for=row.scheduled_for,
+        updated_at=row.updated_at,
+        history=row.history,
+    )
+
+
+@router.post(
+    "/leads",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Submit a lead or a batch of up to 500",
+    description="Each item is validated on its own: per-item results say accepted (new "
+    "lead, `lead.received`), duplicate (same person from the same source within the "
+    "window, `lead.duplicate`) or rejected (with field and reason). The lead's firm is the "
+    "caller's.",
+)
+async def post_leads(
+    body: LeadBatchIn | LeadIn, request: Request, partner: PartnerCaller
+) -> BatchResult:
+    items = body.leads if isinstance(body, LeadBatchIn) else [body.model_dump()]
+    runtime = runtime_of(request)
+    window = request.app.state.dedup_window
+    async with runtime.sessions() as session:
+        return await submit_leads(
+            session, runtime.outbox, items, firm_id=partner.firm_id, window=window
+        )
+
+
+@router.get("/leads/{lead_id}", summary="One of the firm's own leads")
+async def read_lead(lead_id: UUID, request: Request, partner: PartnerCaller) -> PartnerLeadOut:
+    async with runtime_of(request).sessions() as session:
+        row = await get_lead(session, lead_id)
+    if row is None or row.firm_id != partner.firm_id:
+        raise Problem(404, f"No lead {lead_id}.")
+    return PartnerLeadOut.model_validate(row, from_attributes=True)
+
+
+@router.post(
+    "/activities",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Log touches (calls, emails, conversations) with their event time",
+    description='One activity or `{"activities": [...]}` (up to 500); each accepted one '
+    "is published as `leadflow.activity.logged.v1`.",
+)
+async def post_activities(
+    body: ActivityBatchIn | ActivityIn, request: Request, partner: PartnerCaller
+) -> BatchResult:
+    items = body.activities if isinstance(body, ActivityBatchIn) else [body.model_dump(mode="json")]
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session:
+        return await log_activities(session, runtime.outbox, items, firm_id=partner.firm_id)
+
+
+async def _own_lead(request: Request, lead_id: UUID | None, firm_id: str) -> None:
+    if lead_id is None:
+        return
+    async with runtime_of(request).sessions() as session:
+        lead = await get_lead(session, lead_id)
+    if lead is None or lead.firm_id != firm_id:
+        raise Problem(
+            422, "No such lead of this firm.", errors=[{"field": "lead_id", "reason": "not found"}]
+        )
+
+
+@router.post(
+    "/meetings",
+    status_code=status.HTTP_201_CREATED,
+    summary="Report a meeting booked",
+    description="Published as `leadflow.meeting.updated.v1` (reported_by firm).",
+)
+async def post_meeting(body: MeetingIn, request: Request, partner: PartnerCaller) -> MeetingOut:
+    try:
+        email, domain = normalize_email(body.contact_email)
+    except ValueError as exc:
+        raise Problem(
+            422, str(exc), errors=[{"field": "contact_email", "reason": str(exc)}]
+        ) from exc
+    await _own_lead(request, body.lead_id, partner.firm_id)
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session:
+        meeting_id = await book_meeting(
+            session,
+            runtime.outbox,
+            firm_id=partner.firm_id,
+            contact_email=email,
+            email_domain=domain,
+            lead_id=body.lead_id,
+            status=body.status,
+            scheduled_for=body.scheduled_for,
+            occurred_at=None,
+            comment=body.comment,
+        )
+        row = await get_meeting(session, meeting_id, partner.firm_id)
+    return _meeting_out(row)
+
+
+@router.get("/meetings/{meeting_id}", summary="One of the firm's own meetings")
+async def read_meeting(meeting_id: UUID, request: Request, partner: PartnerCaller) -> MeetingOut:
+    async with runtime_of(request).sessions() as session:
+        row = await get_meeting(session, meeting_id, partner.firm_id)
+    if row is None:
+        raise Problem(404, f"No meeting {meeting_id}.")
+    return _meeting_out(row)
+
+
+async def _change(
+    meeting_id: UUID, body: MeetingChangeIn, request: Request, partner: PartnerCaller
+) -> MeetingOut:
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session:
+        row = await update_meeting(
+            session,
+            runtime.outbox,
+            meeting_id=meeting_id,
+            firm_id=partner.firm_id,
+            status=body.status,
+            scheduled_for=body.scheduled_for,
+            occurred_at=body.occurred_at,
+            comment=body.comment,
+            reported_by="firm",
+        )
+    if row is None:
+        raise Problem(404, f"No meeting {meeting_id}.")
+    return _meeting_out(row)
+
+
+@router.patch(
+    "/meetings/{meeting_id}",
+    summary="Report a change to a meeting (held, no-show, rescheduled, cancelled)",
+    description="Published as `leadflow.meeting.updated.v1` (reported_by firm).",
+)
+async def patch_meeting(
+    meeting_id: UUID, body: MeetingChangeIn, request: Request, partner: PartnerCaller
+) -> MeetingOut:
+    return await _change(meeting_id, body, request, partner)
+
+
+@router.post(
+    "/meetings/{meeting_id}/updates",
+    summary="Report a change to a meeting (same as PATCH, for clients without PATCH)",
+)
+async def post_meeting_update(
+    meeting_id: UUID, body: MeetingChangeIn, request: Request, partner: PartnerCaller
+) -> MeetingOut:
+    return await _change(meeting_id, body, request, partner)

@@ -1,0 +1,107 @@
+"""The partner API's shapes: leads, activities and meetings, one or a batch."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.events.activities import ActivityKind
+
+MAX_BATCH = 500
+
+FirmMeetingStatus = Literal[
+    "booked",
+    "held",
+    "no_show",
+    "rescheduled_by_prospect",
+    "rescheduled_by_sales",
+    "cancelled_by_prospect",
+    "cancelled_by_sales",
+]
+
+
+class LeadBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    leads: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description="Up to 500 leads, each shaped like a single lead; each gets its own result.",
+    )
+
+
+class ItemResult(BaseModel):
+    index: int
+    outcome: Literal["accepted", "duplicate", "rejected"]
+    id: UUID | None = None
+    errors: list[dict[str, str]] = Field(default_factory=list)
+
+
+class BatchResult(BaseModel):
+    accepted: int
+    duplicate: int
+    rejected: int
+    results: list[ItemResult]
+
+
+class ActivityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ActivityKind
+    occurred_at: AwareDatetime = Field(description="When the touch happened (event time).")
+    contact_email: str = Field(max_length=320)
+    lead_id: UUID | None = None
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class ActivityBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    activities: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class MeetingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contact_email: str = Field(max_length=320)
+    lead_id: UUID | None = None
+    status: Literal["booked"] = "booked"
+    scheduled_for: AwareDatetime | None = None
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class MeetingChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: FirmMeetingStatus
+    scheduled_for: AwareDatetime | None = None
+    occurred_at: AwareDatetime | None = None
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class MeetingOut(BaseModel):
+    meeting_id: UUID
+    firm_id: str
+    lead_id: UUID | None
+    contact_email: str
+    status: str
+    scheduled_for: datetime | None
+    updated_at: datetime
+    history: list[dict[str, Any]]
+
+
+class PartnerLeadOut(BaseModel):
+    id: UUID
+    received_at: datetime
+    source: str
+    campaign: str | None
+    email: str
+    email_domain: str
+    name: str | None
+    company: str | None
+    title: str | None
+    phone: str | None
+    country: str | None

@@ -1,0 +1,119 @@
+"""Partner batches: each item validated on its own (a bad item is reported with its index
+and field, the good ones go in), all good items in one transaction."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake.api.partner_schemas import ActivityIn, BatchResult, ItemResult
+from services.intake.api.schemas import LeadIn
+from services.intake.domain.normalize import InvalidLead, Submission, normalize, normalize_email
+from services.intake.facts import log_activity
+from services.intake.service import submit_lead
+from services.intake.store import get_lead
+from shared.events.envelope import utcnow
+from shared.outbox import Outbox
+
+FUTURE_SLACK = timedelta(minutes=5)
+
+
+def pydantic_errors(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "body", "reason": e["msg"]}
+        for e in exc.errors()
+    ]
+
+
+def _summary(results: list[ItemResult]) -> BatchResult:
+    return BatchResult(
+        accepted=sum(r.outcome == "accepted" for r in results),
+        duplicate=sum(r.outcome == "duplicate" for r in results),
+        rejected=sum(r.outcome == "rejected" for r in results),
+        results=results,
+    )
+
+
+async def submit_leads(
+    session: AsyncSession,
+    outbox: Outbox,
+    items: list[dict[str, Any]],
+    *,
+    firm_id: str,
+    window: timedelta,
+) -> BatchResult:
+    results: list[ItemResult] = []
+    async with session.begin():
+        for index, item in enumerate(items):
+            try:
+                body = LeadIn.model_validate(item)
+                lead = normalize(Submission(**body.model_dump()))
+            except ValidationError as exc:
+                results.append(
+                    ItemResult(index=index, outcome="rejected", errors=pydantic_errors(exc))
+                )
+                continue
+            except InvalidLead as exc:
+                errors = [{"field": e.field, "reason": e.reason} for e in exc.errors]
+                results.append(ItemResult(index=index, outcome="rejected", errors=errors))
+                continue
+            registered = await submit_lead(
+                session,
+                outbox,
+                lead,
+                channel="partner",
+                raw=body.model_dump(mode="json"),
+                firm_id=firm_id,
+                window=window,
+            )
+            outcome = "duplicate" if registered.duplicate else "accepted"
+            results.append(ItemResult(index=index, outcome=outcome, id=registered.lead_id))
+    return _summary(results)
+
+
+async def log_activities(
+    session: AsyncSession, outbox: Outbox, items: list[dict[str, Any]], *, firm_id: str
+) -> BatchResult:
+    results: list[ItemResult] = []
+    latest = utcnow() + FUTURE_SLACK
+    async with session.begin():
+        for index, item in enumerate(items):
+            try:
+                body = ActivityIn.model_validate(item)
+            except ValidationError as exc:
+                results.append(
+                    ItemResult(index=index, outcome="rejected", errors=pydantic_errors(exc))
+                )
+                continue
+            errors: list[dict[str, str]] = []
+            email = domain = ""
+            try:
+                email, domain = normalize_email(body.contact_email)
+            except ValueError as exc:
+                errors.append({"field": "contact_email", "reason": str(exc)})
+            if body.occurred_at > latest:
+                errors.append({"field": "occurred_at", "reason": "is in the future"})
+            if body.lead_id is not None:
+                lead = await get_lead(session, body.lead_id)
+                if lead is None or lead.firm_id != firm_id:  # another firm's lead: not found
+                    errors.append({"field": "lead_id", "reason": "no such lead of this firm"})
+            if errors:
+                results.append(ItemResult(index=index, outcome="rejected", errors=errors))
+                continue
+            activity_id = await log_activity(
+                session,
+                outbox,
+                firm_id=firm_id,
+                kind=body.kind,
+                occurred_at=body.occurred_at,
+                contact_email=email,
+                email_domain=domain,
+                lead_id=body.lead_id,
+                notes=body.notes,
+                raw=body.model_dump(mode="json"),
+            )
+            results.append(ItemResult(index=index, outcome="accepted", id=activity_id))
+    return _summary(results)
