@@ -89,6 +89,32 @@ def demo_command() -> None:
     typer.echo("demo workspace loaded")
 
 
+@app.command()
+def reconcile(
+    wait: Annotated[float, typer.Option(help="Seconds to let the system drain first")] = 0,
+) -> None:
+    """Prove nothing was lost or doubled; exits 1 on any mismatch."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from services.reconcile import reconcile_until_settled
+
+    settings = Settings()
+    if not settings.database_url or not settings.kafka_bootstrap_servers:
+        raise typer.BadParameter("DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS must be set")
+    checks, counts = reconcile_until_settled(settings, timeout_s=wait)
+    table = Table(title="leadflow reconcile")
+    table.add_column("check")
+    table.add_column("found", justify="right")
+    table.add_column("result")
+    for check in checks:
+        table.add_row(check.name, check.found, "ok" if check.ok else "MISMATCH")
+    for name, count in counts:
+        table.add_row(name, str(count), "")
+    Console().print(table)
+    raise typer.Exit(0 if all(c.ok for c in checks) else 1)
+
+
 def main() -> None:
     app()
 

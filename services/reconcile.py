@@ -1,0 +1,166 @@
+"""``leadflow reconcile``: prove from the databases and the topics that nothing was lost
+or doubled — every accepted lead has exactly one current routing decision and a credit
+decision on it, no decision was applied twice, the outboxes are drained and no consumer
+group lags. Prints what it checked and exits non-zero on any mismatch.
+
+It reads every service's schema: it is an operator's audit, not a service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.db import make_engine
+from shared.kafka import bootstrap_servers
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    found: str
+
+
+# Each query returns one number: the count of things that are wrong.
+_DATABASE_CHECKS: list[tuple[str, str]] = [
+    (
+        "accepted leads without a routing decision",
+        "SELECT count(*) FROM intake.leads l WHERE NOT EXISTS"
+        " (SELECT 1 FROM router.routing_decisions r WHERE r.lead_id = l.id)",
+    ),
+    (
+        "routing decisions for leads intake never accepted",
+        "SELECT count(DISTINCT r.lead_id) FROM router.routing_decisions r WHERE NOT EXISTS"
+        " (SELECT 1 FROM intake.leads l WHERE l.id = r.lead_id)",
+    ),
+    (
+        "leads whose routing revisions are not 1..n (doubled or skipped)",
+        "SELECT count(*) FROM (SELECT lead_id FROM router.routing_decisions GROUP BY lead_id"
+        " HAVING max(revision) <> count(*) OR min(revision) <> 1) gaps",
+    ),
+    (
+        "routed leads without a credit decision on their current routing",
+        "SELECT count(*) FROM (SELECT lead_id, max(revision) AS rev FROM"
+        " router.routing_decisions GROUP BY lead_id) r WHERE NOT EXISTS"
+        " (SELECT 1 FROM credit.credit_decisions c WHERE c.lead_id = r.lead_id"
+        " AND c.routing_revision = r.rev)",
+    ),
+    (
+        "credit decisions made twice for one routing revision",
+        "SELECT count(*) FROM (SELECT lead_id, routing_revision FROM credit.credit_decisions"
+        " GROUP BY lead_id, routing_revision HAVING count(*) > 1) twice",
+    ),
+    (
+        "leads whose credit revisions are not 1..n",
+        "SELECT count(*) FROM (SELECT lead_id FROM credit.credit_decisions GROUP BY lead_id"
+        " HAVING max(revision) <> count(*) OR min(revision) <> 1) gaps",
+    ),
+    (
+        "unsent events in intake's outbox",
+        "SELECT count(*) FROM intake.outbox WHERE sent_at IS NULL",
+    ),
+    (
+        "unsent events in router's outbox",
+        "SELECT count(*) FROM router.outbox WHERE sent_at IS NULL",
+    ),
+    (
+        "unsent events in credit's outbox",
+        "SELECT count(*) FROM credit.outbox WHERE sent_at IS NULL",
+    ),
+]
+
+_COUNTS: list[tuple[str, str]] = [
+    ("accepted leads", "SELECT count(*) FROM intake.leads"),
+    ("routing decisions", "SELECT count(*) FROM router.routing_decisions"),
+    ("credit decisions", "SELECT count(*) FROM credit.credit_decisions"),
+    (
+        "events applied (all consumers)",
+        "SELECT (SELECT count(*) FROM router.processed_events)"
+        " + (SELECT count(*) FROM credit.processed_events)",
+    ),
+]
+
+
+async def _database_checks(engine: AsyncEngine) -> tuple[list[Check], list[tuple[str, int]]]:
+    checks: list[Check] = []
+    counts: list[tuple[str, int]] = []
+    async with engine.connect() as conn:
+        for name, query in _DATABASE_CHECKS:
+            wrong = int((await conn.execute(text(query))).scalar_one())
+            checks.append(Check(name, wrong == 0, str(wrong)))
+        for name, query in _COUNTS:
+            counts.append((name, int((await conn.execute(text(query))).scalar_one())))
+    return checks, counts
+
+
+async def consumer_lag(settings: Settings) -> dict[str, int]:
+    """Per consumer group: messages on its topics not yet committed as processed."""
+    servers = bootstrap_servers(settings)
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers, client_id="leadflow-reconcile")
+    reader = AIOKafkaConsumer(bootstrap_servers=servers, client_id="leadflow-reconcile")
+    await admin.start()
+    await reader.start()
+    try:
+        groups = [g[0] for g in await admin.list_consumer_groups()]
+        lags: dict[str, int] = {}
+        for group in sorted(groups):
+            committed = await admin.list_consumer_group_offsets(group)
+            if not committed:
+                continue
+            topics = {tp.topic for tp in committed}
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in topics
+                for p in reader.partitions_for_topic(topic) or await _partitions(reader, topic)
+            ]
+            ends = await reader.end_offsets(partitions)
+            lags[group] = sum(
+                ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in partitions
+            )
+        return lags
+    finally:
+        await reader.stop()
+        await admin.close()
+
+
+async def _partitions(reader: AIOKafkaConsumer, topic: str) -> set[int]:
+    await reader.force_metadata_update()
+    partitions: set[int] = reader.partitions_for_topic(topic) or set()
+    return partitions
+
+
+async def reconcile(settings: Settings) -> tuple[list[Check], list[tuple[str, int]]]:
+    engine = make_engine(settings.database_url or "", pool_size=1)
+    try:
+        checks, counts = await _database_checks(engine)
+    finally:
+        await engine.dispose()
+    lags = await consumer_lag(settings)
+    checks += [Check(f"consumer lag of {group}", lag == 0, str(lag)) for group, lag in lags.items()]
+    if not lags:
+        checks.append(Check("consumer groups found", False, "none"))
+    return checks, counts
+
+
+def reconcile_until_settled(
+    settings: Settings, timeout_s: float = 120
+) -> tuple[list[Check], list[tuple[str, int]]]:
+    """Reconcile, re-checking while the system is still draining, up to ``timeout_s``."""
+
+    async def settle() -> tuple[list[Check], list[tuple[str, int]]]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            checks, counts = await reconcile(settings)
+            if all(c.ok for c in checks) or loop.time() > deadline:
+                return checks, counts
+            await asyncio.sleep(2)
+
+    return asyncio.run(settle())
