@@ -90,6 +90,21 @@ def demo_command() -> None:
 
 
 @app.command()
+def asyncapi(
+    out: Annotated[str, typer.Option(help="Where to write it")] = "docs/asyncapi.json",
+) -> None:
+    """Write the event catalog (AsyncAPI 3.0, generated from the event models)."""
+    import json
+    from pathlib import Path
+
+    from shared.events.asyncapi import asyncapi_document
+
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(asyncapi_document(), indent=2, sort_keys=True) + "\n")
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
 def reconcile(
     wait: Annotated[float, typer.Option(help="Seconds to let the system drain first")] = 0,
 ) -> None:

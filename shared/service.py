@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
@@ -19,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.consumer import EventConsumer, Handler
 from shared.db import SessionFactory, asyncpg_dsn, make_engine, make_sessions, ping
+from shared.events.asyncapi import asyncapi_document
 from shared.http import BacklogGuard, BodySizeLimit, RequestMetrics
 from shared.kafka import make_consumer, make_producer, stop_within
 from shared.observability import OUTBOX_BACKLOG, configure_logging, get_logger
@@ -138,6 +140,44 @@ async def _run_consumer(runtime: Runtime, spec: ConsumerSpec) -> None:
             await stop_within(kafka_consumer, 10)
 
 
+operations = APIRouter(tags=["operations"])
+
+
+@operations.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@operations.get("/readyz", summary="Readiness: database and broker reachable")
+async def readyz(request: Request) -> JSONResponse:
+    runtime: Runtime = request.app.state.runtime
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(ping(request.app.state.engine), 2)
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    try:
+        if not runtime.producer_ready.is_set():
+            raise ConnectionError("producer not connected")
+        await asyncio.wait_for(runtime.producer.client.fetch_all_metadata(), 2)
+        checks["broker"] = "ok"
+    except Exception as exc:
+        checks["broker"] = f"unreachable: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+@operations.get("/metrics", summary="Prometheus metrics")
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@operations.get("/asyncapi.json", summary="The event catalog (AsyncAPI 3.0)")
+async def asyncapi() -> dict[str, Any]:
+    return asyncapi_document()
+
+
 def create_service(
     *,
     name: str,
@@ -196,33 +236,7 @@ def create_service(
     app.add_middleware(RequestMetrics, service=name)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["operations"], summary="Readiness: database and broker reachable")
-    async def readyz(request: Request) -> JSONResponse:
-        runtime: Runtime = request.app.state.runtime
-        checks: dict[str, str] = {}
-        try:
-            await asyncio.wait_for(ping(request.app.state.engine), 2)
-            checks["database"] = "ok"
-        except Exception as exc:
-            checks["database"] = f"unreachable: {type(exc).__name__}"
-        try:
-            if not runtime.producer_ready.is_set():
-                raise ConnectionError("producer not connected")
-            await asyncio.wait_for(runtime.producer.client.fetch_all_metadata(), 2)
-            checks["broker"] = "ok"
-        except Exception as exc:
-            checks["broker"] = f"unreachable: {type(exc).__name__}"
-        ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
-
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
+    app.include_router(operations)
     for router in routers:
         app.include_router(router)
     return app

@@ -277,10 +277,13 @@ def main() -> None:
     parser.add_argument("--kill-every", type=float, default=8)
     parser.add_argument("--freeze", type=float, default=20)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", type=Path, help="keep logs and data in this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="leadflow-chaos-") as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         tally, checks, counts = run(
-            Path(tmp),
+            work,
             leads=args.leads,
             concurrency=args.concurrency,
             kill_every_s=args.kill_every,
