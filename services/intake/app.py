@@ -8,7 +8,7 @@ from typing import cast
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from services.intake.api import firms, forms, leads, partner
+from services.intake.api import firms, forms, leads, partner, webhooks
 from services.intake.domain.ratelimit import TokenBuckets
 from services.intake.edges.idempotency import IdempotencyKeys
 from services.intake.edges.limits import PathBodyLimit
@@ -32,7 +32,13 @@ def create_app(
         "is `application/problem+json` (RFC 9457) naming the field and the reason. Any "
         "POST/PATCH may carry an `Idempotency-Key` header: a retry with the same key gets "
         "the same answer and has no second effect.",
-        routers=[leads.router, partner.router, forms.router, firms.router],
+        routers=[
+            leads.router,
+            partner.router,
+            forms.router,
+            webhooks.router,
+            firms.router,
+        ],
         settings=settings,
     )
     app.state.intake_settings = own
