@@ -52,8 +52,10 @@ def make_consumer(
         max_poll_records=max_records,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         max_poll_interval_ms=300_000,
-        session_timeout_ms=30_000,
-        heartbeat_interval_ms=3_000,
+        # A SIGKILLed member holds its partitions until the session times out: keep it short.
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=2_000,
+        rebalance_timeout_ms=20_000,
         request_timeout_ms=int(settings.kafka_request_timeout_s * 1000) + 30_000,
     )
 

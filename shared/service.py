@@ -102,6 +102,21 @@ async def _watch_backlog(runtime: Runtime, every_s: float = 1.0) -> None:
             await asyncio.wait_for(runtime.stop.wait(), every_s)
 
 
+async def _unless_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:
+    """Await ``work`` unless ``stop`` is set first; True if the work finished."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    return False
+
+
 async def _run_consumer(runtime: Runtime, spec: ConsumerSpec) -> None:
     settings = runtime.settings
     await runtime.producer_ready.wait()  # the dead-letter producer
@@ -115,7 +130,10 @@ async def _run_consumer(runtime: Runtime, spec: ConsumerSpec) -> None:
             max_records=settings.consumer_batch_size,
         )
         try:
-            await asyncio.wait_for(kafka_consumer.start(), settings.kafka_request_timeout_s * 2)
+            # start() returns once the group has given us partitions, which takes as long
+            # as the coordinator needs to evict dead members: no timeout, only shutdown.
+            if not await _unless_stopped(kafka_consumer.start(), runtime.stop):
+                return
             backoff = 0.5
             consumer = EventConsumer(
                 name=spec.name,
