@@ -8,7 +8,7 @@ from typing import cast
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from services.intake.api import firms, forms, leads, partner, webhooks
+from services.intake.api import firms, forms, leads, partner, sales, webhooks
 from services.intake.domain.ratelimit import TokenBuckets
 from services.intake.edges.idempotency import IdempotencyKeys
 from services.intake.edges.limits import PathBodyLimit
@@ -34,6 +34,7 @@ def create_app(
         "the same answer and has no second effect.",
         routers=[
             leads.router,
+            sales.router,
             partner.router,
             forms.router,
             webhooks.router,
