@@ -8,7 +8,7 @@ from typing import cast
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from services.intake.api import firms, forms, leads, partner, sales, webhooks
+from services.intake.api import firms, forms, imports, leads, partner, sales, webhooks
 from services.intake.domain.ratelimit import TokenBuckets
 from services.intake.edges.idempotency import IdempotencyKeys
 from services.intake.edges.limits import PathBodyLimit
@@ -38,11 +38,13 @@ def create_app(
             partner.router,
             forms.router,
             webhooks.router,
+            imports.router,
             firms.router,
         ],
         settings=settings,
     )
     app.state.intake_settings = own
+    app.state.import_jobs = set()
     app.state.dedup_window = timedelta(days=own.dedup_window_days)
     app.state.partner_buckets = TokenBuckets(own.partner_rate_per_s, own.partner_burst)
     app.state.form_buckets = TokenBuckets(own.form_rate_per_min / 60, own.form_burst)

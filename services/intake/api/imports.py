@@ -1,0 +1,125 @@
+"""``/v1/imports``: upload a CSV (ops) and follow its import job."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from services.intake.imports import SHOWN_ERRORS, create_job, read_job, run_import
+from services.intake.settings import IntakeSettings
+from shared.auth import OpsCaller
+from shared.problems import PROBLEM_JSON, PROBLEM_RESPONSES, Problem
+from shared.service import runtime_of
+
+router = APIRouter(prefix="/v1/imports", tags=["imports"], responses=PROBLEM_RESPONSES)
+SPOOL_IN_MEMORY = 1_000_000
+
+
+class RowError(BaseModel):
+    line: int
+    field: str
+    reason: str
+
+
+class ImportJob(BaseModel):
+    import_id: UUID
+    status: Literal["queued", "running", "completed", "failed"]
+    source: str
+    campaign: str | None
+    rows_total: int
+    rows_accepted: int
+    rows_duplicate: int
+    rows_rejected: int
+    detail: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    errors: list[RowError]
+    errors_truncated: bool
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Import a CSV of leads (registrants, attendees, a vendor list)",
+    description="The body is the CSV itself (`text/csv`), with a header row naming at least "
+    "an email column (also: name or first/last name, company, title, phone, country, "
+    "campaign). Streamed to disk, then imported in batches by a job: follow it at "
+    "`GET /v1/imports/{id}` (the Location header).",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+    responses={413: {"description": "File too large", "content": {PROBLEM_JSON: {}}}},
+)
+async def post_import(
+    request: Request,
+    _caller: OpsCaller,
+    source: str = Query(default="import", pattern=r"^[A-Za-z0-9 ._:-]{1,100}$"),
+    campaign: str | None = Query(default=None, max_length=200),
+) -> JSONResponse:
+    own: IntakeSettings = request.app.state.intake_settings
+    spooled = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+    try:
+        async for chunk in request.stream():
+            spooled.write(chunk)
+    except BaseException:
+        spooled.close()
+        raise
+    if spooled.tell() == 0:
+        spooled.close()
+        raise Problem(422, "The CSV is empty.", errors=[{"field": "body", "reason": "empty"}])
+    runtime = runtime_of(request)
+    job_id = await create_job(runtime.sessions, source, campaign)
+    task = asyncio.create_task(
+        run_import(
+            runtime.sessions,
+            runtime.outbox,
+            job_id,
+            spooled,
+            source=source,
+            campaign=campaign,
+            window=request.app.state.dedup_window,
+            batch_rows=own.import_batch_rows,
+        ),
+        name=f"import-{job_id}",
+    )
+    jobs: set[asyncio.Task[None]] = request.app.state.import_jobs
+    jobs.add(task)  # held until done, so the task is not garbage-collected mid-import
+    task.add_done_callback(jobs.discard)
+    return JSONResponse(
+        {"import_id": str(job_id), "status": "queued"},
+        status_code=202,
+        headers={"Location": f"/v1/imports/{job_id}"},
+    )
+
+
+@router.get("/{import_id}", summary="An import job: status, counts and per-row errors")
+async def get_import(import_id: UUID, request: Request, _caller: OpsCaller) -> ImportJob:
+    found = await read_job(runtime_of(request).sessions, import_id)
+    if found is None:
+        raise Problem(404, f"No import {import_id}.")
+    job, errors = found
+    return ImportJob(
+        import_id=job.id,
+        status=job.status,
+        source=job.source,
+        campaign=job.campaign,
+        rows_total=job.rows_total,
+        rows_accepted=job.rows_accepted,
+        rows_duplicate=job.rows_duplicate,
+        rows_rejected=job.rows_rejected,
+        detail=job.detail,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+        errors=[RowError(line=e.line, field=e.field, reason=e.reason) for e in errors],
+        errors_truncated=len(errors) >= SHOWN_ERRORS,
+    )
