@@ -101,33 +101,39 @@ async def _database_checks(engine: AsyncEngine) -> tuple[list[Check], list[tuple
 
 
 async def consumer_lag(settings: Settings) -> dict[str, int]:
-    """Per consumer group: messages on its topics not yet committed as processed."""
+    """Per consumer group: messages on its topics not yet committed as processed.
+
+    Committed offsets are read through a group member that never joins (OffsetFetch),
+    which every Kafka-protocol broker answers alike. A topic belongs to a group when the
+    group has committed on any of its partitions."""
     servers = bootstrap_servers(settings)
     admin = AIOKafkaAdminClient(bootstrap_servers=servers, client_id="leadflow-reconcile")
-    reader = AIOKafkaConsumer(bootstrap_servers=servers, client_id="leadflow-reconcile")
     await admin.start()
-    await reader.start()
     try:
-        groups = [g[0] for g in await admin.list_consumer_groups()]
-        lags: dict[str, int] = {}
-        for group in sorted(groups):
-            committed = await admin.list_consumer_group_offsets(group)
-            if not committed:
-                continue
-            topics = {tp.topic for tp in committed}
-            partitions = [
-                TopicPartition(topic, p)
-                for topic in topics
-                for p in reader.partitions_for_topic(topic) or await _partitions(reader, topic)
-            ]
-            ends = await reader.end_offsets(partitions)
-            lags[group] = sum(
-                ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in partitions
-            )
-        return lags
+        groups = sorted(g[0] for g in await admin.list_consumer_groups())
     finally:
-        await reader.stop()
         await admin.close()
+    lags: dict[str, int] = {}
+    for group in groups:
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=servers,
+            group_id=group,
+            enable_auto_commit=False,
+            client_id="leadflow-reconcile",
+        )
+        await reader.start()
+        try:
+            for topic in sorted(await reader.topics()):
+                partitions = [TopicPartition(topic, p) for p in await _partitions(reader, topic)]
+                committed = {tp: await reader.committed(tp) for tp in partitions}
+                if all(offset is None for offset in committed.values()):
+                    continue  # not a topic this group reads
+                ends = await reader.end_offsets(partitions)
+                lag = sum(ends[tp] - (committed[tp] or 0) for tp in partitions)
+                lags[group] = lags.get(group, 0) + lag
+        finally:
+            await reader.stop()
+    return lags
 
 
 async def _partitions(reader: AIOKafkaConsumer, topic: str) -> set[int]:
