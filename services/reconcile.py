@@ -137,8 +137,7 @@ async def consumer_lag(settings: Settings) -> dict[str, int]:
 
 
 async def _partitions(reader: AIOKafkaConsumer, topic: str) -> set[int]:
-    await reader.force_metadata_update()
-    partitions: set[int] = reader.partitions_for_topic(topic) or set()
+    partitions: set[int] = reader.partitions_for_topic(topic) or set()  # topics() loaded them
     return partitions
 
 

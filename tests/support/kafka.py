@@ -27,7 +27,7 @@ async def read_until(
         partitions = consumer.partitions_for_topic(topic)
         deadline = time.monotonic() + timeout_s
         while not partitions and time.monotonic() < deadline:
-            await consumer.force_metadata_update()
+            await consumer.topics()  # refreshes the metadata
             partitions = consumer.partitions_for_topic(topic)
             await asyncio.sleep(0.1)
         assignment = [TopicPartition(topic, p) for p in sorted(partitions or [])]
