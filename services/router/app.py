@@ -7,11 +7,12 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from services.router.api import routing
-from services.router.consumer import on_lead_received
-from services.router.store import SCHEMA
+from services.router.api import admin, routing, rulesets
+from services.router.consumer import on_lead_received, on_lead_status_changed
+from services.router.tables import SCHEMA
 from shared.events.leads import LeadReceived
-from shared.events.topics import LEADS_RECEIVED
+from shared.events.status import LeadStatusChanged
+from shared.events.topics import LEADS_RECEIVED, LEADS_STATUS
 from shared.service import ConsumerSpec, Runtime, create_service
 from shared.settings import Settings
 
@@ -22,7 +23,14 @@ def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
             name="router.leads",
             topics=[LEADS_RECEIVED.name],
             handlers={LeadReceived.event_type: partial(on_lead_received, outbox=runtime.outbox)},
-        )
+        ),
+        ConsumerSpec(
+            name="router.status",
+            topics=[LEADS_STATUS.name],
+            handlers={
+                LeadStatusChanged.event_type: partial(on_lead_status_changed, outbox=runtime.outbox)
+            },
+        ),
     ]
 
 
@@ -32,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schema=SCHEMA,
         title="Leadflow router",
         description="Matches leads to accounts and applies ownership rules, with a trace.",
-        routers=[routing.router],
+        routers=[routing.router, admin.router, rulesets.router],
         consumers=_consumers,
         settings=settings,
     )

@@ -1,79 +1,37 @@
-"""Router's event handlers: ``lead.received`` in → routing decision + ``lead.routed`` out,
-in the consumer's transaction."""
+"""Router's event handlers, each in the consumer's transaction:
+- ``lead.received`` → revision 1 of the lead's routing + ``lead.routed``;
+- ``lead.status_changed`` rejected as ``wrong_owner`` → a new revision that skips the
+  owner who rejected it (and anyone who did before)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.router import store
-from services.router.domain.model import Decision, Lead
-from services.router.domain.rules import route
-from shared.events import routing as ev
-from shared.events.envelope import Envelope, utcnow
+from services.router import service, store
+from shared.events.envelope import Envelope
 from shared.events.leads import LeadReceived
+from shared.events.status import LeadStatusChanged
+from shared.observability import get_logger
 from shared.outbox import Outbox
 
-
-def routed_event(received: LeadReceived, decision: Decision, revision: int) -> ev.LeadRouted:
-    match, owner, firm = decision.match, decision.owner, decision.firm_assignment
-    return ev.LeadRouted(
-        lead_id=received.lead_id,
-        revision=revision,
-        lead_received_at=received.received_at,
-        decided_at=utcnow(),
-        channel=received.channel,
-        account=ev.AccountMatch(
-            account_id=match.account.account_id,
-            name=match.account.name,
-            method=match.method,
-            score=match.score,
-        )
-        if match
-        else None,
-        owner=ev.OwnerRef(owner_id=owner.owner_id, name=owner.name, role=owner.role)
-        if owner
-        else None,
-        queue=decision.queue,
-        flags=list(decision.flags),
-        firm_assignment=ev.FirmAssignment(
-            firm_id=firm.firm_id,
-            starts_on=firm.starts_on,
-            ends_on=firm.ends_on,
-            notice_ends_on=firm.notice_ends_on,
-        )
-        if firm
-        else None,
-        ruleset_version=decision.ruleset_version,
-        trace=[
-            ev.TraceStep(rule=s.rule, matched=s.matched, reason=s.reason) for s in decision.trace
-        ],
-        explanation=decision.explanation,
-    )
+log = get_logger(__name__)
 
 
 async def on_lead_received(session: AsyncSession, envelope: Envelope, outbox: Outbox) -> None:
-    received = LeadReceived.from_envelope(envelope)
-    if await store.latest_decision(session, received.lead_id) is not None:
-        return  # already routed (the same lead re-published under another event id)
-    lead = Lead(
-        lead_id=received.lead_id,
-        email_domain=received.email_domain,
-        free_mail=received.free_mail,
-        received_at=received.received_at,
-        company=received.company,
+    await service.route_new_lead(session, outbox, LeadReceived.from_envelope(envelope))
+
+
+async def on_lead_status_changed(session: AsyncSession, envelope: Envelope, outbox: Outbox) -> None:
+    changed = LeadStatusChanged.from_envelope(envelope)
+    if changed.stage != "rejected" or changed.reason_code != "wrong_owner":
+        return
+    latest = await store.latest_decision(session, changed.lead_id)
+    if latest is None:
+        # Rejected before router routed it (facts arrive out of order); nothing to undo.
+        log.warning("rejection_of_unrouted_lead", lead_id=str(changed.lead_id))
+        return
+    if latest.decided_at > changed.occurred_at:
+        return  # rejects an older revision: the lead has been routed again since
+    await service.reroute(
+        session, outbox, changed.lead_id, reason="owner_rejected", rejected_by=latest.owner_id
     )
-    decision = route(lead, await store.accounts_with_domain(session, lead.email_domain))
-    event = routed_event(received, decision, revision=1)
-    session.add(
-        store.RoutingDecisionRow(
-            lead_id=received.lead_id,
-            revision=1,
-            decided_at=event.decided_at,
-            account_id=decision.match.account.account_id if decision.match else None,
-            owner_id=decision.owner.owner_id if decision.owner else None,
-            queue=decision.queue,
-            ruleset_version=decision.ruleset_version,
-            event=event.model_dump(mode="json"),
-        )
-    )
-    await outbox.add(session, event)

@@ -18,6 +18,8 @@ class AccountMatch(BaseModel):
     name: str
     method: str
     score: float
+    matched_on: str | None = None  # the domain, or the cleaned company name
+    weak: bool = False  # a fuzzy name match below the rule set's threshold
 
 
 class OwnerRef(BaseModel):
@@ -37,6 +39,15 @@ class FirmAssignment(BaseModel):
     starts_on: date
     ends_on: date | None = None
     notice_ends_on: date | None = None
+    cross_sell: bool = False  # the firm may work the account although it is a customer
+    in_notice: bool = False  # the lead fell in the assignment's notice period
+
+
+class TeamRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    team_id: str
+    name: str
 
 
 class TraceStep(BaseModel):
@@ -66,6 +77,10 @@ class LeadRouted(Event):
     ruleset_version: str
     trace: list[TraceStep]
     explanation: str
+    team: TeamRef | None = None
+    rule: str | None = None  # the rule that decided
+    reason: str = "received"  # why this revision: received, owner_rejected, account_changed
+    previous_owner_id: str | None = None
 
     def partition_key(self) -> str:
         return self.account.account_id if self.account else str(self.lead_id)
@@ -75,3 +90,26 @@ class LeadRouted(Event):
 
     def event_time(self) -> datetime:
         return self.decided_at
+
+
+class RoutingAlert(Event):
+    """Nobody could be found for a lead: it waits in a queue and someone must look."""
+
+    event_type = "leadflow.routing.alert.v1"
+    topic = LEADS_ROUTED
+
+    lead_id: UUID
+    revision: int
+    kind: str  # "unassigned"
+    queue: str
+    detail: str
+    raised_at: AwareDatetime
+
+    def partition_key(self) -> str:
+        return str(self.lead_id)
+
+    def subject(self) -> str:
+        return f"lead/{self.lead_id}"
+
+    def event_time(self) -> datetime:
+        return self.raised_at

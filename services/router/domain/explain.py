@@ -1,4 +1,6 @@
-"""A routing decision in one sentence an ops person can read."""
+"""A routing decision in one sentence an ops person can read, e.g. "Routed to Dana Ortiz
+(AE) because account Walmart (matched by domain walmart.com) is assigned to
+acme-outreach until 2026-12-31; marked do-not-market." """
 
 from __future__ import annotations
 
@@ -7,26 +9,21 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from services.router.domain.model import Decision
 
+_MARKS = {
+    "do_not_market": "marked do-not-market",
+    "share_with_firm": "shared with the firm",
+    "weak_match": "weak name match, check it",
+}
+
 
 def explain(decision: Decision) -> str:
-    match = decision.match
     if decision.owner is not None:
         who = f"Routed to {decision.owner.name} ({decision.owner.role})"
     else:
         who = f"Queued in {decision.queue}"
-    if match is None:
-        because = "because no account matched"
-    else:
-        because = (
-            f"because account {match.account.name} (matched by {match.method} {match.matched_on})"
-        )
-        firm = decision.firm_assignment
-        if firm is not None:
-            until = f" until {firm.ends_on.isoformat()}" if firm.ends_on else ""
-            because += f" is assigned to {firm.firm_id}{until}"
-        elif decision.owner is not None:
-            because += " is theirs"
-        else:
-            because += " has no active owner"
-    marks = "; marked do-not-market" if "do_not_market" in decision.flags else ""
-    return f"{who} {because}{marks}."
+    because = decision.because or (
+        "no account matched" if decision.match is None else "of the rule set"
+    )
+    marks = [_MARKS[f] for f in ("do_not_market", "weak_match") if f in decision.flags]
+    tail = "".join(f"; {m}" for m in marks)
+    return f"{who} because {because}{tail}."

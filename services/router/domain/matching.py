@@ -1,22 +1,151 @@
-"""Lead-to-account matching."""
+"""Lead-to-account matching: exact registrable domain first, then the fuzzy cleaned
+company name, with a threshold, a weak band and a tie rule. Every outcome leaves a
+trace step that says what was tried and why it did or did not match.
+
+``AccountIndex`` is an in-memory index over any number of accounts (domain → accounts,
+name block → accounts), so the cost per lead does not grow with the account count
+beyond the handful of accounts in the lead's name block.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
 
 from services.router.domain.model import Account, Lead, Match, Step
+from services.router.domain.names import (
+    clean_company,
+    name_block,
+    personal_domain,
+    registrable_domain,
+)
+from services.router.domain.ruleset import Matching
 
 
-def match_by_domain(lead: Lead, candidates: Iterable[Account]) -> tuple[Match | None, Step]:
-    """Exact registrable-domain match. A free-mail domain never matches an account."""
-    if lead.free_mail:
-        return None, Step("match.domain", False, f"{lead.email_domain} is a free-mail domain")
-    for account in sorted(candidates, key=lambda a: a.account_id):
-        if lead.email_domain in account.domains:
-            return (
-                Match(account, "domain", 1.0, lead.email_domain),
-                Step(
-                    "match.domain", True, f"account {account.name} has domain {lead.email_domain}"
-                ),
-            )
-    return None, Step("match.domain", False, f"no account has domain {lead.email_domain}")
+@dataclass(frozen=True)
+class _Named:
+    cleaned: str
+    account_id: str
+
+
+class AccountIndex:
+    """Lookups over accounts. Build once per snapshot; never mutated afterwards."""
+
+    def __init__(self, accounts: Mapping[str, Account]) -> None:
+        self.accounts = accounts
+        by_domain: dict[str, list[str]] = defaultdict(list)
+        by_block: dict[str, list[_Named]] = defaultdict(list)
+        for account in accounts.values():
+            for domain in account.domains:
+                by_domain[domain].append(account.account_id)
+            cleaned = clean_company(account.name)
+            if cleaned:
+                by_block[name_block(cleaned)].append(_Named(cleaned, account.account_id))
+        self._by_domain = {d: tuple(sorted(ids)) for d, ids in by_domain.items()}
+        self._by_block = {b: tuple(names) for b, names in by_block.items()}
+
+    def with_domain(self, domain: str) -> list[Account]:
+        return [self.accounts[i] for i in self._by_domain.get(domain, ())]
+
+    def named_like(self, cleaned: str) -> tuple[_Named, ...]:
+        return self._by_block.get(name_block(cleaned), ())
+
+    def ancestors(self, account: Account) -> list[Account]:
+        """Parent, grandparent, ... (stops at a missing parent or a cycle)."""
+        chain: list[Account] = []
+        seen = {account.account_id}
+        parent_id = account.parent_id
+        while parent_id and parent_id not in seen and parent_id in self.accounts:
+            parent = self.accounts[parent_id]
+            chain.append(parent)
+            seen.add(parent_id)
+            parent_id = parent.parent_id
+        return chain
+
+
+def _tie_break(index: AccountIndex, tied: list[Account]) -> Account | None:
+    """The tie rule: among tied accounts, one that is an ancestor of all the others
+    (the same company, its parent account) wins; otherwise nobody does."""
+    for candidate in tied:
+        if all(other is candidate or candidate in index.ancestors(other) for other in tied):
+            return candidate
+    return None
+
+
+def match_by_domain(lead: Lead, index: AccountIndex) -> tuple[Match | None, Step]:
+    """Exact registrable-domain match, subdomains folded; never for a personal domain."""
+    domain = registrable_domain(lead.email_domain) if lead.email_domain else ""
+    why_personal = "free-mail" if lead.free_mail else personal_domain(domain)
+    if not domain:
+        return None, Step("match.domain", False, "the lead has no email domain")
+    if why_personal:
+        return None, Step("match.domain", False, f"{domain} is a {why_personal} domain")
+    found = index.with_domain(domain)
+    if not found:
+        return None, Step("match.domain", False, f"no account has domain {domain}")
+    chosen = found[0] if len(found) == 1 else _tie_break(index, found)
+    if chosen is None:
+        names = ", ".join(a.name for a in found)
+        return None, Step(
+            "match.domain", False, f"domain {domain} is on several accounts ({names})"
+        )
+    reason = f"account {chosen.name} has domain {domain}"
+    if len(found) > 1:
+        reason += " (its child accounts have it too; the parent wins ties)"
+    return Match(chosen, "domain", 1.0, domain), Step("match.domain", True, reason)
+
+
+def match_by_name(lead: Lead, index: AccountIndex, settings: Matching) -> tuple[Match | None, Step]:
+    """Fuzzy match on the cleaned company name, inside the name's block."""
+    if not lead.company or not (cleaned := clean_company(lead.company)):
+        return None, Step("match.name", False, "the lead names no company")
+    scored = sorted(
+        (
+            (fuzz.token_sort_ratio(cleaned, n.cleaned), n.account_id)
+            for n in index.named_like(cleaned)
+        ),
+        key=lambda s: (-s[0], s[1]),
+    )
+    if not scored or scored[0][0] < settings.weak_threshold:
+        best = f" (best {scored[0][0]:.0f})" if scored else ""
+        return None, Step(
+            "match.name",
+            False,
+            f"no account name close to {cleaned!r}{best}; threshold {settings.threshold:.0f}",
+        )
+    best_score = scored[0][0]
+    tied_ids = sorted({i for s, i in scored if best_score - s <= settings.tie_margin})
+    tied = [index.accounts[i] for i in tied_ids]
+    chosen = tied[0] if len(tied) == 1 else _tie_break(index, tied)
+    if chosen is None:
+        names = ", ".join(a.name for a in tied)
+        return None, Step(
+            "match.name", False, f"{cleaned!r} ties between {names} (score {best_score:.0f})"
+        )
+    weak = best_score < settings.threshold
+    strength = "weak match" if weak else "match"
+    return (
+        Match(chosen, "name", round(best_score / 100, 4), cleaned, weak=weak),
+        Step(
+            "match.name",
+            not weak,
+            f"{strength}: company {lead.company!r} ~ account {chosen.name} "
+            f"(score {best_score:.0f}, threshold {settings.threshold:.0f})",
+        ),
+    )
+
+
+def match(lead: Lead, index: AccountIndex, settings: Matching) -> tuple[Match | None, list[Step]]:
+    """Domain first; then the name when the domain is personal or matched nothing."""
+    by_domain, domain_step = match_by_domain(lead, index)
+    if by_domain is not None:
+        return by_domain, [domain_step]
+    by_name, name_step = match_by_name(lead, index, settings)
+    return by_name, [domain_step, name_step]
+
+
+def accounts_of(accounts: Iterable[Account]) -> dict[str, Account]:
+    return {a.account_id: a for a in accounts}

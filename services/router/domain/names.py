@@ -1,0 +1,77 @@
+"""Cleaning what a lead or an account says about itself before matching: registrable
+domains (subdomains folded), free-mail and disposable providers, company names.
+
+Pure functions; tldextract runs on its bundled Public Suffix List (no network).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache, lru_cache
+
+import tldextract
+from cleanco import basename  # type: ignore[import-untyped]
+
+FREE_MAIL: frozenset[str] = frozenset(
+    {
+        "aol.com", "fastmail.com", "gmail.com", "gmx.com", "gmx.de", "googlemail.com",
+        "hey.com", "hotmail.co.uk", "hotmail.com", "hotmail.fr", "icloud.com", "live.com",
+        "mac.com", "mail.com", "mail.ru", "me.com", "msn.com", "outlook.com", "proton.me",
+        "protonmail.com", "qq.com", "rediffmail.com", "tutanota.com", "web.de",
+        "yahoo.co.uk", "yahoo.com", "yahoo.fr", "yandex.com", "yandex.ru", "zoho.com",
+    }
+)  # fmt: skip
+DISPOSABLE: frozenset[str] = frozenset(
+    {
+        "10minutemail.com", "discard.email", "dispostable.com", "getnada.com",
+        "guerrillamail.com", "mailinator.com", "maildrop.cc", "sharklasers.com",
+        "temp-mail.org", "tempmail.com", "throwawaymail.com", "trashmail.com",
+        "yopmail.com",
+    }
+)  # fmt: skip
+
+_NOISE = re.compile(r"[^a-z0-9 ]+")
+_LEADING_ARTICLE = re.compile(r"^(the)\s+")
+
+
+@cache
+def _suffixes() -> tldextract.TLDExtract:
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+@lru_cache(maxsize=65536)
+def registrable_domain(host: str) -> str:
+    """``mail.eu.walmart.com`` → ``walmart.com``; ``bbc.co.uk`` stays ``bbc.co.uk``."""
+    host = host.strip().lower().rstrip(".")
+    if "@" in host:
+        host = host.rsplit("@", 1)[1]
+    parts = _suffixes()(host)
+    return parts.top_domain_under_public_suffix or host
+
+
+def personal_domain(domain: str) -> str | None:
+    """Why a domain says nothing about the company ("free-mail", "disposable") or None."""
+    if domain in FREE_MAIL:
+        return "free-mail"
+    if domain in DISPOSABLE:
+        return "disposable"
+    return None
+
+
+@lru_cache(maxsize=65536)
+def clean_company(name: str) -> str:
+    """``The Walmart Stores, Inc.`` → ``walmart stores``: legal suffixes, accents,
+    punctuation and a leading article dropped, lower case, single spaces."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    text = basename(basename(text))  # twice: "Acme Holdings Ltd." style stacks
+    text = _NOISE.sub(" ", text.lower().replace("&", " and "))
+    text = " ".join(text.split())
+    return _LEADING_ARTICLE.sub("", text)
+
+
+def name_block(cleaned: str) -> str:
+    """The blocking key for fuzzy matching: the first four letters of the squashed
+    cleaned name. Only accounts sharing the block are scored, so a lead's cost does not
+    grow with the number of accounts (the index and the database use the same key)."""
+    return cleaned.replace(" ", "")[:4]

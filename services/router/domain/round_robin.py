@@ -1,0 +1,62 @@
+"""Weighted round robin inside a team, as a pure function of the counters.
+
+Smooth weighted round robin (the nginx algorithm): every eligible owner's counter grows
+by its weight, the highest counter wins (ties: lowest owner id) and drops by the total
+weight. Over N leads each owner's share stays within one of N x weight / total weight,
+and picks are interleaved rather than bunched. The counters live in the database (the
+store applies ``updates`` under row locks), so the rotation is fair across restarts and
+across several router instances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from services.router.domain.model import Owner
+
+
+@dataclass(frozen=True)
+class Pick:
+    owner: Owner
+    updates: dict[tuple[str, str], int]  # (team id, owner id) → new counter
+
+
+@dataclass(frozen=True)
+class Skipped:
+    owner: Owner
+    why: str  # "inactive", "out of office", "at capacity (5/5)", "rejected this lead"
+
+
+def eligibility(
+    members: Sequence[Owner], day: date, excluded: frozenset[str]
+) -> tuple[list[Owner], list[Skipped]]:
+    """Who in the team can take a lead on ``day``, and why the others cannot."""
+    eligible: list[Owner] = []
+    skipped: list[Skipped] = []
+    for owner in sorted(members, key=lambda o: o.owner_id):
+        if not owner.active:
+            skipped.append(Skipped(owner, "inactive"))
+        elif owner.owner_id in excluded:
+            skipped.append(Skipped(owner, "rejected this lead"))
+        elif owner.weight <= 0:
+            skipped.append(Skipped(owner, "weight 0"))
+        elif owner.away_on(day):
+            skipped.append(Skipped(owner, "out of office"))
+        elif owner.at_capacity():
+            skipped.append(Skipped(owner, f"at capacity ({owner.open_leads}/{owner.capacity})"))
+        else:
+            eligible.append(owner)
+    return eligible, skipped
+
+
+def pick(team_id: str, eligible: Sequence[Owner], counters: Mapping[tuple[str, str], int]) -> Pick:
+    """The next owner of ``team_id`` among ``eligible`` (non-empty), and the new counters."""
+    if not eligible:
+        raise ValueError("nobody is eligible")
+    total = sum(o.weight for o in eligible)
+    raised = {o.owner_id: counters.get((team_id, o.owner_id), 0) + o.weight for o in eligible}
+    chosen = min(eligible, key=lambda o: (-raised[o.owner_id], o.owner_id))
+    raised[chosen.owner_id] -= total
+    return Pick(chosen, {(team_id, owner_id): value for owner_id, value in raised.items()})

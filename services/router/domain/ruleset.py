@@ -1,0 +1,126 @@
+"""A rule set as data: an ordered list of ownership rules plus the matching settings,
+validated on load (YAML or JSON) and named by its version in every decision.
+
+The rule kinds are the issue's five, in the order the default rule set lists them:
+``customer`` (→ account manager), ``firm_assignment`` (→ owning AE, do-not-market,
+share with firm), ``named_owner``, ``territory`` (→ team, weighted round robin) and
+``unassigned``. Only ``territory`` may appear more than once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_RULESET_PATH = Path(__file__).resolve().parent.parent / "default_ruleset.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Matching(_Strict):
+    """Fuzzy company-name matching: a score (0-100, rapidfuzz ``token_sort_ratio`` on
+    cleaned names) at or above ``threshold`` is a match; from ``weak_threshold`` up to
+    ``threshold`` a weak one, reported and (unless ``route_weak_matches``) not used for
+    ownership. Candidates whose scores are within ``tie_margin`` of the best are tied."""
+
+    threshold: float = Field(default=90, ge=0, le=100)
+    weak_threshold: float = Field(default=80, ge=0, le=100)
+    tie_margin: float = Field(default=0.5, ge=0, le=20)
+    route_weak_matches: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Matching:
+        if self.weak_threshold > self.threshold:
+            raise ValueError("weak_threshold must not exceed threshold")
+        return self
+
+
+class CustomerRule(_Strict):
+    kind: Literal["customer"]
+    name: str = "customer"
+
+
+class FirmAssignmentRule(_Strict):
+    kind: Literal["firm_assignment"]
+    name: str = "firm_assignment"
+
+
+class NamedOwnerRule(_Strict):
+    kind: Literal["named_owner"]
+    name: str = "named_owner"
+
+
+class Segment(_Strict):
+    """Conditions on where the lead's account (or, unmatched, the lead) is and what it is.
+    Every condition given must hold; an empty list means "any"."""
+
+    territories: list[str] = []
+    countries: list[str] = []
+    regions: list[str] = []
+    states: list[str] = []
+    industries: list[str] = []
+    min_employees: int | None = Field(default=None, ge=0)
+    max_employees: int | None = Field(default=None, ge=0)
+
+
+class TerritoryRule(_Strict):
+    kind: Literal["territory"]
+    name: str = Field(min_length=1, max_length=100)
+    when: Segment = Segment()
+    team: str = Field(min_length=1, max_length=100)
+
+
+class UnassignedRule(_Strict):
+    kind: Literal["unassigned"]
+    name: str = "unassigned"
+    queue: str = Field(default="unassigned", min_length=1, max_length=100)
+
+
+Rule = Annotated[
+    CustomerRule | FirmAssignmentRule | NamedOwnerRule | TerritoryRule | UnassignedRule,
+    Field(discriminator="kind"),
+]
+
+
+class RuleSet(_Strict):
+    version: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")
+    description: str = ""
+    matching: Matching = Matching()
+    rules: list[Rule] = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> RuleSet:
+        names = [r.name for r in self.rules]
+        if len(names) != len(set(names)):
+            raise ValueError("rule names must be unique")
+        for kind in ("customer", "firm_assignment", "named_owner", "unassigned"):
+            if sum(r.kind == kind for r in self.rules) > 1:
+                raise ValueError(f"at most one {kind} rule")
+        if self.rules[-1].kind != "unassigned":
+            raise ValueError("the last rule must be 'unassigned' (no lead is ever lost)")
+        return self
+
+
+def parse_ruleset(text: str) -> RuleSet:
+    """A rule set from YAML (JSON is YAML too). Raises ``ValueError``/``ValidationError``."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not YAML or JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError("a rule set is a mapping with 'version' and 'rules'")
+    return RuleSet.model_validate(data)
+
+
+def ruleset_json(ruleset: RuleSet) -> str:
+    return json.dumps(ruleset.model_dump(mode="json"), sort_keys=True)
+
+
+def default_ruleset() -> RuleSet:
+    return parse_ruleset(DEFAULT_RULESET_PATH.read_text())
