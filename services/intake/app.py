@@ -12,6 +12,7 @@ from services.intake.api import firms, forms, imports, leads, partner, sales, we
 from services.intake.domain.ratelimit import TokenBuckets
 from services.intake.edges.idempotency import IdempotencyKeys
 from services.intake.edges.limits import PathBodyLimit
+from services.intake.edges.nul import NulGuard
 from services.intake.settings import IntakeSettings, get_intake_settings
 from services.intake.store import SCHEMA
 from shared.http import BodySizeLimit
@@ -56,5 +57,6 @@ def create_app(
         else m
         for m in app.user_middleware
     ]
+    app.user_middleware.append(Middleware(NulGuard))
     app.user_middleware.append(Middleware(IdempotencyKeys))
     return app

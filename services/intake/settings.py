@@ -28,7 +28,6 @@ class IntakeSettings(BaseSettings):
         "secrets (two while rotating).",
     )
     webhook_tolerance_s: int = Field(default=300, description="Webhook timestamp tolerance.")
-    max_batch: int = Field(default=500, description="Items per partner batch.")
     max_import_bytes: int = Field(
         default=200_000_000, description="Largest CSV accepted by POST /v1/imports."
     )

@@ -7,12 +7,13 @@ from datetime import datetime
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 
+from services.intake.api.errors import INTAKE_ERRORS
 from services.intake.firms import create_firm, get_firm, issue_key, list_keys, revoke_key
 from shared.auth import OpsCaller
-from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.problems import Problem
 from shared.service import runtime_of
 
-router = APIRouter(prefix="/v1/firms", tags=["firms (ops)"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/firms", tags=["firms (ops)"], responses=INTAKE_ERRORS)
 
 FIRM_ID = r"^[a-z0-9][a-z0-9_-]{0,99}$"
 

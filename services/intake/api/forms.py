@@ -13,16 +13,17 @@ from fastapi import APIRouter, Path, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.datastructures import UploadFile
 
+from services.intake.api.errors import INTAKE_ERRORS
 from services.intake.domain.forms import FormConfig, is_bot, origin_allowed
 from services.intake.domain.normalize import InvalidLead
 from services.intake.domain.ratelimit import TokenBuckets, retry_after
 from services.intake.forms import get_form, put_form, submit_form
 from shared.auth import OpsCaller
-from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.problems import Problem
 from shared.service import runtime_of
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-router = APIRouter(prefix="/v1/forms", tags=["web forms"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/forms", tags=["web forms"], responses=INTAKE_ERRORS)
 FormKey = Path(pattern=r"^[A-Za-z0-9_-]{1,100}$")
 MAX_FIELDS = 50
 FIELD_SCHEMA = {

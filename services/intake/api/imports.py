@@ -12,13 +12,14 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from services.intake.api.errors import INTAKE_ERRORS
 from services.intake.imports import SHOWN_ERRORS, create_job, read_job, run_import
 from services.intake.settings import IntakeSettings
 from shared.auth import OpsCaller
-from shared.problems import PROBLEM_JSON, PROBLEM_RESPONSES, Problem
+from shared.problems import PROBLEM_JSON, Problem
 from shared.service import runtime_of
 
-router = APIRouter(prefix="/v1/imports", tags=["imports"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/imports", tags=["imports"], responses=INTAKE_ERRORS)
 SPOOL_IN_MEMORY = 1_000_000
 
 

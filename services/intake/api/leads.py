@@ -6,15 +6,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, status
 
+from services.intake.api.errors import INTAKE_ERRORS
 from services.intake.api.schemas import LeadAccepted, LeadIn, LeadOut
 from services.intake.domain.normalize import InvalidLead, Submission, normalize
 from services.intake.service import submit_lead
 from services.intake.store import get_lead
 from shared.auth import OpsCaller
-from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.problems import Problem
 from shared.service import runtime_of
 
-router = APIRouter(prefix="/v1/leads", tags=["leads"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/leads", tags=["leads"], responses=INTAKE_ERRORS)
 
 
 @router.post(

@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, status
 
 from services.intake.api.auth import PartnerCaller
+from services.intake.api.errors import INTAKE_ERRORS
 from services.intake.api.partner_schemas import (
     ActivityBatchIn,
     ActivityIn,
@@ -24,17 +25,10 @@ from services.intake.batches import log_activities, submit_leads
 from services.intake.domain.normalize import normalize_email
 from services.intake.facts import book_meeting, get_meeting, update_meeting
 from services.intake.store import get_lead
-from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.problems import Problem
 from shared.service import runtime_of
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    **PROBLEM_RESPONSES,
-    429: {
-        "description": "Rate limit of the key exhausted (see Retry-After)",
-        "content": {"application/problem+json": {}},
-    },
-}
-router = APIRouter(prefix="/v1/partner", tags=["partner firms"], responses=ERRORS)
+router = APIRouter(prefix="/v1/partner", tags=["partner firms"], responses=INTAKE_ERRORS)
 
 
 def _meeting_out(row: Any) -> MeetingOut:

@@ -11,6 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from services.intake.api.errors import INTAKE_ERRORS
 from services.intake.api.partner_schemas import MeetingOut
 from services.intake.facts import change_lead_status, update_meeting
 from services.intake.store import get_lead
@@ -18,10 +19,10 @@ from shared.auth import OpsCaller
 from shared.events.activities import MeetingStatus
 from shared.events.envelope import utcnow
 from shared.events.status import RejectionReason
-from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.problems import Problem
 from shared.service import runtime_of
 
-router = APIRouter(tags=["sales and ops"], responses=PROBLEM_RESPONSES)
+router = APIRouter(tags=["sales and ops"], responses=INTAKE_ERRORS)
 
 
 class AcceptanceIn(BaseModel):

@@ -11,15 +11,16 @@ from typing import Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
+from services.intake.api.errors import INTAKE_ERRORS
 from services.intake.domain.mapping import SourceMapping
 from services.intake.domain.signatures import SignatureError, SignedHeaders, verify
 from services.intake.settings import IntakeSettings
 from services.intake.webhooks import get_mapping, put_mapping, receive_webhook
 from shared.auth import OpsCaller
-from shared.problems import PROBLEM_JSON, PROBLEM_RESPONSES, Problem
+from shared.problems import PROBLEM_JSON, Problem
 from shared.service import runtime_of
 
-router = APIRouter(tags=["webhooks"], responses=PROBLEM_RESPONSES)
+router = APIRouter(tags=["webhooks"], responses=INTAKE_ERRORS)
 Source = Path(pattern=r"^[a-z0-9_-]{1,100}$")
 
 

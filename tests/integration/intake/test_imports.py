@@ -16,7 +16,7 @@ from tests.integration.intake.conftest import Intake
 
 async def finished(intake: Intake, location: str) -> dict[str, Any]:
     for _ in range(300):
-        job = (await intake.client.get(location, headers=intake.ops)).json()
+        job: dict[str, Any] = (await intake.client.get(location, headers=intake.ops)).json()
         if job["status"] in ("completed", "failed"):
             return job
         await asyncio.sleep(0.1)
