@@ -59,17 +59,23 @@ async def intake(infra: Infra) -> AsyncIterator[Intake]:
         yield running
 
 
-def running_intake(infra: Infra, **overrides: object) -> _Running:
-    return _Running(infra, overrides)
+def running_intake(infra: Infra, database_url: str | None = None, **overrides: object) -> _Running:
+    """Intake in process; ``overrides`` are intake settings (``INTAKE_*``)."""
+    return _Running(infra, database_url, overrides)
 
 
 class _Running:
-    def __init__(self, infra: Infra, overrides: dict[str, object]) -> None:
+    def __init__(
+        self, infra: Infra, database_url: str | None, overrides: dict[str, object]
+    ) -> None:
         self.infra = infra
+        self.database_url = database_url or infra.database_url
         self.overrides = overrides
 
     async def __aenter__(self) -> Intake:
-        settings = self.infra.settings(leadflow_ops_token_sha256=hash_token(TOKEN))
+        settings = self.infra.settings(
+            leadflow_ops_token_sha256=hash_token(TOKEN), database_url=self.database_url
+        )
         self.app = create_app(settings, intake_settings(**self.overrides))
         self.lifespan = self.app.router.lifespan_context(self.app)
         await self.lifespan.__aenter__()
