@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncpg
 
-from services.router.domain.names import clean_company, name_block, registrable_domain
+from services.router.domain.names import name_block, registrable_domain
 
 COLUMNS = (
     "id", "name", "domains", "parent_id", "customer", "owner_id", "account_manager_id",
@@ -86,6 +86,30 @@ def _bool(row: dict[str, str], name: str) -> bool:
     raise _Bad(name, f"{value!r} is not true/false")
 
 
+def _domains(row: dict[str, str]) -> list[str]:
+    domains = []
+    for given in (row.get("domains") or "").split(";"):
+        raw = given.strip()
+        if not raw:
+            continue
+        if "." not in raw or " " in raw or len(raw) > 255:
+            raise _Bad("domains", f"{raw!r} is not a domain")
+        domains.append(registrable_domain(raw))
+    return domains
+
+
+def _firm(row: dict[str, str]) -> tuple[str | None, date | None, date | None, date | None]:
+    firm_id = _text(row, "firm_id", 100)
+    starts, ends, notice = (_date(row, f"firm_{d}_on") for d in ("starts", "ends", "notice_ends"))
+    if firm_id and starts is None:
+        raise _Bad("firm_starts_on", "required with firm_id")
+    if ends and starts and ends < starts:
+        raise _Bad("firm_ends_on", "before firm_starts_on")
+    if notice and (ends is None or notice < ends):
+        raise _Bad("firm_notice_ends_on", "needs a firm_ends_on on or before it")
+    return firm_id, starts, ends, notice
+
+
 def parse_row(row: dict[str, str], owners: frozenset[str]) -> tuple[Any, ...]:
     """One CSV row → the database record (in ``_DB_COLUMNS`` order). Raises ``_Bad``."""
     account_id = (row.get("id") or "").strip()
@@ -94,14 +118,7 @@ def parse_row(row: dict[str, str], owners: frozenset[str]) -> tuple[Any, ...]:
     name = _text(row, "name", 300)
     if name is None:
         raise _Bad("name", "missing")
-    domains = []
-    for raw in (row.get("domains") or "").split(";"):
-        raw = raw.strip()
-        if not raw:
-            continue
-        if "." not in raw or " " in raw or len(raw) > 255:
-            raise _Bad("domains", f"{raw!r} is not a domain")
-        domains.append(registrable_domain(raw))
+    domains = _domains(row)
     refs = {}
     for ref in ("owner_id", "account_manager_id"):
         refs[ref] = _text(row, ref, 100)
@@ -117,14 +134,7 @@ def parse_row(row: dict[str, str], owners: frozenset[str]) -> tuple[Any, ...]:
         raise _Bad("employees", f"{employees_text!r} is not a whole number") from None
     if employees is not None and employees < 0:
         raise _Bad("employees", "negative")
-    firm_id = _text(row, "firm_id", 100)
-    starts, ends, notice = (_date(row, f"firm_{d}_on") for d in ("starts", "ends", "notice_ends"))
-    if firm_id and starts is None:
-        raise _Bad("firm_starts_on", "required with firm_id")
-    if ends and starts and ends < starts:
-        raise _Bad("firm_ends_on", "before firm_starts_on")
-    if notice and (ends is None or notice < ends):
-        raise _Bad("firm_notice_ends_on", "needs a firm_ends_on on or before it")
+    firm_id, starts, ends, notice = _firm(row)
     return (
         account_id,
         name,
@@ -143,7 +153,7 @@ def parse_row(row: dict[str, str], owners: frozenset[str]) -> tuple[Any, ...]:
         ends,
         notice,
         _bool(row, "firm_cross_sell"),
-        name_block(clean_company(name)),
+        name_block(name),
     )
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-from services.router.domain.names import clean_company, name_block
+from services.router.domain.names import name_block
 from services.router.tables import AccountRow, OwnerRow, TeamRow, TerritoryRow
 
 TEAMS = [TeamRow(id="na-commercial", name="North America commercial", queue="na-commercial")]
@@ -28,7 +28,7 @@ OWNERS = [
 
 
 def _account(**values: Any) -> AccountRow:
-    return AccountRow(name_block=name_block(clean_company(values["name"])), **values)
+    return AccountRow(name_block=name_block(values["name"]), **values)
 
 
 ACCOUNTS = [

@@ -12,6 +12,7 @@ from uuid import UUID
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.router.domain.model import (
     Account,
@@ -23,7 +24,7 @@ from services.router.domain.model import (
     Team,
     Territory,
 )
-from services.router.domain.names import clean_company, name_block, registrable_domain
+from services.router.domain.names import name_block, registrable_domain
 from services.router.domain.ruleset import RuleSet, default_ruleset, parse_ruleset
 from services.router.tables import (
     SCHEMA,
@@ -96,8 +97,8 @@ async def candidate_accounts(session: AsyncSession, lead: Lead) -> dict[str, Acc
         conditions.append(
             AccountRow.domains.contains([registrable_domain(lead.email_domain)])  # type: ignore[attr-defined]
         )
-    if lead.company and (cleaned := clean_company(lead.company)):
-        conditions.append(AccountRow.name_block == name_block(cleaned))
+    if lead.company and (block := name_block(lead.company)):
+        conditions.append(AccountRow.name_block == block)
     if not conditions:
         return {}
     rows = (
@@ -161,8 +162,8 @@ async def lock_round_robin(session: AsyncSession, team_ids: Iterable[str]) -> No
             .on_conflict_do_nothing()
         )
         await session.execute(
-            select(RoundRobinRow.counter)
-            .where(RoundRobinRow.team_id == team_id, RoundRobinRow.owner_id == "")  # type: ignore[arg-type]
+            select(col(RoundRobinRow.counter))
+            .where(col(RoundRobinRow.team_id) == team_id, col(RoundRobinRow.owner_id) == "")
             .with_for_update()
         )
 
@@ -216,20 +217,20 @@ async def leads_on_account(session: AsyncSession, account_id: str, limit: int) -
     """Leads whose current decision is on ``account_id`` (candidates for re-routing)."""
     latest = (
         select(
-            RoutingDecisionRow.lead_id,
-            RoutingDecisionRow.account_id,
+            col(RoutingDecisionRow.lead_id),
+            col(RoutingDecisionRow.account_id),
             func.row_number()
             .over(
-                partition_by=RoutingDecisionRow.lead_id,
-                order_by=RoutingDecisionRow.revision.desc(),  # type: ignore[attr-defined]
+                partition_by=col(RoutingDecisionRow.lead_id),
+                order_by=col(RoutingDecisionRow.revision).desc(),
             )
             .label("n"),
         )
         .where(
-            RoutingDecisionRow.lead_id.in_(  # type: ignore[attr-defined]
-                select(RoutingDecisionRow.lead_id).where(
-                    RoutingDecisionRow.account_id == account_id
-                )  # type: ignore[arg-type]
+            col(RoutingDecisionRow.lead_id).in_(
+                select(col(RoutingDecisionRow.lead_id)).where(
+                    col(RoutingDecisionRow.account_id) == account_id
+                )
             )
         )
         .subquery()
@@ -258,9 +259,7 @@ _PARSED: dict[str, RuleSet] = {}  # versions are immutable once stored: safe to 
 async def active_ruleset(session: AsyncSession) -> RuleSet:
     """The active rule set; the bundled default when none was ever activated."""
     row = (
-        (
-            await session.execute(select(RuleSetRow).where(RuleSetRow.active == True))  # noqa: E712
-        )
+        (await session.execute(select(RuleSetRow).where(col(RuleSetRow.active).is_(True))))
         .scalars()
         .first()
     )
@@ -308,7 +307,7 @@ async def activate_ruleset(session: AsyncSession, version: str, at: datetime) ->
     if row is None:
         return False
     await session.execute(
-        update(RuleSetRow).where(RuleSetRow.active == True).values(active=False)  # noqa: E712
+        update(RuleSetRow).where(col(RuleSetRow.active).is_(True)).values(active=False)
     )
     await session.flush()
     row.active = True

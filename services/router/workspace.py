@@ -25,7 +25,7 @@ from services.router.api.schemas import (
     TerritoryIn,
     TerritoryOut,
 )
-from services.router.domain.names import clean_company, name_block
+from services.router.domain.names import name_block
 from services.router.tables import AccountRow, OwnerRow, TeamRow, TerritoryRow
 from shared.outbox import Outbox
 
@@ -61,7 +61,7 @@ def account_values(account_id: str, body: AccountIn) -> dict[str, Any]:
         "firm_ends_on": firm.ends_on if firm else None,
         "firm_notice_ends_on": firm.notice_ends_on if firm else None,
         "firm_cross_sell": firm.cross_sell if firm else False,
-        "name_block": name_block(clean_company(body.name)),
+        "name_block": name_block(body.name),
     }
 
 
@@ -158,7 +158,7 @@ def owner_out(row: OwnerRow) -> OwnerOut:
     return OwnerOut(
         owner_id=row.id,
         name=row.name,
-        role=row.role,  # type: ignore[arg-type]
+        role=row.role,
         active=row.active,
         team_id=row.team_id,
         manager_id=row.manager_id,
@@ -191,7 +191,7 @@ async def get_owner(session: AsyncSession, owner_id: str) -> OwnerOut | None:
 
 
 async def list_owners(session: AsyncSession, limit: int) -> list[OwnerOut]:
-    query = select(OwnerRow).order_by(OwnerRow.id).limit(limit)  # type: ignore[arg-type]
+    query = select(OwnerRow).order_by(OwnerRow.id).limit(limit)
     return [owner_out(r) for r in (await session.execute(query)).scalars()]
 
 
@@ -203,7 +203,7 @@ async def put_team(session: AsyncSession, team_id: str, body: TeamIn) -> TeamOut
 
 
 async def list_teams(session: AsyncSession) -> list[TeamOut]:
-    rows = (await session.execute(select(TeamRow).order_by(TeamRow.id))).scalars()  # type: ignore[arg-type]
+    rows = (await session.execute(select(TeamRow).order_by(TeamRow.id))).scalars()
     return [TeamOut(team_id=r.id, name=r.name, queue=r.queue) for r in rows]
 
 
@@ -226,7 +226,7 @@ async def put_territory(
 
 
 async def list_territories(session: AsyncSession) -> list[TerritoryOut]:
-    rows = (await session.execute(select(TerritoryRow).order_by(TerritoryRow.id))).scalars()  # type: ignore[arg-type]
+    rows = (await session.execute(select(TerritoryRow).order_by(TerritoryRow.id))).scalars()
     return [
         TerritoryOut(
             territory_id=r.id,

@@ -89,6 +89,7 @@ async def import_accounts(request: Request, _caller: OpsCaller) -> LoadOut:
     async with runtime.sessions() as session:
         connection = await session.connection()
         raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None  # asyncpg under SQLAlchemy: always there
         loader = bulk.AccountLoader(raw, await bulk.owner_ids(raw))
         try:
             async for chunk in request.stream():

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
@@ -25,33 +24,31 @@ from services.router.domain.names import (
 from services.router.domain.ruleset import Matching
 
 
-@dataclass(frozen=True)
-class _Named:
-    cleaned: str
-    account_id: str
-
-
 class AccountIndex:
     """Lookups over accounts. Build once per snapshot; never mutated afterwards."""
 
     def __init__(self, accounts: Mapping[str, Account]) -> None:
         self.accounts = accounts
         by_domain: dict[str, list[str]] = defaultdict(list)
-        by_block: dict[str, list[_Named]] = defaultdict(list)
+        by_block: dict[str, list[str]] = defaultdict(list)
         for account in accounts.values():
             for domain in account.domains:
                 by_domain[domain].append(account.account_id)
-            cleaned = clean_company(account.name)
-            if cleaned:
-                by_block[name_block(cleaned)].append(_Named(cleaned, account.account_id))
+            block = name_block(account.name)
+            if block:
+                by_block[block].append(account.account_id)
         self._by_domain = {d: tuple(sorted(ids)) for d, ids in by_domain.items()}
-        self._by_block = {b: tuple(names) for b, names in by_block.items()}
+        self._by_block = {b: tuple(sorted(ids)) for b, ids in by_block.items()}
 
     def with_domain(self, domain: str) -> list[Account]:
         return [self.accounts[i] for i in self._by_domain.get(domain, ())]
 
-    def named_like(self, cleaned: str) -> tuple[_Named, ...]:
-        return self._by_block.get(name_block(cleaned), ())
+    def named_like(self, company: str) -> list[tuple[str, str]]:
+        """(cleaned name, account id) of the accounts in ``company``'s name block."""
+        return [
+            (clean_company(self.accounts[i].name), i)
+            for i in self._by_block.get(name_block(company), ())
+        ]
 
     def ancestors(self, account: Account) -> list[Account]:
         """Parent, grandparent, ... (stops at a missing parent or a cycle)."""
@@ -104,8 +101,8 @@ def match_by_name(lead: Lead, index: AccountIndex, settings: Matching) -> tuple[
         return None, Step("match.name", False, "the lead names no company")
     scored = sorted(
         (
-            (fuzz.token_sort_ratio(cleaned, n.cleaned), n.account_id)
-            for n in index.named_like(cleaned)
+            (fuzz.token_sort_ratio(cleaned, name), account_id)
+            for name, account_id in index.named_like(lead.company)
         ),
         key=lambda s: (-s[0], s[1]),
     )

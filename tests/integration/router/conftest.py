@@ -36,7 +36,9 @@ class Workspace:
         return f"{name}-{self.tag}.com"
 
 
-def received(domain: str, *, company: str | None = None, country: str | None = None) -> LeadReceived:
+def received(
+    domain: str, *, company: str | None = None, country: str | None = None
+) -> LeadReceived:
     return LeadReceived(
         lead_id=uuid4(),
         received_at=datetime(2026, 11, 20, 15, tzinfo=UTC),
@@ -77,7 +79,7 @@ async def ws(sessions: SessionFactory) -> Workspace:
             await workspace.put_owner(
                 session,
                 space.id(name),
-                OwnerIn(name=name.title(), role=role, team_id=team, weight=weight),  # type: ignore[arg-type]
+                OwnerIn(name=name.title(), role=role, team_id=team, weight=weight),
             )
         await workspace.put_account(
             session,

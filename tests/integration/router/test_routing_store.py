@@ -12,6 +12,7 @@ from services.router import service, store, workspace
 from services.router.api.schemas import AccountIn
 from services.router.consumer import on_lead_received, on_lead_status_changed
 from shared.db import SessionFactory
+from shared.events.leads import LeadReceived
 from shared.events.routing import LeadRouted, RoutingAlert
 from shared.events.status import LeadStatusChanged
 from tests.integration.router.conftest import (
@@ -68,10 +69,10 @@ async def test_round_robin_is_fair_across_concurrent_instances(
     weight 1) hold exactly for 30 = 7.5 turns of 4."""
     leads = [received(f"new-{i}-{ws.tag}.com", country="US") for i in range(32)]
 
-    async def instance(batch: list[object]) -> None:
+    async def instance(batch: list[LeadReceived]) -> None:
         for lead in batch:
             async with sessions() as session, session.begin():
-                await service.route_new_lead(session, OUTBOX, lead, ruleset=ws.ruleset)  # type: ignore[arg-type]
+                await service.route_new_lead(session, OUTBOX, lead, ruleset=ws.ruleset)
 
     await asyncio.gather(*(instance(leads[i::4]) for i in range(4)))
     counts: Counter[str] = Counter()

@@ -8,6 +8,7 @@ Create Date: 2026-11-22
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -50,7 +51,7 @@ def upgrade() -> None:
     # Accounts are bulk-loaded by the million: an unknown owner is a per-row error the
     # loader reports, not a foreign-key failure that would sink a whole batch.
     op.drop_constraint("accounts_owner_id_fkey", "accounts", schema=SCHEMA, type_="foreignkey")
-    for column in (
+    account_columns: tuple[sa.Column[Any], ...] = (
         sa.Column("parent_id", sa.String(100)),
         sa.Column("customer", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("account_manager_id", sa.String(100)),
@@ -64,8 +65,9 @@ def upgrade() -> None:
         sa.Column(
             "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
         ),
-    ):
-        op.add_column("accounts", column, schema=SCHEMA)
+    )
+    for account_column in account_columns:
+        op.add_column("accounts", account_column, schema=SCHEMA)
     op.create_index("ix_router_accounts_name_block", "accounts", ["name_block"], schema=SCHEMA)
     op.create_index("ix_router_accounts_parent", "accounts", ["parent_id"], schema=SCHEMA)
     op.create_table(
