@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import cast
 
@@ -13,10 +14,11 @@ from services.intake.domain.ratelimit import TokenBuckets
 from services.intake.edges.idempotency import IdempotencyKeys
 from services.intake.edges.limits import PathBodyLimit
 from services.intake.edges.nul import NulGuard
+from services.intake.housekeeping import purge_forever
 from services.intake.settings import IntakeSettings, get_intake_settings
 from services.intake.store import SCHEMA
 from shared.http import BodySizeLimit
-from shared.service import create_service
+from shared.service import Runtime, create_service
 from shared.settings import Settings, get_settings
 
 
@@ -25,6 +27,11 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     own = intake_settings or get_intake_settings()
+
+    async def on_start(runtime: Runtime) -> None:
+        # Stops with the service: the loop watches runtime.stop.
+        app.state.housekeeping = asyncio.create_task(purge_forever(runtime, own))
+
     app = create_service(
         name="intake",
         schema=SCHEMA,
@@ -43,6 +50,7 @@ def create_app(
             firms.router,
         ],
         settings=settings,
+        on_start=on_start,
     )
     app.state.intake_settings = own
     app.state.import_jobs = set()

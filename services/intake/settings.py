@@ -37,6 +37,9 @@ class IntakeSettings(BaseSettings):
         description="A request holding an Idempotency-Key longer than this is presumed dead.",
     )
 
+    idempotency_ttl_hours: float = Field(default=24, description="Idempotency keys kept.")
+    webhook_receipt_ttl_hours: float = Field(default=24, description="Webhook ids kept.")
+
     def secrets_of(self, source: str) -> list[str]:
         try:
             table = json.loads(self.webhook_secrets or "{}")
