@@ -129,7 +129,9 @@ async def consumer_lag(settings: Settings) -> dict[str, int]:
                 if all(offset is None for offset in committed.values()):
                     continue  # not a topic this group reads
                 ends = await reader.end_offsets(partitions)
-                lag = sum(ends[tp] - (committed[tp] or 0) for tp in partitions)
+                # Clamped per partition: the embedded broker's ListOffsets answer can trail
+                # offsets already committed (seen after a broker freeze); never negative lag.
+                lag = sum(max(0, ends[tp] - (committed[tp] or 0)) for tp in partitions)
                 lags[group] = lags.get(group, 0) + lag
         finally:
             await reader.stop()

@@ -102,14 +102,17 @@ async def _wait_ready(instances: list[Instance], timeout_s: float = 90) -> None:
 
 
 async def _send_leads(
-    intakes: list[Instance], token: str, total: int, concurrency: int, tally: Tally
+    intakes: list[Instance], token: str, tally: Tally, *, total: int, concurrency: int, rate: float
 ) -> None:
-    """Every lead is retried until an intake answers 202: only those count as accepted."""
+    """Leads at ``rate`` per second (so the chaos has time to happen under load); each is
+    retried until an intake answers 202: only those count as accepted."""
     counter = iter(range(total))
+    begin = time.monotonic()
     headers = {"Authorization": f"Bearer {token}"}
 
     async def worker(client: httpx.AsyncClient) -> None:
         for i in counter:
+            await asyncio.sleep(max(0.0, begin + i / rate - time.monotonic()))
             lead = {"email": f"chaos{i}-{time.time_ns()}@{DOMAINS[i % 5]}", "source": "chaos"}
             attempt = 0
             while True:
@@ -197,6 +200,7 @@ async def _chaos_run(
     *,
     leads: int,
     concurrency: int,
+    rate: float,
     kill_every_s: float,
     freeze_s: float,
     seed: int,
@@ -213,7 +217,7 @@ async def _chaos_run(
         )
     )
     intakes = [i for i in instances if i.name == "intake"]
-    await _send_leads(intakes, token, leads, concurrency, tally)
+    await _send_leads(intakes, token, tally, total=leads, concurrency=concurrency, rate=rate)
     stop.set()
     await chaos
     for instance in instances:  # everything up again, so that the system can drain
@@ -228,6 +232,7 @@ def run(
     *,
     leads: int,
     concurrency: int = 16,
+    rate: float = 60,
     kill_every_s: float = 8,
     freeze_s: float = 20,
     seed: int = 7,
@@ -244,6 +249,7 @@ def run(
                     token,
                     leads=leads,
                     concurrency=concurrency,
+                    rate=rate,
                     kill_every_s=kill_every_s,
                     freeze_s=freeze_s,
                     seed=seed,
@@ -274,6 +280,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Leadflow chaos run")
     parser.add_argument("--leads", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rate", type=float, default=60, help="leads per second")
     parser.add_argument("--kill-every", type=float, default=8)
     parser.add_argument("--freeze", type=float, default=20)
     parser.add_argument("--seed", type=int, default=7)
@@ -285,6 +292,7 @@ def main() -> None:
         tally, checks, counts = run(
             work,
             leads=args.leads,
+            rate=args.rate,
             concurrency=args.concurrency,
             kill_every_s=args.kill_every,
             freeze_s=args.freeze,
