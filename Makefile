@@ -34,6 +34,10 @@ fmt: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.pipeline
 
+## Chaos run at full size: kills, broker freeze, database restart, then reconcile.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos.driver --leads 20000 --rate 80
+
 ## Re-resolve requirements.lock from pyproject.toml.
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 --quiet -o requirements.lock

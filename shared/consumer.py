@@ -55,7 +55,11 @@ def _is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError):
         sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-        return exc.connection_invalidated or sqlstate in _RETRYABLE_SQLSTATES
+        return (
+            exc.connection_invalidated
+            or sqlstate in _RETRYABLE_SQLSTATES
+            or str(sqlstate)[:2] in {"08", "57"}  # connection lost; server shutting down
+        )
     return isinstance(exc, TimeoutError)
 
 

@@ -106,7 +106,7 @@ class EmbeddedPostgres:
         if os.geteuid() == 0:
             user_ids = _demote_to(PG_SYSTEM_USER)
             _make_traversable(bin_dir.parent)
-            _make_traversable(self.data_dir)
+            _make_reachable(self.data_dir)
             os.chown(self.data_dir, *user_ids)
         kwargs: dict[str, object] = {}
         if user_ids is not None:
@@ -196,6 +196,15 @@ def _wait_accepting(bin_dir: Path, port: int, timeout_s: float) -> None:
             return
         time.sleep(0.1)
     raise TimeoutError("PostgreSQL did not become ready")
+
+
+def _make_reachable(path: Path) -> None:
+    """Let the server user reach ``path`` (not inside it: PostgreSQL insists its data
+    directory is 0700)."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if mode & 0o001 == 0:
+            parent.chmod(mode | 0o001)
 
 
 def _make_traversable(path: Path) -> None:
