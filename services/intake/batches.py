@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.api.partner_schemas import ActivityIn, BatchResult, ItemResult
 from services.intake.api.schemas import LeadIn
+from services.intake.bulk import Item, submit_many
 from services.intake.domain.normalize import InvalidLead, Submission, normalize, normalize_email
 from services.intake.facts import log_activity
-from services.intake.service import submit_lead
 from services.intake.store import get_lead
 from shared.events.envelope import utcnow
 from shared.outbox import Outbox
@@ -45,33 +45,38 @@ async def submit_leads(
     firm_id: str,
     window: timedelta,
 ) -> BatchResult:
-    results: list[ItemResult] = []
-    async with session.begin():
-        for index, item in enumerate(items):
-            try:
-                body = LeadIn.model_validate(item)
-                lead = normalize(Submission(**body.model_dump()))
-            except ValidationError as exc:
-                results.append(
-                    ItemResult(index=index, outcome="rejected", errors=pydantic_errors(exc))
-                )
-                continue
-            except InvalidLead as exc:
-                errors = [{"field": e.field, "reason": e.reason} for e in exc.errors]
-                results.append(ItemResult(index=index, outcome="rejected", errors=errors))
-                continue
-            registered = await submit_lead(
-                session,
-                outbox,
-                lead,
-                channel="partner",
-                raw=body.model_dump(mode="json"),
-                firm_id=firm_id,
-                window=window,
+    results: dict[int, ItemResult] = {}
+    good: list[tuple[int, Item]] = []
+    for index, item in enumerate(items):
+        try:
+            body = LeadIn.model_validate(item)
+            lead = normalize(Submission(**body.model_dump()))
+        except ValidationError as exc:
+            results[index] = ItemResult(
+                index=index, outcome="rejected", errors=pydantic_errors(exc)
             )
-            outcome = "duplicate" if registered.duplicate else "accepted"
-            results.append(ItemResult(index=index, outcome=outcome, id=registered.lead_id))
-    return _summary(results)
+            continue
+        except InvalidLead as exc:
+            errors = [{"field": e.field, "reason": e.reason} for e in exc.errors]
+            results[index] = ItemResult(index=index, outcome="rejected", errors=errors)
+            continue
+        good.append((index, Item(lead, body.model_dump(mode="json"))))
+    async with session.begin():
+        registered = await submit_many(
+            session,
+            outbox,
+            [item for _, item in good],
+            channel="partner",
+            firm_id=firm_id,
+            window=window,
+        )
+    for (index, _), outcome in zip(good, registered, strict=True):
+        results[index] = ItemResult(
+            index=index,
+            outcome="duplicate" if outcome.duplicate else "accepted",
+            id=outcome.lead_id,
+        )
+    return _summary([results[i] for i in range(len(items))])
 
 
 async def log_activities(

@@ -21,8 +21,8 @@ from uuid import UUID, uuid4
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from services.intake.bulk import Item, submit_many
 from services.intake.domain.csv_rows import BadHeader, RowResult, columns_of, parse_row
-from services.intake.service import submit_lead
 from services.intake.tables import import_errors, imports
 from shared.db import SessionFactory
 from shared.events.envelope import utcnow
@@ -99,21 +99,17 @@ async def _store_batch(
     errors_stored: int,
 ) -> int:
     """One transaction: the good rows registered, the bad ones recorded, the counts moved."""
-    accepted = duplicate = 0
-    bad: list[dict[str, Any]] = []
+    bad = [
+        {"import_id": job_id, "line": row.line, "field": e.field, "reason": e.reason}
+        for row in rows
+        if row.lead is None
+        for e in row.errors
+    ]
+    good = [Item(row.lead, row.raw) for row in rows if row.lead is not None]
     async with sessions() as session, session.begin():
-        for row in rows:
-            if row.lead is None:
-                bad += [
-                    {"import_id": job_id, "line": row.line, "field": e.field, "reason": e.reason}
-                    for e in row.errors
-                ]
-                continue
-            registered = await submit_lead(
-                session, outbox, row.lead, channel="import", raw=row.raw, window=window
-            )
-            duplicate += registered.duplicate
-            accepted += not registered.duplicate
+        registered = await submit_many(session, outbox, good, channel="import", window=window)
+        duplicate = sum(r.duplicate for r in registered)
+        accepted = len(registered) - duplicate
         room = max(0, MAX_STORED_ERRORS - errors_stored)
         if bad[:room]:
             await session.execute(insert(import_errors).values(bad[:room]).on_conflict_do_nothing())
