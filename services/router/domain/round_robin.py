@@ -2,7 +2,8 @@
 
 Smooth weighted round robin (the nginx algorithm): every eligible owner's counter grows
 by its weight, the highest counter wins (ties: lowest owner id) and drops by the total
-weight. Over N leads each owner's share stays within one of N x weight / total weight,
+weight. Over N leads each owner's share stays within one of N x weight / total weight
+(at most 1 off; an exhaustive search over small teams reaches exactly 1, never more),
 and picks are interleaved rather than bunched. The counters live in the database (the
 store applies ``updates`` under row locks), so the rotation is fair across restarts and
 across several router instances.
