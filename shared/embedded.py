@@ -48,7 +48,8 @@ _PR_SET_PDEATHSIG = 1
 
 def die_with_parent() -> None:
     """``preexec_fn``: the child gets SIGTERM if this process dies, so even a SIGKILLed
-    ``leadflow up`` leaves no orphan database or broker behind (Linux)."""
+    ``leadflow up`` leaves no orphan database or broker behind (Linux). Linux sends it
+    when the *thread* that started the child ends: start children from the main thread."""
     _LIBC.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
 
 

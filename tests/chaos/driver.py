@@ -171,7 +171,9 @@ async def _make_chaos(
             tally.database_restarts += 1
             tally.note(started, "PostgreSQL stopped")
             await asyncio.sleep(2)
-            await asyncio.to_thread(infra.postgres.start)
+            # Not in a worker thread: the server's parent-death signal fires when the
+            # thread that started it ends.
+            infra.postgres.start()
             tally.note(started, "PostgreSQL started again")
 
 
