@@ -135,6 +135,31 @@ async def submit_many(
         await session.execute(insert(LeadRow.__table__), leads)  # type: ignore[attr-defined]
     if touches:
         await session.execute(insert(LeadTouchRow.__table__), touches)  # type: ignore[attr-defined]
-    for event in events:
-        await outbox.add(session, event)
+    await _add_all(session, outbox, events)
     return results
+
+
+async def _add_all(
+    session: AsyncSession, outbox: Outbox, events: list[LeadReceived | LeadDuplicate]
+) -> None:
+    """``Outbox.add`` for many events: the same rows in the same transaction, written by
+    one INSERT with one NOTIFY instead of two statements per event (a 500-row batch
+    otherwise spends most of its time in round trips). Belongs in ``shared.outbox`` as
+    ``Outbox.add_many``; kept here until it moves."""
+    if not events:
+        return
+    rows = []
+    for event in events:
+        envelope = event.envelope(outbox.source)
+        rows.append(
+            {
+                "event_id": envelope.id,
+                "topic": event.topic.name,
+                "key": envelope.partitionkey,
+                "event_type": envelope.type,
+                "payload": envelope.model_dump(mode="json"),
+                "headers": {},
+            }
+        )
+    await session.execute(insert(outbox.table), rows)
+    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": outbox.channel})
