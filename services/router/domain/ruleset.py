@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_RULESET_PATH = Path(__file__).resolve().parent.parent / "default_ruleset.yaml"
 
@@ -94,17 +94,18 @@ class RuleSet(_Strict):
     matching: Matching = Matching()
     rules: list[Rule] = Field(min_length=1, max_length=500)
 
-    @model_validator(mode="after")
-    def _well_formed(self) -> RuleSet:
-        names = [r.name for r in self.rules]
+    @field_validator("rules")
+    @classmethod
+    def _well_formed(cls, rules: list[Rule]) -> list[Rule]:
+        names = [r.name for r in rules]
         if len(names) != len(set(names)):
             raise ValueError("rule names must be unique")
         for kind in ("customer", "firm_assignment", "named_owner", "unassigned"):
-            if sum(r.kind == kind for r in self.rules) > 1:
+            if sum(r.kind == kind for r in rules) > 1:
                 raise ValueError(f"at most one {kind} rule")
-        if self.rules[-1].kind != "unassigned":
+        if rules[-1].kind != "unassigned":
             raise ValueError("the last rule must be 'unassigned' (no lead is ever lost)")
-        return self
+        return rules
 
 
 def parse_ruleset(text: str) -> RuleSet:
