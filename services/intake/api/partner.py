@@ -3,10 +3,11 @@ its own records only (another firm's record is 404, exactly like a missing one).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Body, Request, status
+from pydantic import BaseModel, ValidationError
 
 from services.intake.api.auth import PartnerCaller
 from services.intake.api.errors import INTAKE_ERRORS
@@ -21,12 +22,43 @@ from services.intake.api.partner_schemas import (
     PartnerLeadOut,
 )
 from services.intake.api.schemas import LeadIn
-from services.intake.batches import log_activities, submit_leads
+from services.intake.batches import log_activities, pydantic_errors, submit_leads
 from services.intake.domain.normalize import normalize_email
 from services.intake.facts import book_meeting, get_meeting, update_meeting
 from services.intake.store import get_lead
 from shared.problems import Problem
 from shared.service import runtime_of
+
+JsonObject = Annotated[dict[str, Any], Body()]
+
+
+def one_or_batch(single: type[BaseModel], batch: type[BaseModel]) -> dict[str, Any]:
+    """The request body in the OpenAPI document: one item, or a batch of them."""
+    schema = {"oneOf": [single.model_json_schema(), batch.model_json_schema()]}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def items_of(body: dict[str, Any], batch: type[BaseModel], key: str) -> list[dict[str, Any]]:
+    """A batch (``{key: [...]}``, its size checked here) or one item (checked later)."""
+    if key not in body:
+        return [body]
+    try:
+        items: list[dict[str, Any]] = getattr(batch.model_validate(body), key)
+    except ValidationError as exc:
+        errors = pydantic_errors(exc)
+        raise Problem(
+            422, "; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors
+        ) from exc
+    return items
+
+
+def single_or_batch(body: dict[str, Any], key: str, result: BatchResult) -> BatchResult:
+    """A refused single item is a 422 problem; a batch always gets per-item results."""
+    if key not in body and result.rejected:
+        errors = result.results[0].errors
+        raise Problem(422, "; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors)
+    return result
+
 
 router = APIRouter(prefix="/v1/partner", tags=["partner firms"], responses=INTAKE_ERRORS)
 
@@ -51,18 +83,18 @@ def _meeting_out(row: Any) -> MeetingOut:
     description="Each item is validated on its own: per-item results say accepted (new "
     "lead, `lead.received`), duplicate (same person from the same source within the "
     "window, `lead.duplicate`) or rejected (with field and reason). The lead's firm is the "
-    "caller's.",
+    "caller's. A single lead that is refused is answered 422.",
+    openapi_extra=one_or_batch(LeadIn, LeadBatchIn),
 )
-async def post_leads(
-    body: LeadBatchIn | LeadIn, request: Request, partner: PartnerCaller
-) -> BatchResult:
-    items = body.leads if isinstance(body, LeadBatchIn) else [body.model_dump()]
+async def post_leads(body: JsonObject, request: Request, partner: PartnerCaller) -> BatchResult:
+    items = items_of(body, LeadBatchIn, "leads")
     runtime = runtime_of(request)
     window = request.app.state.dedup_window
     async with runtime.sessions() as session:
-        return await submit_leads(
+        result = await submit_leads(
             session, runtime.outbox, items, firm_id=partner.firm_id, window=window
         )
+    return single_or_batch(body, "leads", result)
 
 
 @router.get("/leads/{lead_id}", summary="One of the firm's own leads")
@@ -79,15 +111,18 @@ async def read_lead(lead_id: UUID, request: Request, partner: PartnerCaller) -> 
     status_code=status.HTTP_202_ACCEPTED,
     summary="Log touches (calls, emails, conversations) with their event time",
     description='One activity or `{"activities": [...]}` (up to 500); each accepted one '
-    "is published as `leadflow.activity.logged.v1`.",
+    "is published as `leadflow.activity.logged.v1`. A single activity that is refused is "
+    "answered 422.",
+    openapi_extra=one_or_batch(ActivityIn, ActivityBatchIn),
 )
 async def post_activities(
-    body: ActivityBatchIn | ActivityIn, request: Request, partner: PartnerCaller
+    body: JsonObject, request: Request, partner: PartnerCaller
 ) -> BatchResult:
-    items = body.activities if isinstance(body, ActivityBatchIn) else [body.model_dump(mode="json")]
+    items = items_of(body, ActivityBatchIn, "activities")
     runtime = runtime_of(request)
     async with runtime.sessions() as session:
-        return await log_activities(session, runtime.outbox, items, firm_id=partner.firm_id)
+        result = await log_activities(session, runtime.outbox, items, firm_id=partner.firm_id)
+    return single_or_batch(body, "activities", result)
 
 
 async def _own_lead(request: Request, lead_id: UUID | None, firm_id: str) -> None:

@@ -151,3 +151,25 @@ async def test_a_key_over_its_rate_gets_429_with_retry_after(infra: Infra) -> No
         assert codes == [404, 404, 429]
         assert int(answer.headers["retry-after"]) >= 1
         assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_refused_single_items_and_oversized_batches_name_the_field(intake: Intake) -> None:
+    _, key = await intake.firm_with_key()
+    cases = [
+        ("/v1/partner/leads", {"email": 5}, "email"),
+        ("/v1/partner/leads", {"email": "nope"}, "email"),
+        ("/v1/partner/leads", {"leads": []}, "leads"),
+        ("/v1/partner/leads", {"leads": [{"email": "a@initech.com"}] * 501}, "leads"),
+        ("/v1/partner/activities", {"kind": "call"}, "occurred_at"),
+    ]
+    for path, body, field in cases:
+        answer = await intake.client.post(path, json=body, headers=key)
+        assert answer.status_code == 422, (body, answer.text)
+        assert answer.json()["errors"][0]["field"] == field, answer.text
+    not_object = await intake.client.post("/v1/partner/leads", json=[1], headers=key)
+    assert not_object.status_code == 422
+    single = await intake.client.post(
+        "/v1/partner/leads", json={"email": email("single")}, headers=key
+    )
+    assert single.status_code == 202
+    assert single.json()["results"][0]["outcome"] == "accepted"
