@@ -1,0 +1,1 @@
+"""Intake's HTTP routers (thin: parse, authorize, call one use case, map errors)."""
