@@ -17,7 +17,7 @@ from tests.support.stack import Stack
 
 async def routed(client: httpx.AsyncClient, stack: Stack, lead_id: str) -> dict[str, Any]:
     url = f"{stack.urls['router']}/v1/leads/{lead_id}/routing"
-    for _ in range(150):
+    for _ in range(450):  # the first test on a fresh stack waits for consumer assignment
         answer = await client.get(url, headers=stack.auth)
         if answer.status_code == 200:
             body: dict[str, Any] = answer.json()
