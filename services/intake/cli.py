@@ -1,6 +1,7 @@
-"""``leadflow import FILE``: upload a CSV to intake and follow its import job with a
-progress bar. A Typer app: mount it in the ``leadflow`` CLI with
-``app.add_typer(intake_cli.app)`` (its one command is named ``import``)."""
+"""Intake's commands: ``leadflow import FILE`` uploads a CSV and follows its import job
+with a progress bar; ``firm-add``, ``firm-key`` and ``firm-key-revoke`` manage partner
+firms and their API keys. A Typer app: mount it in the ``leadflow`` CLI with
+``app.add_typer(intake_cli.app)`` (its commands join the top level)."""
 
 from __future__ import annotations
 
@@ -83,6 +84,46 @@ def import_file(
         bar.update(rows, total=job["rows_total"] or total_rows, completed=job["rows_total"])
     _report(job)
     raise typer.Exit(0 if job["status"] == "completed" else 1)
+
+
+Url = Annotated[str, typer.Option(envvar="LEADFLOW_INTAKE_URL", help="Intake's base URL")]
+Token = Annotated[str, typer.Option(envvar="LEADFLOW_OPS_TOKEN", help="Ops API token")]
+
+
+def _ops(url: str, token: str, method: str, path: str, **kwargs: Any) -> Any:
+    answer = httpx.request(
+        method, f"{url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30, **kwargs
+    )
+    if answer.status_code >= 400:
+        console.print(f"[red]{answer.status_code}: {answer.text}")
+        raise typer.Exit(1)
+    return answer.json() if answer.content else None
+
+
+@app.command("firm-add")
+def firm_add(
+    firm_id: str, name: str, url: Url = "http://127.0.0.1:8000", token: Token = ""
+) -> None:
+    """Register a partner firm."""
+    _ops(url, token, "POST", "/v1/firms", json={"firm_id": firm_id, "name": name})
+    typer.echo(f"firm {firm_id} added")
+
+
+@app.command("firm-key")
+def firm_key(firm_id: str, url: Url = "http://127.0.0.1:8000", token: Token = "") -> None:
+    """Issue an API key for a firm; the token is printed once and never stored."""
+    issued = _ops(url, token, "POST", f"/v1/firms/{firm_id}/keys")
+    console.print(f"key {issued['key_id']} for {firm_id} (shown once, keep it safe):")
+    typer.echo(issued["token"])
+
+
+@app.command("firm-key-revoke")
+def firm_key_revoke(
+    firm_id: str, key_id: str, url: Url = "http://127.0.0.1:8000", token: Token = ""
+) -> None:
+    """Revoke a firm's API key (at once here; other services follow the key event)."""
+    _ops(url, token, "DELETE", f"/v1/firms/{firm_id}/keys/{key_id}")
+    typer.echo(f"key {key_id} revoked")
 
 
 def _report(job: dict[str, Any]) -> None:

@@ -26,17 +26,18 @@ async def routed(client: httpx.AsyncClient, stack: Stack, lead_id: str) -> dict[
     raise AssertionError(f"lead {lead_id} never routed")
 
 
-async def test_a_partner_lead_is_routed(stack: Stack) -> None:
+async def test_a_partner_lead_from_a_key_issued_by_the_cli_is_routed(stack: Stack) -> None:
     intake = stack.urls["intake"]
     firm_id = f"e2e-{secrets.token_hex(3)}"
+    ops = ["--url", intake, "--token", stack.token]
+    made = await asyncio.to_thread(
+        CliRunner().invoke, import_app, ["firm-add", firm_id, "E2E", *ops]
+    )
+    assert made.exit_code == 0, made.output
+    issued = await asyncio.to_thread(CliRunner().invoke, import_app, ["firm-key", firm_id, *ops])
+    assert issued.exit_code == 0, issued.output
+    token = issued.stdout.strip().splitlines()[-1]
     async with httpx.AsyncClient(timeout=10) as client:
-        made = await client.post(
-            f"{intake}/v1/firms", json={"firm_id": firm_id, "name": "E2E"}, headers=stack.auth
-        )
-        assert made.status_code == 201, made.text
-        token = (await client.post(f"{intake}/v1/firms/{firm_id}/keys", headers=stack.auth)).json()[
-            "token"
-        ]
         answer = await client.post(
             f"{intake}/v1/partner/leads",
             json={"email": f"p-{secrets.token_hex(3)}@initech.com", "source": "outbound"},
@@ -57,7 +58,16 @@ async def test_leadflow_import_uploads_and_reports_bad_rows(stack: Stack, tmp_pa
     result = await asyncio.to_thread(
         CliRunner().invoke,
         import_app,
-        [str(csv), "--source", "webinar", "--url", stack.urls["intake"], "--token", stack.token],
+        [
+            "import",
+            str(csv),
+            "--source",
+            "webinar",
+            "--url",
+            stack.urls["intake"],
+            "--token",
+            stack.token,
+        ],
     )
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())  # rich wraps to the terminal width
