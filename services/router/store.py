@@ -102,7 +102,12 @@ async def candidate_accounts(session: AsyncSession, lead: Lead) -> dict[str, Acc
     if not conditions:
         return {}
     rows = (
-        await session.execute(select(AccountRow).where(or_(*conditions)).limit(NAME_CANDIDATES))
+        await session.execute(
+            select(AccountRow)
+            .where(or_(*conditions))
+            .order_by(col(AccountRow.id))  # a stable pick when a block is over the limit
+            .limit(NAME_CANDIDATES)
+        )
     ).scalars()
     found = {row.id: account_of(row) for row in rows}
     wanted = {a.parent_id for a in found.values() if a.parent_id} - found.keys()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from services.router.domain.model import Account, Lead, Match, Step
 from services.router.domain.names import (
@@ -39,16 +39,22 @@ class AccountIndex:
                 by_block[block].append(account.account_id)
         self._by_domain = {d: tuple(sorted(ids)) for d, ids in by_domain.items()}
         self._by_block = {b: tuple(sorted(ids)) for b, ids in by_block.items()}
+        self._cleaned: dict[str, list[tuple[str, str]]] = {}
 
     def with_domain(self, domain: str) -> list[Account]:
         return [self.accounts[i] for i in self._by_domain.get(domain, ())]
 
     def named_like(self, company: str) -> list[tuple[str, str]]:
-        """(cleaned name, account id) of the accounts in ``company``'s name block."""
-        return [
-            (clean_company(self.accounts[i].name), i)
-            for i in self._by_block.get(name_block(company), ())
-        ]
+        """(cleaned name, account id) of the accounts in ``company``'s name block. The
+        cleaned names of a block are computed once, on first use (a memo: the answer
+        depends only on the accounts the index was built from)."""
+        block = name_block(company)
+        named = self._cleaned.get(block)
+        if named is None:
+            ids = self._by_block.get(block, ())
+            named = [(clean_company(self.accounts[i].name), i) for i in ids]
+            self._cleaned[block] = named
+        return named
 
     def ancestors(self, account: Account) -> list[Account]:
         """Parent, grandparent, ... (stops at a missing parent or a cycle)."""
@@ -99,19 +105,21 @@ def match_by_name(lead: Lead, index: AccountIndex, settings: Matching) -> tuple[
     """Fuzzy match on the cleaned company name, inside the name's block."""
     if not lead.company or not (cleaned := clean_company(lead.company)):
         return None, Step("match.name", False, "the lead names no company")
-    scored = sorted(
-        (
-            (fuzz.token_sort_ratio(cleaned, name), account_id)
-            for name, account_id in index.named_like(lead.company)
-        ),
-        key=lambda s: (-s[0], s[1]),
+    named = index.named_like(lead.company)
+    found = process.extract(
+        cleaned,
+        [name for name, _ in named],
+        scorer=fuzz.token_sort_ratio,
+        score_cutoff=settings.weak_threshold,
+        limit=None,
     )
-    if not scored or scored[0][0] < settings.weak_threshold:
-        best = f" (best {scored[0][0]:.0f})" if scored else ""
+    scored = sorted(((score, named[at][1]) for _, score, at in found), key=lambda s: (-s[0], s[1]))
+    if not scored:
         return None, Step(
             "match.name",
             False,
-            f"no account name close to {cleaned!r}{best}; threshold {settings.threshold:.0f}",
+            f"no account name close to {cleaned!r} "
+            f"(none of {len(named)} similar names scores {settings.weak_threshold:.0f})",
         )
     best_score = scored[0][0]
     tied_ids = sorted({i for s, i in scored if best_score - s <= settings.tie_margin})

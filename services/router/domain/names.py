@@ -11,7 +11,7 @@ import unicodedata
 from functools import cache, lru_cache
 
 import tldextract
-from cleanco import basename  # type: ignore[import-untyped]
+from cleanco.clean import prepare_default_terms  # type: ignore[import-untyped]
 
 FREE_MAIL: frozenset[str] = frozenset(
     {
@@ -32,7 +32,7 @@ DISPOSABLE: frozenset[str] = frozenset(
 )  # fmt: skip
 
 _NOISE = re.compile(r"[^a-z0-9 ]+")
-_LEADING_ARTICLE = re.compile(r"^(the)\s+")
+_TOKENS = re.compile(r"[a-z0-9]+|&")
 
 
 @cache
@@ -59,15 +59,33 @@ def personal_domain(domain: str) -> str | None:
     return None
 
 
+@cache
+def _legal_terms() -> tuple[frozenset[tuple[str, ...]], int]:
+    """cleanco's legal-form terms ("inc", "gmbh & co kg", ...) as token tuples."""
+    terms = frozenset(tuple(words) for _, words in prepare_default_terms())
+    return terms, max(len(t) for t in terms)
+
+
 @lru_cache(maxsize=65536)
 def clean_company(name: str) -> str:
-    """``The Walmart Stores, Inc.`` → ``walmart stores``: legal suffixes, accents,
-    punctuation and a leading article dropped, lower case, single spaces."""
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    text = basename(basename(text))  # twice: "Acme Holdings Ltd." style stacks
-    text = _NOISE.sub(" ", text.lower().replace("&", " and "))
-    text = " ".join(text.split())
-    return _LEADING_ARTICLE.sub("", text)
+    """``The Walmart Stores, Inc.`` → ``walmart stores``: trailing legal forms (cleanco's
+    list, several stacked), accents, punctuation and a leading article dropped, lower
+    case, single spaces. A token scan rather than cleanco's regular expressions: it runs
+    on every candidate of a fuzzy match, so it must cost microseconds."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    tokens = _TOKENS.findall(text)
+    terms, longest = _legal_terms()
+    stripped = True
+    while stripped and len(tokens) > 1:
+        stripped = False
+        for size in range(min(longest, len(tokens) - 1), 0, -1):
+            if tuple(tokens[-size:]) in terms:
+                del tokens[-size:]
+                stripped = True
+                break
+    if len(tokens) > 1 and tokens[0] == "the":
+        tokens = tokens[1:]
+    return " ".join("and" if t == "&" else t for t in tokens)
 
 
 def name_block(name: str) -> str:
