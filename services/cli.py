@@ -130,7 +130,16 @@ def reconcile(
     raise typer.Exit(0 if all(c.ok for c in checks) else 1)
 
 
+def _mount_service_commands() -> None:
+    from services.intake import cli as intake_cli
+    from services.router import cli as router_cli
+
+    app.add_typer(intake_cli.app)
+    app.add_typer(router_cli.app, name="router")
+
+
 def main() -> None:
+    _mount_service_commands()
     app()
 
 
