@@ -28,10 +28,60 @@ from services.router.domain.model import Account, FirmAssignment, Lead, Owner, S
 from services.router.domain.rules import decide
 from services.router.domain.ruleset import default_ruleset
 
-SYLLABLES = (
-    "ac me glo be no va ter ra blu nor th pe ak pri del ta or bit zen ir on ce dar ma ple ri "
-    "ver sto ne vis lu men qu ant at las ko zu xi fa go hu jo ky li mo nu po sa tu wo ye"
-).split()
+SYLLABLES = [
+    "ac",
+    "me",
+    "glo",
+    "be",
+    "no",
+    "va",
+    "ter",
+    "ra",
+    "blu",
+    "nor",
+    "th",
+    "pe",
+    "ak",
+    "pri",
+    "del",
+    "ta",
+    "or",
+    "bit",
+    "zen",
+    "ir",
+    "on",
+    "ce",
+    "dar",
+    "ma",
+    "ple",
+    "ri",
+    "ver",
+    "sto",
+    "ne",
+    "vis",
+    "lu",
+    "men",
+    "qu",
+    "ant",
+    "at",
+    "las",
+    "ko",
+    "zu",
+    "xi",
+    "fa",
+    "go",
+    "hu",
+    "jo",
+    "ky",
+    "li",
+    "mo",
+    "nu",
+    "po",
+    "sa",
+    "tu",
+    "wo",
+    "ye",
+]
 WORDS = ["Systems", "Labs", "Foods", "Retail", "Logistics", "Health", "Energy", "Media"]
 DAY = datetime(2026, 11, 20, 12, tzinfo=UTC)
 FIRM = FirmAssignment("acme-outreach", date(2026, 1, 1), date(2026, 12, 31), date(2027, 1, 30))
