@@ -1,7 +1,8 @@
 """Router's event handlers, each in the consumer's transaction:
 - ``lead.received`` → revision 1 of the lead's routing + ``lead.routed``;
 - ``lead.status_changed`` rejected as ``wrong_owner`` → a new revision that skips the
-  owner who rejected it (and anyone who did before)."""
+  owner who rejected it (and anyone who did before);
+- ``lead.status_changed`` to a closing stage → the owner's capacity is released (once)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from shared.outbox import Outbox
 
 log = get_logger(__name__)
 
+# Stages after which a lead no longer takes a place in its owner's capacity. A rejection
+# as "wrong_owner" is not one of them: it moves the lead to someone else.
+CLOSING_STAGES = frozenset({"rejected", "disqualified", "closed_won", "closed_lost"})
+
 
 async def on_lead_received(session: AsyncSession, envelope: Envelope, outbox: Outbox) -> None:
     await service.route_new_lead(session, outbox, LeadReceived.from_envelope(envelope))
@@ -23,6 +28,11 @@ async def on_lead_received(session: AsyncSession, envelope: Envelope, outbox: Ou
 
 async def on_lead_status_changed(session: AsyncSession, envelope: Envelope, outbox: Outbox) -> None:
     changed = LeadStatusChanged.from_envelope(envelope)
+    if changed.stage in CLOSING_STAGES and not (
+        changed.stage == "rejected" and changed.reason_code == "wrong_owner"
+    ):
+        await service.close(session, changed.lead_id)
+        return
     if changed.stage != "rejected" or changed.reason_code != "wrong_owner":
         return
     latest = await store.latest_decision(session, changed.lead_id)

@@ -233,8 +233,8 @@ async def reroute(
     again. None when the router never saw the lead."""
     row = await store.lead_row(session, lead_id, lock=True)  # serializes re-routes of a lead
     latest = await store.latest_decision(session, lead_id)
-    if row is None or latest is None:
-        return None
+    if row is None or latest is None or row.closed:
+        return None  # unknown, or closed: a closed lead is not handed to anyone
     if rejected_by and rejected_by not in row.rejected_by:
         row.rejected_by = [*row.rejected_by, rejected_by]
     received = LeadReceived.model_validate(row.received)
@@ -248,3 +248,15 @@ async def reroute(
         previous_owner_id=latest.owner_id,
         ruleset=ruleset,
     )
+
+
+async def close(session: AsyncSession, lead_id: UUID) -> bool:
+    """The lead is closed (won, lost, disqualified, rejected): release its owner's place
+    against their capacity, once. False when unknown or already closed."""
+    row = await store.lead_row(session, lead_id, lock=True)
+    latest = await store.latest_decision(session, lead_id)
+    if row is None or latest is None or row.closed:
+        return False
+    row.closed = True
+    await store.move_open_lead(session, latest.owner_id, None)
+    return True

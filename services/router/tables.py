@@ -111,6 +111,7 @@ class LeadRow(SQLModel, table=True):
     rejected_by: list[str] = Field(
         default_factory=list, sa_column=Column(ARRAY(String(100)), nullable=False)
     )
+    closed: bool = False  # closed or disqualified: no longer counts against capacity
 
 
 class RoutingDecisionRow(SQLModel, table=True):

@@ -136,3 +136,25 @@ async def test_an_account_changing_hands_reroutes_its_leads_as_new_revisions(
     assert latest is not None
     assert (latest.revision, latest.owner_id) == (2, ws.id("ben"))
     assert LeadRouted.model_validate(latest.event).reason == "account_changed"
+
+
+async def test_closing_a_lead_releases_its_owners_capacity_once(
+    sessions: SessionFactory, ws: Workspace
+) -> None:
+    lead = received(ws.domain("acme"))
+    async with sessions() as session, session.begin():
+        await service.route_new_lead(session, OUTBOX, lead, ruleset=ws.ruleset)
+    async with sessions() as session:
+        before = await workspace.get_owner(session, ws.id("ana"))
+    assert before is not None
+    for stage in ("closed_lost", "closed_lost", "disqualified"):  # repeats change nothing
+        closed = LeadStatusChanged(
+            lead_id=lead.lead_id, stage=stage, actor="crm", occurred_at=datetime.now(UTC)
+        )
+        async with sessions() as session, session.begin():
+            await on_lead_status_changed(session, envelope_of(closed), outbox=OUTBOX)
+    async with sessions() as session:
+        after = await workspace.get_owner(session, ws.id("ana"))
+        assert await store.decision_count(session, lead.lead_id) == 1
+    assert after is not None
+    assert after.open_leads == before.open_leads - 1
