@@ -239,8 +239,11 @@ class AccountLoader:
         batch, self._pending = self._pending, []
         records: dict[str, tuple[Any, ...]] = {}  # by id: the last row for an id wins
         header = self._header
-        for (line, _), values in zip(batch, csv.reader(r for _, r in batch), strict=True):
+        for (line, record_text), values in zip(batch, csv.reader(r for _, r in batch), strict=True):
             self.report.rows += 1
+            if "\x00" in record_text:  # PostgreSQL text cannot hold NUL
+                self.report.fail(RowError(line, "row", "contains a NUL character"))
+                continue
             if len(values) != len(header):
                 self.report.fail(
                     RowError(line, "row", f"{len(values)} fields, header has {len(header)}")

@@ -111,6 +111,10 @@ class RuleSet(_Strict):
 def parse_ruleset(text: str) -> RuleSet:
     """A rule set from YAML (JSON is YAML too). Raises ``ValueError``/``ValidationError``."""
     try:
+        # Aliases are refused before anything is built: a few bytes of nested aliases
+        # ("billion laughs") would otherwise make validation walk an exponential tree.
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text)):
+            raise ValueError("YAML aliases (*name) are not allowed in a rule set")
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ValueError(f"not YAML or JSON: {exc}") from None
