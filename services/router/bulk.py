@@ -34,6 +34,7 @@ _ID = re.compile(r"^[A-Za-z0-9._:@-]{1,100}$")
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0", ""}
 MAX_ERRORS_LISTED = 1000
+MAX_EMPLOYEES = 10_000_000  # as the admin API; and it fits the integer column
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,8 @@ def parse_row(row: dict[str, str], owners: frozenset[str]) -> tuple[Any, ...]:
         employees = int(employees_text) if employees_text else None
     except ValueError:
         raise _Bad("employees", f"{employees_text!r} is not a whole number") from None
-    if employees is not None and employees < 0:
-        raise _Bad("employees", "negative")
+    if employees is not None and not 0 <= employees <= MAX_EMPLOYEES:
+        raise _Bad("employees", f"not between 0 and {MAX_EMPLOYEES:,}")
     firm_id, starts, ends, notice = _firm(row)
     return (
         account_id,

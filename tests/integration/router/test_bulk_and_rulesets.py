@@ -41,11 +41,18 @@ async def test_good_rows_go_in_and_bad_rows_are_reported_by_line(
         f"b5-{t},Too,Few\n"
         f"b6-{t},Fine {t},fine-{t}.com,,,,,,\n"
         f"b7-{t},Nul\x00 {t},nul-{t}.com,,,,,,\n"
+        f"b8-{t},Huge {t},huge-{t}.com,,,US,99999999999,,\n"
     )
     report = await _load(sessions, csv_text)
-    assert (report.rows, report.loaded, report.failed) == (7, 3, 4)  # type: ignore[attr-defined]
+    assert (report.rows, report.loaded, report.failed) == (8, 3, 5)  # type: ignore[attr-defined]
     errors = {(e.line, e.field) for e in report.errors}  # type: ignore[attr-defined]
-    assert errors == {(3, "owner_id"), (6, "firm_starts_on"), (7, "row"), (9, "row")}
+    assert errors == {
+        (3, "owner_id"),
+        (6, "firm_starts_on"),
+        (7, "row"),
+        (9, "row"),
+        (10, "employees"),
+    }
     async with sessions() as session:
         first = await workspace.get_account(session, f"b1-{t}")
         multi = await workspace.get_account(session, f"b3-{t}")
