@@ -238,7 +238,7 @@ class AccountLoader:
         if not self._pending or self._header is None:
             return
         batch, self._pending = self._pending, []
-        records: dict[str, tuple[Any, ...]] = {}  # by id: the last row for an id wins
+        records: dict[str, tuple[int, tuple[Any, ...]]] = {}  # by id: the last row wins
         header = self._header
         for (line, record_text), values in zip(batch, csv.reader(r for _, r in batch), strict=True):
             self.report.rows += 1
@@ -255,22 +255,39 @@ class AccountLoader:
             except _Bad as bad:
                 self.report.fail(RowError(line, bad.field, str(bad)))
                 continue
-            records[record[0]] = record
+            records[record[0]] = (line, record)
         if records:
-            async with self.conn.transaction():
-                if not self._staged:
-                    await self.conn.execute(
-                        f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
-                        f"(LIKE router.accounts INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-                    )
-                    self._staged = True
-                await self.conn.copy_records_to_table(
-                    _STAGE, records=list(records.values()), columns=list(_DB_COLUMNS)
-                )
-                await self.conn.execute(_UPSERT)
-            self.report.loaded += len(records)
+            try:
+                await self._write([record for _, record in records.values()])
+                self.report.loaded += len(records)
+            except asyncpg.DataError:
+                # A value the checks above let through and the database refuses: find
+                # it row by row, so the good rows of the batch still go in.
+                for line, record in records.values():
+                    try:
+                        await self._write([record])
+                        self.report.loaded += 1
+                    except asyncpg.DataError as error:
+                        self.report.fail(RowError(line, "row", f"refused by the database: {error}"))
         if self.on_batch is not None:
             self.on_batch(self.report)
+
+    async def _write(self, records: list[tuple[Any, ...]]) -> None:
+        """COPY into the staging table, upsert, empty the staging table: one transaction
+        (a savepoint when the caller holds a transaction already)."""
+        async with self.conn.transaction():
+            if not self._staged:
+                await self.conn.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
+                    f"(LIKE router.accounts INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                )
+                self._staged = True
+            await self.conn.copy_records_to_table(
+                _STAGE, records=records, columns=list(_DB_COLUMNS)
+            )
+            await self.conn.execute(_UPSERT)
+            # ON COMMIT DELETE ROWS does not fire on a savepoint: empty it here.
+            await self.conn.execute(f"TRUNCATE {_STAGE}")
 
 
 async def owner_ids(conn: asyncpg.Connection) -> frozenset[str]:

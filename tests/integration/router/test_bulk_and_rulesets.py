@@ -70,6 +70,10 @@ async def test_loading_again_updates_in_place(sessions: SessionFactory, ws: Work
     await _load(sessions, f"id,name,employees\nu-{t},Before,1\n")
     report = await _load(sessions, f"id,name,employees\nu-{t},After,2\nu-{t},Last,3\n")
     assert report.loaded == 1  # type: ignore[attr-defined]
+    # The same id again in a later batch of the same load (batches of 2, one transaction)
+    rows = f"u-{t},Again,4\nv-{t},V,1\nw-{t},W,1\nu-{t},Last,3\n"
+    report = await _load(sessions, f"id,name,employees\n{rows}")
+    assert (report.loaded, report.failed) == (4, 0)  # type: ignore[attr-defined]
     async with sessions() as session:
         account = await workspace.get_account(session, f"u-{t}")
     assert account is not None
