@@ -4,14 +4,15 @@ sets stored as immutable versions."""
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 
 import pytest
 
-from services.router import store, workspace
+from services.router import service, store, workspace
 from services.router.bulk import AccountLoader, owner_ids
 from services.router.domain.ruleset import default_ruleset
 from shared.db import SessionFactory
-from tests.integration.router.conftest import Workspace
+from tests.integration.router.conftest import OUTBOX, Workspace, received
 
 
 async def _load(sessions: SessionFactory, text: str, chunk: int = 7) -> object:
@@ -103,3 +104,27 @@ async def test_rule_set_versions_are_immutable(sessions: SessionFactory) -> None
         stored = await store.ruleset(session, version)
     assert stored is not None
     assert stored.version == version
+
+
+async def test_an_activated_rule_set_is_used_and_named_by_new_decisions(
+    sessions: SessionFactory, ws: Workspace
+) -> None:
+    """Activates a copy of the default rules under a new version (same behaviour, so the
+    other tests sharing this database are not affected)."""
+    version = f"act-{ws.tag}"
+    source = default_ruleset().model_copy(update={"version": version}).model_dump_json()
+    async with sessions() as session, session.begin():
+        await store.save_ruleset(session, source)
+        assert await store.activate_ruleset(session, version, datetime.now(UTC))
+        assert not await store.activate_ruleset(session, f"missing-{ws.tag}", datetime.now(UTC))
+    lead = received(ws.domain("acme"))
+    async with sessions() as session, session.begin():
+        assert (await store.active_ruleset(session)).version == version
+        await service.route_new_lead(session, OUTBOX, lead)  # no rule set given: the active one
+    async with sessions() as session:
+        decision = await store.latest_decision(session, lead.lead_id)
+        actives = [r.version for r in await store.list_rulesets(session) if r.active]
+    assert decision is not None
+    assert decision.ruleset_version == version
+    assert decision.event["ruleset_version"] == version
+    assert actives == [version]  # exactly one rule set in force
