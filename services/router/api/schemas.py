@@ -16,6 +16,15 @@ Id = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:@-]+$")
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        """PostgreSQL text cannot hold NUL, and no name or id needs a control character."""
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and any(ord(c) < 32 for c in t) for t in texts):
+            raise ValueError("must not contain control characters")
+        return value
+
 
 class FirmAssignmentIn(_In):
     firm_id: str = Field(min_length=1, max_length=100)

@@ -120,7 +120,10 @@ def parse_ruleset(text: str) -> RuleSet:
         raise ValueError(f"not YAML or JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ValueError("a rule set is a mapping with 'version' and 'rules'")
-    return RuleSet.model_validate(data)
+    ruleset = RuleSet.model_validate(data)
+    if "\\u0000" in ruleset.model_dump_json():  # a YAML "\0" escape; JSONB refuses NUL
+        raise ValueError("a rule set must not contain NUL characters")
+    return ruleset
 
 
 def ruleset_json(ruleset: RuleSet) -> str:

@@ -75,6 +75,7 @@ def test_the_threshold_decides_weak_or_strong(company: str, threshold: float, we
          "weak_threshold"),
         ("- just a list", "mapping"),
         ("version: [unclosed", "not YAML"),
+        ('version: x\ndescription: "a\\0b"\nrules: [{kind: unassigned}]', "NUL"),
         ("a: &x [1, 1]\nb: [*x, *x]\nversion: x\nrules: [{kind: unassigned}]", "aliases"),
     ],
 )  # fmt: skip
