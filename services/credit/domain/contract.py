@@ -1,0 +1,122 @@
+"""A firm's statement-of-work terms as validated data, each with a sensible default.
+
+A contract is versioned: every change is a new version, and every decision names the
+version it applied. The sticking points of DESIGN.md that a term settles are cited.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+RejectionCode = Literal[
+    "wrong_owner",
+    "contact_left_company",
+    "unreachable_contact",
+    "missing_information",
+    "not_icp",
+    "duplicate",
+    "other",
+]
+
+
+LeadField = Literal["name", "company", "title", "phone", "country"]
+
+
+def _company_only() -> list[LeadField]:
+    return ["company"]
+
+
+def _routing_data_or_criteria() -> list[RejectionCode]:
+    return [
+        "wrong_owner",
+        "contact_left_company",
+        "unreachable_contact",
+        "missing_information",
+        "not_icp",
+        "duplicate",
+    ]
+
+
+class PriceTier(BaseModel):
+    """From the ``from_nth`` held meeting in a calendar month on, each pays ``price``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    from_nth: int = Field(ge=1)
+    price: Decimal = Field(ge=0)
+
+
+class Terms(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    currency: str = Field(default="USD", pattern="^[A-Z]{3}$")
+    starts_on: date = date(2026, 1, 1)
+    ends_on: date | None = None
+    notice_days: int = Field(default=30, ge=0, description="SP10: leads in notice still count")
+
+    pays_for: Literal["lead", "meeting", "both"] = "both"
+    price_per_lead: Decimal = Field(default=Decimal("150.00"), ge=0)
+    meeting_tiers: list[PriceTier] = Field(
+        default_factory=lambda: [
+            PriceTier(from_nth=1, price=Decimal("350.00")),
+            PriceTier(from_nth=11, price=Decimal("150.00")),
+        ]
+    )
+
+    inbound_credit: bool = Field(default=True, description="SP3: inbound leads can earn credit")
+    inbound_lookback_days: int = Field(default=30, ge=0, description="SP3: a touch this recent")
+    customers: Literal["excluded", "cross_sell_only"] = Field(default="excluded", description="SP4")
+    required_fields: list[LeadField] = Field(
+        default_factory=_company_only, description="SP5: what makes a lead count"
+    )
+    return_window_days: int = Field(
+        default=10, ge=0, description="SP5: a rejection later than this no longer voids credit"
+    )
+    voiding_rejections: list[RejectionCode] = Field(
+        default_factory=_routing_data_or_criteria,
+        description="SP5/SP9: routing, data or criteria problems; not 'no interest'",
+    )
+    reschedule_window_days: int = Field(default=30, ge=0, description="SP6: held within this")
+    no_show_report_hours: int = Field(
+        default=24, ge=0, description="SP6: a no-show reported later counts as held"
+    )
+    holding_days: int = Field(default=30, ge=0, description="before an amount is payable")
+
+    @model_validator(mode="after")
+    def _tiers_start_at_one(self) -> Terms:
+        if not self.meeting_tiers or self.meeting_tiers[0].from_nth != 1:
+            raise ValueError("meeting_tiers must start with from_nth 1")
+        if [t.from_nth for t in self.meeting_tiers] != sorted(
+            {t.from_nth for t in self.meeting_tiers}
+        ):
+            raise ValueError("meeting_tiers must be in increasing from_nth order")
+        return self
+
+    def meeting_price(self, nth_in_month: int) -> Decimal:
+        price = self.meeting_tiers[0].price
+        for tier in self.meeting_tiers:
+            if nth_in_month >= tier.from_nth:
+                price = tier.price
+        return price
+
+    def last_day(self) -> date | None:
+        """The last day a lead can count: the end plus the notice period (SP10)."""
+        if self.ends_on is None:
+            return None
+        return self.ends_on + timedelta(days=self.notice_days)
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    firm_id: str
+    version: int
+    terms: Terms
+
+    @property
+    def label(self) -> str:
+        return f"{self.firm_id}/v{self.version}"
