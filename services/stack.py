@@ -15,10 +15,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import httpx
 
@@ -57,12 +59,15 @@ def _port_or_free(preferred: int) -> int:
 
 
 async def load_demo(database_url: str) -> None:
+    from services.credit.demo import seed_demo_contract
     from services.router.demo import seed_demo
 
     engine = make_engine(database_url, pool_size=1)
     try:
         async with make_sessions(engine)() as session:
             await seed_demo(session)
+        async with make_sessions(engine)() as session:
+            await seed_demo_contract(session)
     finally:
         await engine.dispose()
 
@@ -100,30 +105,64 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 9
     raise TimeoutError(f"{url} not ready after {timeout_s}s")
 
 
+DEMO_FIRM = "acme-outreach"
+
+
+def _demo_touch(intake: str, auth: dict[str, str]) -> None:
+    """The demo firm, a key, and a call it logged three days ago: sticking point 3 says an
+    inbound lead on its account is then the firm's."""
+    httpx.post(
+        f"{intake}/v1/firms",
+        json={"firm_id": DEMO_FIRM, "name": "Acme Outreach"},
+        headers=auth,
+        timeout=10,
+    )  # 201, or 409 when it exists from an earlier run
+    key = httpx.post(f"{intake}/v1/firms/{DEMO_FIRM}/keys", headers=auth, timeout=10)
+    key.raise_for_status()
+    touch = {
+        "kind": "call",
+        "occurred_at": (datetime.now(UTC) - timedelta(days=3)).isoformat(),
+        "contact_email": DEMO_LEAD["email"],
+        "notes": "Intro call with the IT director",
+    }
+    partner = {"Authorization": f"Bearer {key.json()['token']}"}
+    httpx.post(
+        f"{intake}/v1/partner/activities", json=touch, headers=partner, timeout=10
+    ).raise_for_status()
+    _say(f"demo firm {DEMO_FIRM} logged a call to {DEMO_LEAD['email']} three days ago")
+
+
+def _poll(url: str, auth: dict[str, str], settled: Callable[[dict[str, Any]], bool]) -> Any:
+    deadline, last = time.monotonic() + 60, None
+    while time.monotonic() < deadline:
+        got = httpx.get(url, headers=auth, timeout=5)
+        if got.status_code == 200:
+            last = got.json()["decision"]
+            if settled(last):
+                return last
+        time.sleep(0.3)
+    return last
+
+
 def _send_demo_lead(token: str, ports: dict[str, int]) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    _demo_touch(base["intake"], auth)
     answer = httpx.post(f"{base['intake']}/v1/leads", json=DEMO_LEAD, headers=auth, timeout=10)
     answer.raise_for_status()
     lead_id = answer.json()["lead_id"]
-    _say(f"demo lead {DEMO_LEAD['email']} accepted: {lead_id}")
-    for name, path, show in (
-        ("router", "routing", lambda d: d["explanation"]),
-        (
-            "credit",
-            "credit",
-            lambda d: f"{d['state']} {d['amount']} {d['currency']}: {d['reasons'][0]['sentence']}",
-        ),
-    ):
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            got = httpx.get(f"{base[name]}/v1/leads/{lead_id}/{path}", headers=auth, timeout=5)
-            if got.status_code == 200:
-                _say(f"  {path:8} {show(got.json()['decision'])}")
-                break
-            time.sleep(0.2)
-        else:
-            _say(f"  {path:8} no decision after 60s; see the logs above")
+    _say(f"demo lead {DEMO_LEAD['email']} (an inbound website lead) accepted: {lead_id}")
+    routing = _poll(f"{base['router']}/v1/leads/{lead_id}/routing", auth, lambda d: True)
+    _say(f"  routing  {routing['explanation'] if routing else 'no decision after 60s'}")
+    credit = _poll(
+        f"{base['credit']}/v1/leads/{lead_id}/credit", auth, lambda d: d["state"] == "credited"
+    )
+    if credit is None:
+        _say("  credit   no decision after 60s; see the logs above")
+        return
+    _say(f"  credit   {credit['state']} {credit['amount']} {credit['currency']}")
+    for reason in credit["reasons"]:
+        _say(f"           - {reason['sentence']}")
 
 
 @dataclass

@@ -3,25 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
 from fastapi import FastAPI
 
-from services.credit.api import credit
-from services.credit.consumer import on_lead_routed
+from services.credit.api import credit, firms, partner
+from services.credit.consumer import handlers
 from services.credit.store import SCHEMA
-from shared.events.routing import LeadRouted
-from shared.events.topics import LEADS_ROUTED
+from shared.events.topics import (
+    ACTIVITIES_LOGGED,
+    FIRMS_KEYS,
+    LEADS_RECEIVED,
+    LEADS_ROUTED,
+    LEADS_STATUS,
+    MEETINGS_UPDATED,
+)
 from shared.service import ConsumerSpec, Runtime, create_service
 from shared.settings import Settings
+
+FACT_TOPICS = [
+    LEADS_RECEIVED,
+    LEADS_ROUTED,
+    ACTIVITIES_LOGGED,
+    MEETINGS_UPDATED,
+    LEADS_STATUS,
+    FIRMS_KEYS,
+]
 
 
 def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
     return [
         ConsumerSpec(
-            name="credit.routing",
-            topics=[LEADS_ROUTED.name],
-            handlers={LeadRouted.event_type: partial(on_lead_routed, outbox=runtime.outbox)},
+            name="credit.facts",
+            topics=[t.name for t in FACT_TOPICS],
+            handlers=handlers(runtime.outbox),
         )
     ]
 
@@ -31,8 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         name="credit",
         schema=SCHEMA,
         title="Leadflow credit",
-        description="Decides whether the outside firm gets credit, with reasons.",
-        routers=[credit.router],
+        description="Decides whether the outside firm gets credit, with reasons, and keeps "
+        "the ledger.",
+        routers=[credit.router, firms.router, partner.router],
         consumers=_consumers,
         settings=settings,
     )

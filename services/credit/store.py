@@ -1,18 +1,46 @@
-"""Credit's tables (schema ``credit``) and their queries."""
+"""Credit's tables (schema ``credit``) and their queries, and the mapping from stored
+facts to the domain's ``LeadFacts``. Rows never leave this module as ORM objects."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, Numeric, func, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Identity,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    Uuid,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
+from services.credit.domain.contract import Contract, Terms
+from services.credit.domain.facts import (
+    DisputeEvent,
+    LeadFacts,
+    MeetingEvent,
+    Received,
+    Routed,
+    StatusEvent,
+    Touch,
+)
+
 SCHEMA = "credit"
+_metadata = MetaData(schema=SCHEMA)
 
 
 class CreditDecisionRow(SQLModel, table=True):
@@ -27,8 +55,210 @@ class CreditDecisionRow(SQLModel, table=True):
     amount: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
     currency: str = Field(max_length=3)
     policy_version: str
+    contract_version: str | None = None
     decided_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     event: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+
+
+contracts = Table(
+    "contracts",
+    _metadata,
+    Column("firm_id", String(100), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("terms", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+)
+facts = Table(
+    "facts",
+    _metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("lead_id", Uuid, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("email_domain", String(255)),
+    Column("data", JSONB, nullable=False),
+)
+touches = Table(
+    "touches",
+    _metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("firm_id", String(100), nullable=False),
+    Column("email_domain", String(255), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+)
+ledger = Table(
+    "ledger",
+    _metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("lead_id", Uuid, nullable=False),
+    Column("decision_revision", Integer, nullable=False),
+    Column("firm_id", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("amount", Numeric(12, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("meetings", Integer, nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("payable_on", Date, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+
+# --- contracts ---------------------------------------------------------------------
+
+
+async def current_contract(session: AsyncSession, firm_id: str) -> Contract | None:
+    row = (
+        await session.execute(
+            select(contracts.c.version, contracts.c.terms)
+            .where(contracts.c.firm_id == firm_id)
+            .order_by(contracts.c.version.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    return Contract(firm_id=firm_id, version=row.version, terms=Terms.model_validate(row.terms))
+
+
+async def add_contract(session: AsyncSession, firm_id: str, terms: Terms) -> Contract:
+    """A new version; earlier versions stay, as decisions name them."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"contract:{firm_id}"))))
+    latest = await session.scalar(
+        select(func.max(contracts.c.version)).where(contracts.c.firm_id == firm_id)
+    )
+    version = int(latest or 0) + 1
+    await session.execute(
+        contracts.insert().values(
+            firm_id=firm_id, version=version, terms=terms.model_dump(mode="json")
+        )
+    )
+    return Contract(firm_id=firm_id, version=version, terms=terms)
+
+
+# --- facts ---------------------------------------------------------------------------
+
+
+async def add_fact(
+    session: AsyncSession,
+    *,
+    event_id: UUID,
+    lead_id: UUID,
+    kind: str,
+    occurred_at: datetime,
+    data: dict[str, Any],
+    email_domain: str | None = None,
+) -> None:
+    await session.execute(
+        insert(facts)
+        .values(
+            event_id=event_id,
+            lead_id=lead_id,
+            kind=kind,
+            occurred_at=occurred_at,
+            email_domain=email_domain,
+            data=data,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def add_touch(
+    session: AsyncSession, *, event_id: UUID, firm_id: str, email_domain: str, occurred_at: datetime
+) -> None:
+    await session.execute(
+        insert(touches)
+        .values(
+            event_id=event_id, firm_id=firm_id, email_domain=email_domain, occurred_at=occurred_at
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def leads_on_domain(
+    session: AsyncSession, email_domain: str, limit: int = 1000
+) -> list[UUID]:
+    rows = await session.execute(
+        select(facts.c.lead_id)
+        .where(facts.c.kind == "received", facts.c.email_domain == email_domain)
+        .limit(limit)
+    )
+    return [r[0] for r in rows]
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+async def lead_facts(session: AsyncSession, lead_id: UUID) -> LeadFacts:
+    rows = (
+        await session.execute(
+            select(facts.c.kind, facts.c.occurred_at, facts.c.data).where(
+                facts.c.lead_id == lead_id
+            )
+        )
+    ).all()
+    received: Received | None = None
+    routed: Routed | None = None
+    meetings: list[MeetingEvent] = []
+    statuses: list[StatusEvent] = []
+    disputes: list[DisputeEvent] = []
+    for kind, occurred_at, data in rows:
+        if kind == "received":
+            received = Received(
+                occurred_at,
+                data["channel"],
+                data.get("firm_id"),
+                data["email_domain"],
+                frozenset(data.get("fields", [])),
+            )
+        elif kind == "routed" and (routed is None or data["revision"] > routed.revision):
+            routed = Routed(
+                data["revision"],
+                data.get("firm_id"),
+                date.fromisoformat(data["starts_on"]) if data.get("starts_on") else None,
+                data.get("account_name"),
+                data.get("customer", False),
+                data.get("cross_sell", False),
+                data.get("in_notice", False),
+            )
+        elif kind == "meeting":
+            meetings.append(
+                MeetingEvent(
+                    UUID(data["meeting_id"]),
+                    data["status"],
+                    occurred_at,
+                    _dt(data.get("reported_at")) or occurred_at,
+                    _dt(data.get("scheduled_for")),
+                    data.get("reported_by", "firm"),
+                )
+            )
+        elif kind == "status":
+            statuses.append(StatusEvent(data["stage"], data.get("reason_code"), occurred_at))
+        elif kind == "dispute":
+            disputes.append(DisputeEvent(data["kind"], occurred_at, data.get("comment", "")))
+    found_touches: tuple[Touch, ...] = ()
+    if received is not None:
+        found_touches = tuple(
+            Touch(firm, at)
+            for firm, at in await session.execute(
+                select(touches.c.firm_id, touches.c.occurred_at).where(
+                    touches.c.email_domain == received.email_domain
+                )
+            )
+        )
+    return LeadFacts(
+        lead_id, received, routed, found_touches, tuple(meetings), tuple(statuses), tuple(disputes)
+    )
+
+
+async def lead_firm(session: AsyncSession, lead_id: UUID) -> str | None:
+    """The firm whose credit the lead is about (its current decision's), for partner reads."""
+    latest = await latest_decision(session, lead_id)
+    return latest.firm_id if latest else None
+
+
+# --- decisions -----------------------------------------------------------------------
 
 
 async def latest_decision(session: AsyncSession, lead_id: UUID) -> CreditDecisionRow | None:
@@ -41,6 +271,65 @@ async def latest_decision(session: AsyncSession, lead_id: UUID) -> CreditDecisio
     return (await session.execute(query)).scalars().first()
 
 
+async def decision_history(session: AsyncSession, lead_id: UUID) -> list[CreditDecisionRow]:
+    query = (
+        select(CreditDecisionRow)
+        .where(CreditDecisionRow.lead_id == lead_id)  # type: ignore[arg-type]
+        .order_by(CreditDecisionRow.revision)  # type: ignore[arg-type]
+    )
+    return list((await session.execute(query)).scalars().all())
+
+
 async def decision_count(session: AsyncSession, lead_id: UUID) -> int:
     query = select(func.count()).where(CreditDecisionRow.lead_id == lead_id)  # type: ignore[arg-type]
     return int(await session.scalar(query) or 0)
+
+
+# --- ledger --------------------------------------------------------------------------
+
+
+async def ledger_total(session: AsyncSession, lead_id: UUID) -> tuple[Decimal, int]:
+    """What the lead has earned so far (amount, meetings), all entries summed."""
+    row = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(ledger.c.amount), 0),
+                func.coalesce(func.sum(ledger.c.meetings), 0),
+            ).where(ledger.c.lead_id == lead_id)
+        )
+    ).one()
+    return Decimal(row[0]), int(row[1])
+
+
+async def meetings_credited(session: AsyncSession, firm_id: str, period: str, but: UUID) -> int:
+    """Held meetings already credited to the firm in the period, other leads' (for tiers)."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(ledger.c.meetings), 0)).where(
+            ledger.c.firm_id == firm_id, ledger.c.period == period, ledger.c.lead_id != but
+        )
+    )
+    return int(total or 0)
+
+
+async def add_ledger_entry(session: AsyncSession, **values: Any) -> None:
+    """Append-only; the (lead, decision revision) key means nothing is booked twice."""
+    await session.execute(insert(ledger).values(**values).on_conflict_do_nothing())
+
+
+async def statement_lines(session: AsyncSession, firm_id: str, period: str) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        select(
+            ledger.c.lead_id,
+            ledger.c.decision_revision,
+            ledger.c.kind,
+            ledger.c.amount,
+            ledger.c.currency,
+            ledger.c.meetings,
+            ledger.c.payable_on,
+            ledger.c.reason,
+            ledger.c.created_at,
+        )
+        .where(ledger.c.firm_id == firm_id, ledger.c.period == period)
+        .order_by(ledger.c.id)
+    )
+    return [dict(r._mapping) for r in rows]

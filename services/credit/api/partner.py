@@ -1,0 +1,80 @@
+"""Partner endpoints: a firm reads its own credit and statements and disputes decisions.
+Another firm's lead looks exactly like a lead that does not exist (404)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from services.credit import store
+from services.credit.api.credit import CreditOut
+from services.credit.api.firms import as_csv, build_statement
+from services.credit.service import redecide
+from shared.events.credit import CreditDecided
+from shared.events.envelope import utcnow
+from shared.partners import partner_dependency
+from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.service import runtime_of
+
+router = APIRouter(prefix="/v1/partner", tags=["partner"], responses=PROBLEM_RESPONSES)
+Firm = Annotated[str, Depends(partner_dependency(store.SCHEMA, lambda r: runtime_of(r).sessions))]
+
+
+class DisputeIn(BaseModel):
+    comment: str = Field(min_length=1, max_length=2000)
+
+
+async def _own(request: Request, firm: str, lead_id: UUID) -> store.CreditDecisionRow:
+    async with runtime_of(request).sessions() as session:
+        row = await store.latest_decision(session, lead_id)
+    if row is None or row.firm_id != firm:
+        raise Problem(404, f"No credit decision for lead {lead_id}.")
+    return row
+
+
+@router.get("/credits/{lead_id}", summary="The credit decision on one of the firm's leads")
+async def partner_credit(lead_id: UUID, request: Request, firm: Firm) -> CreditOut:
+    row = await _own(request, firm, lead_id)
+    return CreditOut(decision=CreditDecided.model_validate(row.event), revisions=row.revision)
+
+
+@router.post(
+    "/credits/{lead_id}/disputes",
+    status_code=202,
+    summary="Contest a decision with a comment (SP8); ops resolves it",
+)
+async def partner_dispute(
+    lead_id: UUID, body: DisputeIn, request: Request, firm: Firm
+) -> CreditOut:
+    await _own(request, firm, lead_id)
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session, session.begin():
+        await store.add_fact(
+            session,
+            event_id=uuid4(),
+            lead_id=lead_id,
+            kind="dispute",
+            occurred_at=utcnow(),
+            data={"kind": "opened", "comment": body.comment, "by": firm},
+        )
+        await redecide(session, runtime.outbox, lead_id)
+        row = await store.latest_decision(session, lead_id)
+    assert row is not None
+    return CreditOut(decision=CreditDecided.model_validate(row.event), revisions=row.revision)
+
+
+@router.get("/statements/{period}", summary="The firm's own statement for a month")
+async def partner_statement(
+    period: str,
+    request: Request,
+    firm: Firm,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Response:
+    statement = await build_statement(request, firm, period)
+    if format == "csv":
+        return as_csv(statement)
+    return Response(statement.model_dump_json(), media_type="application/json")

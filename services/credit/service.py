@@ -1,0 +1,109 @@
+"""Credit's use case: re-decide a lead from all its facts, and when the decision changes
+store a new revision, publish it and book the difference in the ledger — all in the
+caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.credit import store
+from services.credit.domain.policy import ZERO, Decision, decide
+from shared.events.credit import CreditDecided, CreditState, Reason
+from shared.events.envelope import utcnow
+from shared.outbox import Outbox
+
+
+def _meetings_in(decision: Decision) -> int:
+    return sum(1 for r in decision.reasons if r.rule == "meeting.price")
+
+
+async def redecide(
+    session: AsyncSession, outbox: Outbox, lead_id: UUID, *, now: datetime | None = None
+) -> CreditDecided | None:
+    """The new decision if it changed (published and booked), else None."""
+    now = now or utcnow()
+    facts = await store.lead_facts(session, lead_id)
+    firm = facts.routed.firm_id if facts.routed else None
+    contract = await store.current_contract(session, firm) if firm else None
+    period = f"{now:%Y-%m}"
+    earlier = await store.meetings_credited(session, firm, period, lead_id) if firm else 0
+    decision = decide(facts, contract, as_of=now, nth_meeting_in_month=earlier + 1)
+    routing_revision = facts.routed.revision if facts.routed else 0
+
+    latest = await store.latest_decision(session, lead_id)
+    state: CreditState = decision.state
+    booked, _ = await store.ledger_total(session, lead_id)
+    if booked > ZERO and decision.state in ("void", "not_eligible"):
+        state = "reversed"  # it was paid for; the ledger takes it back
+    reasons = [Reason(rule=r.rule, sentence=r.sentence) for r in decision.reasons]
+    if latest is not None and (
+        latest.state == state
+        and latest.amount == decision.amount
+        and latest.routing_revision == routing_revision
+        and latest.event.get("reasons") == [r.model_dump() for r in reasons]
+    ):
+        return None
+    revision = (latest.revision if latest else 0) + 1
+    event = CreditDecided(
+        lead_id=lead_id,
+        revision=revision,
+        routing_revision=routing_revision,
+        firm_id=decision.firm_id,
+        state=state,
+        amount=decision.amount,
+        currency=decision.currency,
+        policy_version=decision.policy_version,
+        reasons=reasons,
+        decided_at=now,
+    )
+    session.add(
+        store.CreditDecisionRow(
+            lead_id=lead_id,
+            revision=revision,
+            routing_revision=routing_revision,
+            firm_id=decision.firm_id,
+            state=state,
+            amount=decision.amount,
+            currency=decision.currency,
+            policy_version=decision.policy_version,
+            contract_version=decision.contract_version,
+            decided_at=now,
+            event=event.model_dump(mode="json"),
+        )
+    )
+    await _book(
+        session,
+        event,
+        decision,
+        contract_holding_days=(contract.terms.holding_days if contract else 0),
+    )
+    await outbox.add(session, event)
+    return event
+
+
+async def _book(
+    session: AsyncSession, event: CreditDecided, decision: Decision, *, contract_holding_days: int
+) -> None:
+    """The ledger holds the difference: a credit, or a clawback as a negative entry."""
+    booked, booked_meetings = await store.ledger_total(session, event.lead_id)
+    delta: Decimal = event.amount - booked
+    if delta == ZERO:
+        return
+    firm = event.firm_id or (await store.lead_firm(session, event.lead_id)) or "unknown"
+    await store.add_ledger_entry(
+        session,
+        lead_id=event.lead_id,
+        decision_revision=event.revision,
+        firm_id=firm,
+        kind="credit" if delta > 0 else "clawback",
+        amount=delta,
+        currency=event.currency,
+        meetings=_meetings_in(decision) - booked_meetings,
+        period=f"{event.decided_at:%Y-%m}",
+        payable_on=(event.decided_at + timedelta(days=contract_holding_days)).date(),
+        reason=event.reasons[-1].sentence if event.reasons else event.state,
+    )
