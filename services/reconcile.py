@@ -80,6 +80,7 @@ _COUNTS: list[tuple[str, str]] = [
     ("accepted leads", "SELECT count(*) FROM intake.leads"),
     ("routing decisions", "SELECT count(*) FROM router.routing_decisions"),
     ("credit decisions", "SELECT count(*) FROM credit.credit_decisions"),
+    ("ledger entries", "SELECT count(*) FROM credit.ledger"),
     (
         "events applied (all consumers)",
         "SELECT (SELECT count(*) FROM router.processed_events)"

@@ -108,7 +108,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 9
 DEMO_FIRM = "acme-outreach"
 
 
-def _demo_touch(intake: str, auth: dict[str, str]) -> None:
+def log_demo_touch(intake: str, auth: dict[str, str]) -> None:
     """The demo firm, a key, and a call it logged three days ago: sticking point 3 says an
     inbound lead on its account is then the firm's."""
     httpx.post(
@@ -147,7 +147,7 @@ def _poll(url: str, auth: dict[str, str], settled: Callable[[dict[str, Any]], bo
 def _send_demo_lead(token: str, ports: dict[str, int]) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    _demo_touch(base["intake"], auth)
+    log_demo_touch(base["intake"], auth)
     answer = httpx.post(f"{base['intake']}/v1/leads", json=DEMO_LEAD, headers=auth, timeout=10)
     answer.raise_for_status()
     lead_id = answer.json()["lead_id"]
