@@ -131,11 +131,13 @@ def reconcile(
 
 
 def _mount_service_commands() -> None:
+    from services.credit import cli as credit_cli
     from services.intake import cli as intake_cli
     from services.router import cli as router_cli
 
     app.add_typer(intake_cli.app)
     app.add_typer(router_cli.app, name="router")
+    app.add_typer(credit_cli.app, name="credit")
 
 
 def main() -> None:

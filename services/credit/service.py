@@ -11,10 +11,20 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit import store
+from services.credit.domain.facts import LeadFacts
 from services.credit.domain.policy import ZERO, Decision, decide
 from shared.events.credit import CreditDecided, CreditState, Reason
 from shared.events.envelope import utcnow
 from shared.outbox import Outbox
+
+
+def latest_fact_time(facts: LeadFacts) -> datetime | None:
+    times = [m.occurred_at for m in facts.meetings] + [s.occurred_at for s in facts.statuses]
+    times += [d.occurred_at for d in facts.disputes]
+    if facts.received is not None:
+        times.append(facts.received.received_at)
+    times += [t.occurred_at for t in facts.touches]
+    return max(times) if times else None
 
 
 def _meetings_in(decision: Decision) -> int:
@@ -24,9 +34,12 @@ def _meetings_in(decision: Decision) -> int:
 async def redecide(
     session: AsyncSession, outbox: Outbox, lead_id: UUID, *, now: datetime | None = None
 ) -> CreditDecided | None:
-    """The new decision if it changed (published and booked), else None."""
-    now = now or utcnow()
+    """The new decision if it changed (published and booked), else None.
+
+    The decision is taken as of the latest fact about the lead (event time), not the
+    wall clock, so replaying the same facts gives the same decisions and ledger."""
     facts = await store.lead_facts(session, lead_id)
+    now = now or latest_fact_time(facts) or utcnow()
     firm = facts.routed.firm_id if facts.routed else None
     contract = await store.current_contract(session, firm) if firm else None
     period = f"{now:%Y-%m}"

@@ -96,7 +96,7 @@ def meeting_outcome(  # noqa: PLR0911 - one outcome per meeting rule
             or e.status in ("no_show", "rescheduled_by_prospect", "cancelled_by_prospect")
         )
         deadline = first_miss.occurred_at + window
-        if as_of <= deadline:
+        if as_of < deadline:
             return "pending", Reason(
                 "meeting.awaiting_reschedule",
                 f"The prospect missed or moved the meeting; it earns credit if held by "
