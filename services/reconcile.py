@@ -53,9 +53,12 @@ _DATABASE_CHECKS: list[tuple[str, str]] = [
         " AND c.routing_revision = r.rev)",
     ),
     (
-        "credit decisions made twice for one routing revision",
-        "SELECT count(*) FROM (SELECT lead_id, routing_revision FROM credit.credit_decisions"
-        " GROUP BY lead_id, routing_revision HAVING count(*) > 1) twice",
+        "credit revisions that repeat the one before (a doubled decision)",
+        "SELECT count(*) FROM (SELECT state, amount, routing_revision, event->'reasons' AS r,"
+        " lag(state) OVER w AS p_state, lag(amount) OVER w AS p_amount,"
+        " lag(routing_revision) OVER w AS p_rr, lag(event->'reasons') OVER w AS p_r"
+        " FROM credit.credit_decisions WINDOW w AS (PARTITION BY lead_id ORDER BY revision)) x"
+        " WHERE state = p_state AND amount = p_amount AND routing_revision = p_rr AND r = p_r",
     ),
     (
         "leads whose credit revisions are not 1..n",

@@ -39,6 +39,8 @@ async def redecide(
     The decision is taken as of the latest fact about the lead (event time), not the
     wall clock, so replaying the same facts gives the same decisions and ledger."""
     facts = await store.lead_facts(session, lead_id)
+    if facts.received is None or facts.routed is None:
+        return None  # kept; decided once the lead and its routing are both known
     now = now or latest_fact_time(facts) or utcnow()
     firm = facts.routed.firm_id if facts.routed else None
     contract = await store.current_contract(session, firm) if firm else None
