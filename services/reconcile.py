@@ -66,6 +66,12 @@ _DATABASE_CHECKS: list[tuple[str, str]] = [
         " HAVING max(revision) <> count(*) OR min(revision) <> 1) gaps",
     ),
     (
+        "leads whose ledger total differs from their current credited amount",
+        "SELECT count(*) FROM (SELECT DISTINCT ON (lead_id) lead_id, amount FROM"
+        " credit.credit_decisions ORDER BY lead_id, revision DESC) d WHERE d.amount <>"
+        " (SELECT coalesce(sum(l.amount), 0) FROM credit.ledger l WHERE l.lead_id = d.lead_id)",
+    ),
+    (
         "unsent events in intake's outbox",
         "SELECT count(*) FROM intake.outbox WHERE sent_at IS NULL",
     ),

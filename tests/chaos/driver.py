@@ -18,7 +18,9 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -78,6 +80,7 @@ class Instance:
 @dataclass
 class Tally:
     accepted: int = 0
+    meetings: int = 0
     retried: int = 0
     kills: int = 0
     broker_freezes: int = 0
@@ -101,34 +104,104 @@ async def _wait_ready(instances: list[Instance], timeout_s: float = 90) -> None:
                 await asyncio.sleep(0.3)
 
 
+FIRM = "acme-outreach"  # the demo firm: walmart.com is assigned to it
+
+
+async def _setup_firm(intake: Instance, token: str) -> str:
+    """The firm, its key, and a touch on walmart.com, so its inbound leads earn credit."""
+    ops = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(timeout=10, base_url=intake.url, headers=ops) as client:
+        await client.post("/v1/firms", json={"firm_id": FIRM, "name": "Acme Outreach"})
+        key = (await client.post(f"/v1/firms/{FIRM}/keys")).json()["token"]
+        touch = {
+            "kind": "call",
+            "contact_email": "it@walmart.com",
+            "occurred_at": (datetime.now(UTC) - timedelta(days=2)).isoformat(),
+        }
+        answer = await client.post(
+            "/v1/partner/activities", json=touch, headers={"Authorization": f"Bearer {key}"}
+        )
+        answer.raise_for_status()
+        return str(key)
+
+
 async def _send_leads(
-    intakes: list[Instance], token: str, tally: Tally, *, total: int, concurrency: int, rate: float
+    intakes: list[Instance],
+    tokens: tuple[str, str],
+    tally: Tally,
+    *,
+    total: int,
+    concurrency: int,
+    rate: float,
 ) -> None:
-    """Leads at ``rate`` per second (so the chaos has time to happen under load); each is
-    retried until an intake answers 202: only those count as accepted."""
+    """Leads at ``rate`` per second (so the chaos has time to happen under load): three in
+    four from a web integration (ops API), one in four from the firm's partner API, every
+    other one of those with a meeting booked and held. Every call is retried with an
+    Idempotency-Key until an intake accepts it: only those count."""
     counter = iter(range(total))
     begin = time.monotonic()
-    headers = {"Authorization": f"Bearer {token}"}
+    ops = {"Authorization": f"Bearer {tokens[0]}"}
+    partner = {"Authorization": f"Bearer {tokens[1]}"}
+
+    async def until_accepted(  # noqa: PLR0917 - one call, spelled out
+        client: httpx.AsyncClient,
+        i: int,
+        path: str,
+        body: dict[str, Any],
+        headers: dict[str, str],
+        key: str,
+    ) -> Any:
+        attempt = 0
+        while True:
+            target = intakes[(i + attempt) % len(intakes)]
+            try:
+                answer = await client.post(
+                    f"{target.url}{path}", json=body, headers={**headers, "Idempotency-Key": key}
+                )
+                if answer.status_code in (200, 201, 202):
+                    return answer.json()
+            except httpx.HTTPError:
+                pass
+            attempt += 1
+            tally.retried += 1
+            await asyncio.sleep(min(0.05 * attempt, 1.0))
 
     async def worker(client: httpx.AsyncClient) -> None:
+        run = time.time_ns()
         for i in counter:
             await asyncio.sleep(max(0.0, begin + i / rate - time.monotonic()))
-            lead = {"email": f"chaos{i}-{time.time_ns()}@{DOMAINS[i % 5]}", "source": "chaos"}
-            attempt = 0
-            while True:
-                target = intakes[(i + attempt) % len(intakes)]
-                try:
-                    answer = await client.post(f"{target.url}/v1/leads", json=lead)
-                    if answer.status_code == 202:
-                        tally.accepted += 1
-                        break
-                except httpx.HTTPError:
-                    pass
-                attempt += 1
-                tally.retried += 1
-                await asyncio.sleep(min(0.05 * attempt, 1.0))
+            email = f"chaos{i}-{run}@{DOMAINS[i % 5] if i % 4 else 'walmart.com'}"
+            lead = {"email": email, "source": "chaos", "company": "Chaos Co"}
+            if i % 4:
+                await until_accepted(client, i, "/v1/leads", lead, ops, f"lead-{run}-{i}")
+                tally.accepted += 1
+                continue
+            got = await until_accepted(
+                client, i, "/v1/partner/leads", lead, partner, f"plead-{run}-{i}"
+            )
+            tally.accepted += 1
+            if i % 8:
+                continue
+            lead_id = got["results"][0]["id"]
+            meeting = await until_accepted(
+                client,
+                i,
+                "/v1/partner/meetings",
+                {"contact_email": email, "lead_id": lead_id},
+                partner,
+                f"meet-{run}-{i}",
+            )
+            await until_accepted(
+                client,
+                i,
+                f"/v1/partner/meetings/{meeting['meeting_id']}/updates",
+                {"status": "held"},
+                partner,
+                f"held-{run}-{i}",
+            )
+            tally.meetings += 1
 
-    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
+    async with httpx.AsyncClient(timeout=10) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
 
 
@@ -219,7 +292,10 @@ async def _chaos_run(
         )
     )
     intakes = [i for i in instances if i.name == "intake"]
-    await _send_leads(intakes, token, tally, total=leads, concurrency=concurrency, rate=rate)
+    partner_token = await _setup_firm(intakes[0], token)
+    await _send_leads(
+        intakes, (token, partner_token), tally, total=leads, concurrency=concurrency, rate=rate
+    )
     stop.set()
     await chaos
     for instance in instances:  # everything up again, so that the system can drain
@@ -266,7 +342,8 @@ def run(
 
 def render(tally: Tally, checks: list[Check], counts: list[tuple[str, int]]) -> str:
     lines = [
-        f"leads accepted: {tally.accepted} (client retries {tally.retried}); "
+        f"leads accepted: {tally.accepted}, meetings held: {tally.meetings} "
+        f"(client retries {tally.retried}); "
         f"instances killed: {tally.kills}; broker freezes: {tally.broker_freezes}; "
         f"database restarts: {tally.database_restarts}",
         "",
