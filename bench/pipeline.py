@@ -184,8 +184,10 @@ def report(results: list[RunResult], n: int, concurrency: int, pace: float) -> s
         ),
     ]
     for label, attr in (
-        ("POST → lead.routed", "routed_ms"),
-        ("POST → credit.decided", "credited_ms"),
+        ("flat out: POST → lead.routed", "routed_ms"),
+        ("flat out: POST → credit.decided", "credited_ms"),
+        (f"at {pace:g}/s: POST → lead.routed", "paced_routed_ms"),
+        (f"at {pace:g}/s: POST → credit.decided", "paced_credited_ms"),
     ):
         for p in (50, 95, 99):
             rows.append((f"{label} p{p} ms", [pct(getattr(r, attr), p) for r in results], "{:.0f}"))

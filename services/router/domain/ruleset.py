@@ -10,6 +10,7 @@ share with firm), ``named_owner``, ``territory`` (→ team, weighted round robin
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -130,5 +131,7 @@ def ruleset_json(ruleset: RuleSet) -> str:
     return json.dumps(ruleset.model_dump(mode="json"), sort_keys=True)
 
 
+@cache
 def default_ruleset() -> RuleSet:
+    """Parsed once per process: it is routed with for every lead until one is activated."""
     return parse_ruleset(DEFAULT_RULESET_PATH.read_text())
