@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from fastapi import FastAPI
 
-from services.credit.api import credit, firms, partner
+from services.credit.api import credit, firms, partner, reports
 from services.credit.consumer import handlers
 from services.credit.store import SCHEMA
 from shared.events.topics import (
@@ -47,7 +47,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Leadflow credit",
         description="Decides whether the outside firm gets credit, with reasons, and keeps "
         "the ledger.",
-        routers=[credit.router, firms.router, partner.router],
+        routers=[
+            credit.router,
+            firms.router,
+            partner.router,
+            reports.ops_router,
+            reports.partner_router,
+        ],
         consumers=_consumers,
         settings=settings,
     )

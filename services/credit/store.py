@@ -38,6 +38,7 @@ from services.credit.domain.facts import (
     StatusEvent,
     Touch,
 )
+from services.credit.domain.report import LeadStanding
 
 SCHEMA = "credit"
 _metadata = MetaData(schema=SCHEMA)
@@ -333,3 +334,32 @@ async def statement_lines(session: AsyncSession, firm_id: str, period: str) -> l
         .order_by(ledger.c.id)
     )
     return [dict(r._mapping) for r in rows]
+
+
+# --- reports -------------------------------------------------------------------------
+
+
+async def firm_leads(session: AsyncSession, firm_id: str) -> list[LeadStanding]:
+    """Every lead whose current decision is about the firm, with its facts (SP9 reports).
+    One facts read per lead: fine for a firm's daily volume; batch it if that grows."""
+    latest = (
+        select(CreditDecisionRow)
+        .distinct(CreditDecisionRow.lead_id)  # type: ignore[arg-type]
+        .order_by(
+            CreditDecisionRow.lead_id,  # type: ignore[arg-type]
+            CreditDecisionRow.revision.desc(),  # type: ignore[attr-defined]
+        )
+    ).subquery()
+    rows = (await session.execute(select(latest).where(latest.c.firm_id == firm_id))).all()
+    standings = []
+    for row in rows:
+        reasons = row.event.get("reasons") or [{}]
+        standings.append(
+            LeadStanding(
+                await lead_facts(session, row.lead_id),
+                row.state,
+                Decimal(row.amount),
+                reasons[0].get("sentence", ""),
+            )
+        )
+    return standings

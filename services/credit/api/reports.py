@@ -1,0 +1,62 @@
+"""Referral reports (DESIGN.md sticking point 9): the daily referral report and the weekly
+summary of one firm, for ops (any firm) and for the firm itself through its partner key
+(its own only). Thin: parse the day, load the firm's leads, call the pure builder."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request
+
+from services.credit import store
+from services.credit.domain.report import Report, build_report, week_of
+from shared.auth import OpsCaller
+from shared.partners import partner_dependency
+from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.service import runtime_of
+
+ops_router = APIRouter(prefix="/v1/firms", tags=["reports"], responses=PROBLEM_RESPONSES)
+partner_router = APIRouter(prefix="/v1/partner", tags=["partner"], responses=PROBLEM_RESPONSES)
+Firm = Annotated[str, Depends(partner_dependency(store.SCHEMA, lambda r: runtime_of(r).sessions))]
+Kind = Literal["daily", "weekly"]
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _day(value: str) -> date:
+    try:
+        if not DAY.match(value):
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Problem(
+            422, "day: YYYY-MM-DD", errors=[{"field": "day", "reason": "a date, YYYY-MM-DD"}]
+        ) from None
+
+
+async def _report(request: Request, firm_id: str, kind: Kind, day: str) -> Report:
+    start = _day(day)
+    if kind == "weekly":
+        start = week_of(start)
+    async with runtime_of(request).sessions() as session:
+        leads = await store.firm_leads(session, firm_id)
+    return build_report(firm_id, leads, start, 7 if kind == "weekly" else 1)
+
+
+@ops_router.get(
+    "/{firm_id}/reports/{kind}/{day}",
+    summary="A firm's daily referral report or weekly summary (the week holding the day)",
+)
+async def ops_report(
+    firm_id: str, kind: Kind, day: str, request: Request, _caller: OpsCaller
+) -> Report:
+    return await _report(request, firm_id, kind, day)
+
+
+@partner_router.get(
+    "/reports/{kind}/{day}",
+    summary="The firm's own daily referral report or weekly summary",
+)
+async def partner_report(kind: Kind, day: str, request: Request, firm: Firm) -> Report:
+    return await _report(request, firm, kind, day)
