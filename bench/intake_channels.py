@@ -66,7 +66,9 @@ async def copy_rate(database_url: str, rows: list[list[str]]) -> float:
     """The ceiling: COPY of the same rows into a table shaped like intake's leads."""
     conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
-        await conn.execute("CREATE TABLE IF NOT EXISTS public.bench_copy (LIKE intake.leads)")
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS public.bench_copy (LIKE intake.leads INCLUDING DEFAULTS)"
+        )
         await conn.execute("TRUNCATE public.bench_copy")
         now = datetime.now(UTC)
         records = [
