@@ -133,6 +133,25 @@ async def test_a_held_meeting_is_credited_and_on_the_statement(demo: Stack) -> N
         assert lead_id in as_csv.text
         assert "TOTAL" in as_csv.text
 
+        # SP9: the firm's daily referral report and weekly summary, its own leads only.
+        today = datetime.now(UTC).date().isoformat()
+        daily = (
+            await client.get(f"{urls['credit']}/v1/partner/reports/daily/{today}", headers=partner)
+        ).json()
+        assert [r["lead_id"] for r in daily["referrals"]] == [lead_id]
+        assert daily["referrals"][0]["state"] == "credited"
+        assert (daily["leads_sent"], daily["credited"], daily["amount"]) == (1, 1, "500.00")
+        assert (daily["meetings_booked"], daily["meetings_held"]) == (1, 1)
+        weekly = await client.get(
+            f"{urls['credit']}/v1/firms/{firm}/reports/weekly/{today}", headers=auth
+        )
+        assert weekly.json()["amount"] == "500.00"
+        bad_day = await client.get(
+            f"{urls['credit']}/v1/partner/reports/daily/yesterday", headers=partner
+        )
+        assert bad_day.status_code == 422
+        assert bad_day.json()["errors"][0]["field"] == "day"
+
         other, other_token, _ = await new_firm(client, demo)
         assert other != firm
         stranger = {"Authorization": f"Bearer {other_token}"}
@@ -147,6 +166,13 @@ async def test_a_held_meeting_is_credited_and_on_the_statement(demo: Stack) -> N
                 f"{urls['credit']}/v1/partner/credits/{lead_id}", headers=stranger
             )
         assert hidden.status_code == 404  # not yours looks like not found
+        theirs = (
+            await client.get(
+                f"{urls['credit']}/v1/partner/reports/weekly/{today}", headers=stranger
+            )
+        ).json()
+        assert theirs["referrals"] == []
+        assert theirs["amount"] == "0.00"
 
 
 async def test_a_no_show_never_held_ends_void_and_a_dispute_goes_to_ops(demo: Stack) -> None:
