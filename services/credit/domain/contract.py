@@ -80,6 +80,12 @@ class Terms(BaseModel):
         default_factory=_routing_data_or_criteria,
         description="SP5/SP9: routing, data or criteria problems; not 'no interest'",
     )
+    protection_days: int = Field(
+        default=60,
+        ge=0,
+        description="conflicts: a touch by another firm or the in-house team this recent "
+        "before the firm registered the lead makes it theirs (0: off)",
+    )
     reschedule_window_days: int = Field(default=30, ge=0, description="SP6: held within this")
     no_show_report_hours: int = Field(
         default=24, ge=0, description="SP6: a no-show reported later counts as held"

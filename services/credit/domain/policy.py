@@ -15,7 +15,7 @@ from services.credit.domain.contract import Contract, Terms
 from services.credit.domain.facts import DisputeEvent, LeadFacts, MeetingEvent
 from shared.events.credit import CreditState
 
-POLICY_VERSION = "credit-2026.11.2"
+POLICY_VERSION = "credit-2026.11.3"  # .3: conflicts (prior touch in protection window)
 ZERO = Decimal("0.00")
 
 
@@ -176,6 +176,11 @@ def _gate(  # noqa: PLR0911 - one early answer per rule reads best as a flat lis
                 tuple(notes),
             )
         notes.append(Reason("customer.cross_sell", "A customer account open to cross-sell."))
+    conflict = _prior_touch(facts, terms, firm)
+    if conflict is not None:
+        return _final(
+            "not_eligible", firm, "conflict.prior_touch", conflict, contract, tuple(notes)
+        )
     if received.submitted_by_firm != firm:
         inbound = _inbound(facts, terms, firm)
         if isinstance(inbound, str):
@@ -199,6 +204,32 @@ def _gate(  # noqa: PLR0911 - one early answer per rule reads best as a flat lis
             tuple(notes),
         )
     return notes
+
+
+def _prior_touch(facts: LeadFacts, terms: Terms, firm: str) -> str | None:
+    """Conflicts: first registration wins inside the protection window. A lead the firm
+    registered is not its own if another firm or the company's in-house team touched the
+    contact's domain in the ``protection_days`` before it (event time, so a touch logged
+    late but dated earlier still counts)."""
+    received = facts.received
+    if received is None or received.submitted_by_firm != firm or terms.protection_days == 0:
+        return None
+    since = received.received_at - timedelta(days=terms.protection_days)
+    earlier = sorted(
+        (
+            t
+            for t in facts.touches
+            if t.firm_id != firm and since <= t.occurred_at < received.received_at
+        ),
+        key=lambda t: (t.occurred_at, t.firm_id),
+    )
+    if not earlier:
+        return None
+    first = earlier[0]
+    return (
+        f"{first.firm_id} touched the account on {first.occurred_at:%Y-%m-%d}, within "
+        f"{terms.protection_days} days before {firm} registered the lead; it is theirs."
+    )
 
 
 def _inbound(facts: LeadFacts, terms: Terms, firm: str) -> Reason | str:
