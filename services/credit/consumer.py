@@ -39,6 +39,7 @@ async def on_lead_received(session: AsyncSession, envelope: Envelope, outbox: Ou
             "fields": [f for f in _OPTIONAL_FIELDS if getattr(lead, f)],
         },
     )
+    await store.lock(session, f"domain:{lead.email_domain}")  # see on_activity
     await redecide(session, outbox, lead.lead_id)
 
 
@@ -66,6 +67,9 @@ async def on_lead_routed(session: AsyncSession, envelope: Envelope, outbox: Outb
 
 async def on_activity(session: AsyncSession, envelope: Envelope, outbox: Outbox) -> None:
     touch = ActivityLogged.from_envelope(envelope)
+    # A touch and a lead on the same domain, applied at once by two consumers, must not
+    # each miss the other: the domain lock makes the second one see the first's commit.
+    await store.lock(session, f"domain:{touch.email_domain}")
     await store.add_touch(
         session,
         event_id=envelope.id,

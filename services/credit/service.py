@@ -38,6 +38,10 @@ async def redecide(
 
     The decision is taken as of the latest fact about the lead (event time), not the
     wall clock, so replaying the same facts gives the same decisions and ledger."""
+    # Facts of one lead arrive on several topics and may be applied at the same time by
+    # different consumers: under this lock (held to commit) the later transaction reads
+    # the earlier one's facts, so two half-views never both decide "not yet".
+    await store.lock(session, f"lead:{lead_id}")
     facts = await store.lead_facts(session, lead_id)
     if facts.received is None or facts.routed is None:
         return None  # kept; decided once the lead and its routing are both known

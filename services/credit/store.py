@@ -105,6 +105,11 @@ ledger = Table(
 )
 
 
+async def lock(session: AsyncSession, key: str) -> None:
+    """A transaction-scoped advisory lock on a business key (a lead, a domain)."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
 # --- contracts ---------------------------------------------------------------------
 
 
