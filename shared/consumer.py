@@ -28,10 +28,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import SessionFactory
+from shared.db import SessionFactory, lost_connection
 from shared.events.envelope import Envelope
 from shared.events.topics import dlq_topic
 from shared.observability import EVENT_HANDLING, EVENTS_CONSUMED, get_logger
@@ -51,16 +51,12 @@ _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03"}
 
 def _is_transient(exc: BaseException) -> bool:
     """Infrastructure trouble or a lost race: retried until it passes, never dead-lettered."""
-    if isinstance(exc, TransientError | OperationalError | InterfaceError | OSError | KafkaError):
+    if isinstance(exc, TransientError | OperationalError | InterfaceError | KafkaError):
         return True
-    if isinstance(exc, DBAPIError):
-        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-        return (
-            exc.connection_invalidated
-            or sqlstate in _RETRYABLE_SQLSTATES
-            or str(sqlstate)[:2] in {"08", "57"}  # connection lost; server shutting down
-        )
-    return isinstance(exc, TimeoutError)
+    if lost_connection(exc):
+        return True
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return sqlstate in _RETRYABLE_SQLSTATES
 
 
 @dataclass

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -53,3 +55,31 @@ async def session_scope(sessions: SessionFactory) -> AsyncIterator[AsyncSession]
     """FastAPI dependency body: one session per request."""
     async with sessions() as session:
         yield session
+
+
+_LOST_CONNECTION = (
+    asyncpg.exceptions.PostgresConnectionError,  # incl. ConnectionDoesNotExistError
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,  # a connection left mid-operation by a dying server
+    ConnectionError,
+    OSError,
+    TimeoutError,
+)
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """Whether the database went away under this error (restart, shutdown, network), as
+    opposed to the statement being wrong: worth a retry or a 503, never a dead letter."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the error, the driver's error under it, and their causes
+        if seen is None:
+            return False
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, _LOST_CONNECTION):
+            return True
+        sqlstate = str(getattr(seen, "sqlstate", "") or "")
+        if sqlstate[:2] in {"08", "57"}:  # connection exception; operator intervention
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return False

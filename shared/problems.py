@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.db import lost_connection
 from shared.observability import get_logger
 
 log = get_logger(__name__)
@@ -111,10 +112,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, DBAPIError)
-        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
-        # 08: connection exception; 57: operator intervention (shutdown, restart)
-        if exc.connection_invalidated or sqlstate[:2] in {"08", "57"}:
+        if lost_connection(exc):
             return await on_database_down(request, exc)
         return await on_unexpected(request, exc)
 
