@@ -5,8 +5,6 @@ One database session per task: a session is never shared between concurrent task
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -49,12 +47,6 @@ def make_sessions(engine: AsyncEngine) -> SessionFactory:
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
-
-
-async def session_scope(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
-    """FastAPI dependency body: one session per request."""
-    async with sessions() as session:
-        yield session
 
 
 _LOST_CONNECTION = (

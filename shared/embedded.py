@@ -12,7 +12,6 @@ import contextlib
 import ctypes
 import os
 import pwd
-import shutil
 import signal
 import socket
 import subprocess
@@ -279,7 +278,3 @@ class EmbeddedKafka:
     def thaw(self) -> None:
         if self.process is not None:
             self.process.send_signal(signal.SIGCONT)
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

@@ -63,19 +63,6 @@ def single_or_batch(body: dict[str, Any], key: str, result: BatchResult) -> Batc
 router = APIRouter(prefix="/v1/partner", tags=["partner firms"], responses=INTAKE_ERRORS)
 
 
-def _meeting_out(row: Any) -> MeetingOut:
-    return MeetingOut(
-        meeting_id=row.id,
-        firm_id=row.firm_id,
-        lead_id=row.lead_id,
-        contact_email=row.contact_email,
-        status=row.status,
-        scheduled_for=row.scheduled_for,
-        updated_at=row.updated_at,
-        history=row.history,
-    )
-
-
 @router.post(
     "/leads",
     status_code=status.HTTP_202_ACCEPTED,
@@ -165,7 +152,7 @@ async def post_meeting(body: MeetingIn, request: Request, partner: PartnerCaller
             comment=body.comment,
         )
         row = await get_meeting(session, meeting_id, partner.firm_id)
-    return _meeting_out(row)
+    return MeetingOut.of(row)
 
 
 @router.get("/meetings/{meeting_id}", summary="One of the firm's own meetings")
@@ -174,7 +161,7 @@ async def read_meeting(meeting_id: UUID, request: Request, partner: PartnerCalle
         row = await get_meeting(session, meeting_id, partner.firm_id)
     if row is None:
         raise Problem(404, f"No meeting {meeting_id}.")
-    return _meeting_out(row)
+    return MeetingOut.of(row)
 
 
 async def _change(
@@ -195,7 +182,7 @@ async def _change(
         )
     if row is None:
         raise Problem(404, f"No meeting {meeting_id}.")
-    return _meeting_out(row)
+    return MeetingOut.of(row)
 
 
 @router.patch(

@@ -92,6 +92,20 @@ class MeetingOut(BaseModel):
     updated_at: datetime
     history: list[dict[str, Any]]
 
+    @classmethod
+    def of(cls, row: Any) -> MeetingOut:
+        """From a stored meeting row (the partner and the sales endpoints answer alike)."""
+        return cls(
+            meeting_id=row.id,
+            firm_id=row.firm_id,
+            lead_id=row.lead_id,
+            contact_email=row.contact_email,
+            status=row.status,
+            scheduled_for=row.scheduled_for,
+            updated_at=row.updated_at,
+            history=row.history,
+        )
+
 
 class PartnerLeadOut(BaseModel):
     id: UUID

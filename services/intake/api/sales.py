@@ -120,13 +120,4 @@ async def post_outcome(
         )
     if row is None:
         raise Problem(404, f"No meeting {meeting_id}.")
-    return MeetingOut(
-        meeting_id=row.id,
-        firm_id=row.firm_id,
-        lead_id=row.lead_id,
-        contact_email=row.contact_email,
-        status=row.status,
-        scheduled_for=row.scheduled_for,
-        updated_at=row.updated_at,
-        history=row.history,
-    )
+    return MeetingOut.of(row)
