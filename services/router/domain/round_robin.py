@@ -1,10 +1,9 @@
 """Weighted round robin inside a team, as a pure function of the counters.
 
-Smooth weighted round robin (the nginx algorithm): every eligible owner's counter grows
-by its weight, the highest counter wins (ties: lowest owner id) and drops by the total
-weight. Over N leads each owner's share stays within one of N x weight / total weight
-(at most 1 off; an exhaustive search over small teams reaches exactly 1, never more),
-and picks are interleaved rather than bunched. The counters live in the database (the
+The quota method (Balinski and Young): over N leads each owner's share stays within one
+of N x weight / total weight at every step (smooth weighted round robin, tried first,
+can drift past one with several unequal weights), and picks are interleaved rather than
+bunched. The counters live in the database (the
 store applies ``updates`` under row locks), so the rotation is fair across restarts and
 across several router instances.
 """
@@ -14,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from fractions import Fraction
 
 from services.router.domain.model import Owner
 
@@ -53,11 +53,21 @@ def eligibility(
 
 
 def pick(team_id: str, eligible: Sequence[Owner], counters: Mapping[tuple[str, str], int]) -> Pick:
-    """The next owner of ``team_id`` among ``eligible`` (non-empty), and the new counters."""
+    """The next owner of ``team_id`` among ``eligible`` (non-empty), and the new counters.
+
+    The counters are picks so far. Among the owners still under their upper quota (one
+    more pick would not put them above ``leads x weight / total``), the one with the
+    highest ``weight / (picks + 1)`` wins, ties to the lowest id: Balinski and Young's
+    quota method, which keeps every owner's share within one of its quota at every step.
+    """
     if not eligible:
         raise ValueError("nobody is eligible")
     total = sum(o.weight for o in eligible)
-    raised = {o.owner_id: counters.get((team_id, o.owner_id), 0) + o.weight for o in eligible}
-    chosen = min(eligible, key=lambda o: (-raised[o.owner_id], o.owner_id))
-    raised[chosen.owner_id] -= total
-    return Pick(chosen, {(team_id, owner_id): value for owner_id, value in raised.items()})
+    picks = {o.owner_id: counters.get((team_id, o.owner_id), 0) for o in eligible}
+    lead_number = sum(picks.values()) + 1
+    under_quota = [o for o in eligible if picks[o.owner_id] * total < lead_number * o.weight]
+    chosen = min(
+        under_quota or list(eligible),
+        key=lambda o: (-Fraction(o.weight, picks[o.owner_id] + 1), o.owner_id),
+    )
+    return Pick(chosen, {(team_id, chosen.owner_id): picks[chosen.owner_id] + 1})
