@@ -41,6 +41,9 @@ log = get_logger(__name__)
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 
+ANY_TYPE = "*"
+"""A handlers key that takes every event type the consumer has no specific handler for."""
+
 
 class TransientError(Exception):
     """Raised by a handler for a failure worth retrying forever (never dead-lettered)."""
@@ -225,7 +228,7 @@ class EventConsumer:
             return await self._apply_in(session, envelope, topic)
 
     async def _apply_in(self, session: AsyncSession, envelope: Envelope, topic: str) -> str:
-        handler = self.handlers.get(envelope.type)
+        handler = self.handlers.get(envelope.type) or self.handlers.get(ANY_TYPE)
         if handler is None:
             return "ignored"  # a type this consumer does not act on (topics carry several)
         first_time = await session.scalar(
