@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
+import json
 import os
 import random
 import signal
@@ -17,17 +19,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from services.catalog import SERVICES
+from services.intake.domain.signatures import sign
 from services.reconcile import Check, reconcile_until_settled
 from services.stack import load_demo
 from shared.auth import hash_token, new_token
+from shared.db import make_engine
 from shared.embedded import free_port
 from tests.support.infra import Infra, start_infra
 
@@ -81,6 +87,9 @@ class Instance:
 class Tally:
     accepted: int = 0
     meetings: int = 0
+    touches: int = 0
+    imports: int = 0
+    reimports: int = 0
     retried: int = 0
     kills: int = 0
     broker_freezes: int = 0
@@ -125,6 +134,167 @@ async def _setup_firm(intake: Instance, token: str) -> str:
         return str(key)
 
 
+CHANNELS = (
+    "partner",
+    "partner",
+    "form",
+    "form",
+    "webhook",
+    "webhook",
+    "import",
+    "import",
+    "api",
+    "api",
+)
+"""Lead ``i`` comes in through ``CHANNELS[i % 10]``."""
+IMPORT_ROWS = 40
+WEBHOOK_SOURCE = "chaos-hooks"
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"chaos-webhook-secret-0123456789").decode()
+FORM_ORIGIN = "https://www.example.com"
+FORM_KEY = "chaos-demo"
+
+
+@dataclass
+class Sender:
+    """Sends through every channel; each call is retried (an Idempotency-Key, the same
+    webhook-id, dedup for forms and re-imported files) until an intake accepts it."""
+
+    intakes: list[Instance]
+    tally: Tally
+    ops: dict[str, str]
+    partner: dict[str, str]
+    client: httpx.AsyncClient
+
+    async def until_accepted(
+        self, i: int, path: str, make: Callable[[], dict[str, Any]]
+    ) -> httpx.Response:
+        attempt = 0
+        while True:
+            target = self.intakes[(i + attempt) % len(self.intakes)]
+            try:
+                answer = await self.client.post(f"{target.url}{path}", **make())
+                if answer.status_code in (200, 201, 202, 303):
+                    return answer
+            except httpx.HTTPError:
+                pass
+            attempt += 1
+            self.tally.retried += 1
+            await asyncio.sleep(min(0.05 * attempt, 1.0))
+
+    async def partner_lead(self, i: int, email: str, run: int) -> None:
+        body = {"email": email, "source": "chaos", "company": "Chaos Co"}
+        headers = {**self.partner, "Idempotency-Key": f"plead-{run}-{i}"}
+        got = await self.until_accepted(
+            i, "/v1/partner/leads", lambda: {"json": body, "headers": headers}
+        )
+        lead_id = got.json()["results"][0]["id"]
+        touch = {"kind": "email", "contact_email": email, "lead_id": lead_id}
+        touch_headers = {**self.partner, "Idempotency-Key": f"touch-{run}-{i}"}
+        await self.until_accepted(
+            i, "/v1/partner/activities", lambda: {"json": touch, "headers": touch_headers}
+        )
+        self.tally.touches += 1
+        if i % 20:
+            return
+        meeting = {"contact_email": email, "lead_id": lead_id}
+        booked = await self.until_accepted(
+            i,
+            "/v1/partner/meetings",
+            lambda: {
+                "json": meeting,
+                "headers": {**self.partner, "Idempotency-Key": f"meet-{run}-{i}"},
+            },
+        )
+        meeting_id = booked.json()["meeting_id"]
+        await self.until_accepted(
+            i,
+            f"/v1/partner/meetings/{meeting_id}/updates",
+            lambda: {
+                "json": {"status": "held"},
+                "headers": {**self.partner, "Idempotency-Key": f"held-{run}-{i}"},
+            },
+        )
+        self.tally.meetings += 1
+
+    async def api_lead(self, i: int, email: str, run: int) -> None:
+        body = {"email": email, "source": "chaos", "company": "Chaos Co"}
+        headers = {**self.ops, "Idempotency-Key": f"lead-{run}-{i}"}
+        await self.until_accepted(i, "/v1/leads", lambda: {"json": body, "headers": headers})
+
+    async def form_post(self, i: int, email: str) -> None:
+        fields = {"email": email, "name": "Form Person", "company": "Chaos Co", "website": ""}
+        await self.until_accepted(
+            i,
+            f"/v1/forms/{FORM_KEY}/submissions",
+            lambda: {"data": fields, "headers": {"Origin": FORM_ORIGIN}},
+        )
+
+    async def webhook(self, i: int, email: str, run: int) -> None:
+        body = json.dumps({"type": "form.submitted", "contact": {"email": email}}).encode()
+        webhook_id = f"msg_{run}_{i}"
+
+        def signed() -> dict[str, Any]:  # re-signed on each try, like a real sender
+            timestamp = int(time.time())
+            return {
+                "content": body,
+                "headers": {
+                    "content-type": "application/json",
+                    "webhook-id": webhook_id,
+                    "webhook-timestamp": str(timestamp),
+                    "webhook-signature": sign(WEBHOOK_SECRET, webhook_id, timestamp, body),
+                },
+            }
+
+        await self.until_accepted(i, f"/v1/webhooks/{WEBHOOK_SOURCE}", signed)
+
+    async def import_file(self, i: int, emails: list[str]) -> None:
+        """Upload until a job completes: a job whose process was killed stays running (or
+        fails when the database restarts), and the file is imported again — the rows
+        already in are repeats, not new leads."""
+        csv = "Email,Company\n" + "".join(f"{e},Chaos Co\n" for e in emails)
+        while True:
+            answer = await self.until_accepted(
+                i,
+                "/v1/imports?source=chaos-import&campaign=chaos",
+                lambda: {"content": csv.encode(), "headers": self.ops},
+            )
+            job = answer.headers["location"]
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                await asyncio.sleep(1)
+                with contextlib.suppress(httpx.HTTPError, ValueError):
+                    target = self.intakes[i % len(self.intakes)]
+                    status = (await self.client.get(f"{target.url}{job}", headers=self.ops)).json()
+                    if status.get("status") == "completed":
+                        accepted = status["rows_accepted"] + status["rows_duplicate"]
+                        if accepted == len(emails):
+                            self.tally.imports += 1
+                            return
+                        raise AssertionError(f"import {job} refused rows: {status}")
+                    if status.get("status") == "failed":
+                        break
+            self.tally.reimports += 1
+
+
+async def _setup_channels(intake: Instance, token: str) -> None:
+    """The chaos web form and the webhook source's mapping."""
+    ops = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(timeout=10, base_url=intake.url, headers=ops) as client:
+        form = {"name": "Chaos demo", "campaign": "chaos", "allowed_origins": [FORM_ORIGIN]}
+        (await client.put(f"/v1/forms/{FORM_KEY}", json=form)).raise_for_status()
+        mapping = {
+            "event_type_path": "type",
+            "events": {
+                "form.submitted": {
+                    "kind": "lead",
+                    "engagement": "form_fill",
+                    "fields": {"email": "contact.email"},
+                }
+            },
+        }
+        (await client.put(f"/v1/webhook-sources/{WEBHOOK_SOURCE}", json=mapping)).raise_for_status()
+
+
 async def _send_leads(
     intakes: list[Instance],
     tokens: tuple[str, str],
@@ -133,76 +303,51 @@ async def _send_leads(
     total: int,
     concurrency: int,
     rate: float,
+    run: int,
 ) -> None:
-    """Leads at ``rate`` per second (so the chaos has time to happen under load): three in
-    four from a web integration (ops API), one in four from the firm's partner API, every
-    other one of those with a meeting booked and held. Every call is retried with an
-    Idempotency-Key until an intake accepts it: only those count."""
+    """Leads at ``rate`` per second (so the chaos has time to happen under load) through
+    every channel (``CHANNELS``): the firm's partner API with a touch each and every
+    tenth with a meeting booked and held, web forms, signed webhooks, CSV imports of
+    ``IMPORT_ROWS`` rows, and the ops API. Only what an intake accepted counts."""
     counter = iter(range(total))
     begin = time.monotonic()
-    ops = {"Authorization": f"Bearer {tokens[0]}"}
-    partner = {"Authorization": f"Bearer {tokens[1]}"}
+    pending_import: list[str] = []
 
-    async def until_accepted(  # noqa: PLR0917 - one call, spelled out
-        client: httpx.AsyncClient,
-        i: int,
-        path: str,
-        body: dict[str, Any],
-        headers: dict[str, str],
-        key: str,
-    ) -> Any:
-        attempt = 0
-        while True:
-            target = intakes[(i + attempt) % len(intakes)]
-            try:
-                answer = await client.post(
-                    f"{target.url}{path}", json=body, headers={**headers, "Idempotency-Key": key}
-                )
-                if answer.status_code in (200, 201, 202):
-                    return answer.json()
-            except httpx.HTTPError:
-                pass
-            attempt += 1
-            tally.retried += 1
-            await asyncio.sleep(min(0.05 * attempt, 1.0))
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        run = time.time_ns()
+    async def worker(sender: Sender) -> None:
         for i in counter:
             await asyncio.sleep(max(0.0, begin + i / rate - time.monotonic()))
-            email = f"chaos{i}-{run}@{DOMAINS[i % 5] if i % 4 else 'walmart.com'}"
-            lead = {"email": email, "source": "chaos", "company": "Chaos Co"}
-            if i % 4:
-                await until_accepted(client, i, "/v1/leads", lead, ops, f"lead-{run}-{i}")
-                tally.accepted += 1
+            channel = CHANNELS[i % len(CHANNELS)]
+            email = f"chaos{i}-{run}@{DOMAINS[i % 5] if channel != 'partner' else 'walmart.com'}"
+            if channel == "partner":
+                await sender.partner_lead(i, email, run)
+            elif channel == "form":
+                await sender.form_post(i, email)
+            elif channel == "webhook":
+                await sender.webhook(i, email, run)
+            elif channel == "import":
+                pending_import.append(email)
+                if len(pending_import) < IMPORT_ROWS and i < total - 10:
+                    continue
+                rows = pending_import[:]
+                pending_import.clear()
+                await sender.import_file(i, rows)
+                tally.accepted += len(rows)
                 continue
-            got = await until_accepted(
-                client, i, "/v1/partner/leads", lead, partner, f"plead-{run}-{i}"
-            )
+            else:
+                await sender.api_lead(i, email, run)
             tally.accepted += 1
-            if i % 8:
-                continue
-            lead_id = got["results"][0]["id"]
-            meeting = await until_accepted(
-                client,
-                i,
-                "/v1/partner/meetings",
-                {"contact_email": email, "lead_id": lead_id},
-                partner,
-                f"meet-{run}-{i}",
-            )
-            await until_accepted(
-                client,
-                i,
-                f"/v1/partner/meetings/{meeting['meeting_id']}/updates",
-                {"status": "held"},
-                partner,
-                f"held-{run}-{i}",
-            )
-            tally.meetings += 1
 
     async with httpx.AsyncClient(timeout=10) as client:
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        sender = Sender(
+            intakes,
+            tally,
+            {"Authorization": f"Bearer {tokens[0]}"},
+            {"Authorization": f"Bearer {tokens[1]}"},
+            client,
+        )
+        await asyncio.gather(*(worker(sender) for _ in range(concurrency)))
+    if pending_import:
+        raise AssertionError(f"{len(pending_import)} rows were never imported")
 
 
 async def _make_chaos(
@@ -258,6 +403,12 @@ def _instances(infra: Infra, work: Path, token: str) -> list[Instance]:
         "LOG_LEVEL": "WARNING",
         "KAFKA_REQUEST_TIMEOUT_S": "5",
         "KAFKA_SEND_TIMEOUT_S": "10",
+        # All the traffic comes from this one address: lift the per-IP form limit.
+        "INTAKE_FORM_RATE_PER_MIN": "1000000",
+        "INTAKE_FORM_BURST": "100000",
+        "INTAKE_PARTNER_RATE_PER_S": "100000",
+        "INTAKE_PARTNER_BURST": "100000",
+        "INTAKE_WEBHOOK_SECRETS": json.dumps({WEBHOOK_SOURCE: WEBHOOK_SECRET}),
     }
     return [
         Instance(
@@ -279,6 +430,7 @@ async def _chaos_run(
     kill_every_s: float,
     freeze_s: float,
     seed: int,
+    run: int,
 ) -> Tally:
     await load_demo(infra.database_url)
     tally = Tally()
@@ -293,8 +445,15 @@ async def _chaos_run(
     )
     intakes = [i for i in instances if i.name == "intake"]
     partner_token = await _setup_firm(intakes[0], token)
+    await _setup_channels(intakes[0], token)
     await _send_leads(
-        intakes, (token, partner_token), tally, total=leads, concurrency=concurrency, rate=rate
+        intakes,
+        (token, partner_token),
+        tally,
+        total=leads,
+        concurrency=concurrency,
+        rate=rate,
+        run=run,
     )
     stop.set()
     await chaos
@@ -303,6 +462,30 @@ async def _chaos_run(
             instance.start()
     await _wait_ready(instances)
     return tally
+
+
+async def _every_lead_kept_once(database_url: str, run: int, tally: Tally) -> Check:
+    """Every lead the driver saw accepted, through any channel, is in intake once."""
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            per_email = (
+                await connection.execute(
+                    text(
+                        "SELECT count(DISTINCT email), count(*) FROM intake.leads "
+                        "WHERE email LIKE :pattern"
+                    ),
+                    {"pattern": f"chaos%-{run}@%"},
+                )
+            ).one()
+    finally:
+        await engine.dispose()
+    distinct, rows = per_email
+    return Check(
+        "leads accepted by intake, stored once each",
+        ok=distinct == tally.accepted and rows == distinct,
+        found=f"{distinct} of {tally.accepted} ({rows} rows)",
+    )
 
 
 def run(
@@ -317,6 +500,7 @@ def run(
     settle_s: float = 240,
 ) -> tuple[Tally, list[Check], list[tuple[str, int]]]:
     token = new_token()
+    run = time.time_ns()
     with start_infra(work) as infra:
         instances = _instances(infra, work, token)
         try:
@@ -331,9 +515,11 @@ def run(
                     kill_every_s=kill_every_s,
                     freeze_s=freeze_s,
                     seed=seed,
+                    run=run,
                 )
             )
             checks, counts = reconcile_until_settled(infra.settings(), timeout_s=settle_s)
+            checks.append(asyncio.run(_every_lead_kept_once(infra.database_url, run, tally)))
         finally:
             for instance in instances:
                 instance.stop()
@@ -342,8 +528,10 @@ def run(
 
 def render(tally: Tally, checks: list[Check], counts: list[tuple[str, int]]) -> str:
     lines = [
-        f"leads accepted: {tally.accepted}, meetings held: {tally.meetings} "
-        f"(client retries {tally.retried}); "
+        f"leads accepted: {tally.accepted} (channels: {', '.join(sorted(set(CHANNELS)))}), "
+        f"touches: {tally.touches}, meetings held: {tally.meetings}, "
+        f"CSV imports: {tally.imports} (re-imported after a kill: {tally.reimports}); "
+        f"client retries {tally.retried}; "
         f"instances killed: {tally.kills}; broker freezes: {tally.broker_freezes}; "
         f"database restarts: {tally.database_restarts}",
         "",
