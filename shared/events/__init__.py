@@ -4,7 +4,7 @@ Importing this package registers every event type, so ``parse`` can turn any
 envelope into its typed payload.
 """
 
-from shared.events import activities, credit, firms, leads, routing, status
+from shared.events import activities, credit, firms, leads, lifecycle, routing, status
 from shared.events.base import Event, UnknownEventType, event_types, parse
 from shared.events.envelope import Envelope
 from shared.events.topics import TOPICS, Topic, dlq_topic
@@ -21,6 +21,7 @@ __all__ = [
     "event_types",
     "firms",
     "leads",
+    "lifecycle",
     "parse",
     "routing",
     "status",

@@ -5,6 +5,9 @@ The rule kinds are the issue's five, in the order the default rule set lists the
 ``customer`` (→ account manager), ``firm_assignment`` (→ owning AE, do-not-market,
 share with firm), ``named_owner``, ``territory`` (→ team, weighted round robin) and
 ``unassigned``. Only ``territory`` may appear more than once.
+
+Any rule may carry an acceptance ``sla`` for the leads it decides; the rule set's own
+``sla`` is the default (``domain/sla.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from services.router.domain.sla import DEFAULT_SLA, SlaPolicy
 
 DEFAULT_RULESET_PATH = Path(__file__).resolve().parent.parent / "default_ruleset.yaml"
 
@@ -42,17 +47,21 @@ class Matching(_Strict):
         return self
 
 
-class CustomerRule(_Strict):
+class _Rule(_Strict):
+    sla: SlaPolicy | None = None  # the acceptance SLA of the leads this rule decides
+
+
+class CustomerRule(_Rule):
     kind: Literal["customer"]
     name: str = "customer"
 
 
-class FirmAssignmentRule(_Strict):
+class FirmAssignmentRule(_Rule):
     kind: Literal["firm_assignment"]
     name: str = "firm_assignment"
 
 
-class NamedOwnerRule(_Strict):
+class NamedOwnerRule(_Rule):
     kind: Literal["named_owner"]
     name: str = "named_owner"
 
@@ -70,14 +79,14 @@ class Segment(_Strict):
     max_employees: int | None = Field(default=None, ge=0)
 
 
-class TerritoryRule(_Strict):
+class TerritoryRule(_Rule):
     kind: Literal["territory"]
     name: str = Field(min_length=1, max_length=100)
     when: Segment = Segment()
     team: str = Field(min_length=1, max_length=100)
 
 
-class UnassignedRule(_Strict):
+class UnassignedRule(_Rule):
     kind: Literal["unassigned"]
     name: str = "unassigned"
     queue: str = Field(default="unassigned", min_length=1, max_length=100)
@@ -93,6 +102,7 @@ class RuleSet(_Strict):
     version: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")
     description: str = ""
     matching: Matching = Matching()
+    sla: SlaPolicy = DEFAULT_SLA
     rules: list[Rule] = Field(min_length=1, max_length=500)
 
     @field_validator("rules")
@@ -107,6 +117,9 @@ class RuleSet(_Strict):
         if rules[-1].kind != "unassigned":
             raise ValueError("the last rule must be 'unassigned' (no lead is ever lost)")
         return rules
+
+    def rule_sla(self, name: str | None) -> SlaPolicy | None:
+        return next((r.sla for r in self.rules if r.name == name), None)
 
 
 def parse_ruleset(text: str) -> RuleSet:
