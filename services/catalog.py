@@ -1,4 +1,4 @@
-"""The three services: where each one's app, migrations and default port are."""
+"""The services: where each one's app, migrations and default port are."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ SERVICES: dict[str, ServiceInfo] = {
         ServiceInfo("intake", "intake", 8000, "services.intake.app:create_app"),
         ServiceInfo("router", "router", 8001, "services.router.app:create_app"),
         ServiceInfo("credit", "credit", 8002, "services.credit.app:create_app"),
+        ServiceInfo("ops", "ops", 8003, "services.ops.app:create_app"),
     )
 }
 

@@ -1,0 +1,116 @@
+"""``GET /v1/events/stream``: the event log as Server-Sent Events, live.
+
+Each event is ``id: <seq>``, ``event: <type>``, ``data: <the CloudEvent as JSON>``. A
+client that reconnects with ``Last-Event-ID`` (browsers do it themselves) first gets
+every matching event it missed, then the live ones; without it, the stream starts now.
+Ops sees everything; a partner key sees its own firm's events only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from services.ops import store
+from services.ops.api.auth import ViewerCaller
+from services.ops.domain.stream_filter import (
+    FilterError,
+    NotYours,
+    StreamFilter,
+    resume_position,
+    stream_filter,
+)
+from services.ops.live import NewEvents
+from services.ops.settings import OpsSettings
+from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.service import runtime_of
+
+router = APIRouter(prefix="/v1/events", tags=["events"], responses=PROBLEM_RESPONSES)
+
+
+@dataclass
+class OpenStreams:
+    """Streams open in this process, bounded by ``OPS_MAX_STREAMS``."""
+
+    limit: int
+    count: int = 0
+
+
+@router.get(
+    "/stream",
+    summary="Live events as Server-Sent Events, resumable",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, 429: {"description": "Too many"}},
+)
+async def event_stream(
+    *,
+    request: Request,
+    viewer: ViewerCaller,
+    type_: Annotated[
+        list[str],
+        Query(
+            alias="type",
+            description="Event types (repeat or comma-separate); a prefix such as "
+            "`leadflow.lead` or `leadflow.lead.*` takes every type under it.",
+        ),
+    ] = [],  # noqa: B006 - FastAPI copies the default
+    firm: Annotated[str | None, Query(description="Only this firm's events")] = None,
+    account: Annotated[str | None, Query(description="Only this account's events")] = None,
+    last_event_id: Annotated[
+        str | None, Query(description="Resume after this position (as Last-Event-ID)")
+    ] = None,
+    last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> EventSourceResponse:
+    try:
+        where = stream_filter(types=type_, firm=firm, account=account, viewer_firm=viewer.firm_id)
+        after = resume_position(last_event_id_header, last_event_id)
+    except FilterError as bad:
+        raise Problem(
+            422, f"{bad.field}: {bad.reason}", errors=[{"field": bad.field, "reason": bad.reason}]
+        ) from bad
+    except NotYours as other:
+        raise Problem(403, f"A partner key sees its own firm's events, not {other}.") from other
+    open_streams: OpenStreams = request.app.state.open_streams
+    if open_streams.count >= open_streams.limit:
+        raise Problem(
+            429, "Too many open event streams; retry shortly.", headers={"Retry-After": "5"}
+        )
+    if after is None:
+        async with runtime_of(request).sessions() as session:
+            after = await store.last_seq(session)
+    settings: OpsSettings = request.app.state.ops_settings
+    return EventSourceResponse(
+        _events(request, where, after, open_streams),
+        ping=settings.stream_ping_s,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(
+    request: Request, where: StreamFilter, after: int, open_streams: OpenStreams
+) -> AsyncIterator[ServerSentEvent]:
+    runtime = runtime_of(request)
+    new_events: NewEvents = request.app.state.new_events
+    poll_s: float = request.app.state.ops_settings.stream_poll_s
+    open_streams.count += 1  # here, so a stream that never starts is never counted
+    try:
+        yield ServerSentEvent(retry=2000, comment=f"resuming after {after}")
+        while not runtime.stop.is_set():
+            async with runtime.sessions() as session:
+                batch = await store.events_after(session, after, where)
+            for event in batch:
+                after = event.seq
+                yield ServerSentEvent(
+                    data=json.dumps(event.envelope_json(), separators=(",", ":")),
+                    event=event.type,
+                    id=str(event.seq),
+                )
+            if len(batch) < store.STREAM_BATCH:
+                await new_events.wait(poll_s)
+    finally:
+        open_streams.count -= 1

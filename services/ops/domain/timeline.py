@@ -1,0 +1,263 @@
+"""A lead's timeline across services, told from its events: one line per event in event
+time, with the routing trace and the credit reasons under theirs, and a header saying
+where the lead stands now (stage, owner, account, firm, credit).
+
+Types this module has no sentence for (a newer service's event) still get a line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from services.ops.domain.extract import indexed
+
+Data = Mapping[str, Any]
+
+REJECTION_REASONS = {
+    "wrong_owner": "sent to the wrong owner",
+    "contact_left_company": "the contact no longer works there",
+    "unreachable_contact": "the contact cannot be reached",
+    "missing_information": "missing information",
+    "not_icp": "not the ideal customer profile",
+    "duplicate": "a duplicate",
+    "other": "another reason",
+}
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One logged event about the lead."""
+
+    seq: int
+    type: str
+    source: str
+    time: datetime
+    data: Data
+
+
+class Entry(BaseModel):
+    seq: int
+    time: datetime
+    type: str
+    service: str
+    summary: str
+    details: list[str]
+    data: dict[str, Any]
+
+
+class Credit(BaseModel):
+    state: str
+    amount: str
+    currency: str
+    revision: int
+
+
+class Header(BaseModel):
+    lead_id: UUID
+    email: str | None = None
+    name: str | None = None
+    company: str | None = None
+    channel: str | None = None
+    campaign: str | None = None
+    received_at: datetime | None = None
+    stage: str = "unknown"
+    stage_at: datetime | None = None
+    owner_id: str | None = None
+    owner_name: str | None = None
+    account_id: str | None = None
+    account_name: str | None = None
+    firm_id: str | None = None
+    credit: Credit | None = None
+
+
+class Timeline(BaseModel):
+    lead: Header
+    events: list[Entry]
+
+
+def _s(data: Data, key: str, default: str = "?") -> str:
+    value = data.get(key)
+    return str(value) if value not in (None, "") else default
+
+
+def _received(d: Data) -> str:
+    who = d.get("name") or d.get("email") or "someone"
+    at = f" at {d['company']}" if d.get("company") else ""
+    campaign = f", campaign {d['campaign']}" if d.get("campaign") else ""
+    firm = f", submitted by firm {d['firm_id']}" if d.get("firm_id") else ""
+    via = f"via {_s(d, 'channel')} ({_s(d, 'source')}{campaign})"
+    return f"Received {who} <{_s(d, 'email')}>{at} {via}{firm}."
+
+
+def _duplicate(d: Data) -> str:
+    return f"Submitted again via {_s(d, 'channel')} ({_s(d, 'source')}): kept as the same lead."
+
+
+def _routed(d: Data) -> str:
+    why = "" if d.get("reason") in (None, "received") else f", because {d['reason']}"
+    return (
+        f"Routed (revision {_s(d, 'revision')}, rule {_s(d, 'rule', 'none')}{why}): "
+        f"{_s(d, 'explanation', 'no explanation')}"
+    )
+
+
+def _alert(d: Data) -> str:
+    return (
+        f"Nobody could take it: waits in queue {_s(d, 'queue')} ({_s(d, 'detail', 'no detail')})."
+    )
+
+
+def _status(d: Data) -> str:
+    stage, actor = _s(d, "stage"), _s(d, "actor", "someone")
+    comment = f" — “{d['comment']}”" if d.get("comment") else ""
+    if stage == "rejected":
+        code = str(d.get("reason_code") or "other")
+        return f"Rejected by {actor}: {REJECTION_REASONS.get(code, code)}{comment}."
+    if stage == "accepted":
+        return f"Accepted by {actor}{comment}."
+    return f"Moved to {stage.replace('_', ' ')} by {actor}{comment}."
+
+
+def _meeting(d: Data) -> str:
+    status = _s(d, "status").replace("_", " ")
+    when = f" for {d['scheduled_for']}" if d.get("scheduled_for") else ""
+    return f"Meeting {status}{when}, reported by {_s(d, 'reported_by')} (firm {_s(d, 'firm_id')})."
+
+
+def _activity(d: Data) -> str:
+    return f"Firm {_s(d, 'firm_id')} logged a {_s(d, 'kind')} with {_s(d, 'contact_email')}."
+
+
+def _credit(d: Data) -> str:
+    firm = d.get("firm_id") or "no firm"
+    return (
+        f"Credit revision {_s(d, 'revision')}: {_s(d, 'state').replace('_', ' ')}, "
+        f"{_s(d, 'amount', '0')} {_s(d, 'currency', '')} for {firm}."
+    ).replace(" .", ".")
+
+
+def _sla_reminder(d: Data) -> str:
+    due = next((d[k] for k in ("due_at", "deadline", "breach_at") if d.get(k)), None)
+    return f"SLA reminder to {_s(d, 'owner_id')}" + (f": accept by {due}." if due else ".")
+
+
+def _sla_breached(d: Data) -> str:
+    to = next((d[k] for k in ("escalated_to", "manager_id") if d.get(k)), None)
+    escalated = f"; escalated to {to}" if to else ""
+    return f"SLA breached: {_s(d, 'owner_id')} did not accept in time{escalated}."
+
+
+def _reassigned(d: Data) -> str:
+    before = next((d[k] for k in ("previous_owner_id", "from_owner_id") if d.get(k)), "?")
+    return f"Reassigned from {before} to {_s(d, 'owner_id')}."
+
+
+SUMMARIES: dict[str, Callable[[Data], str]] = {
+    "leadflow.lead.received.v1": _received,
+    "leadflow.lead.duplicate.v1": _duplicate,
+    "leadflow.lead.routed.v1": _routed,
+    "leadflow.routing.alert.v1": _alert,
+    "leadflow.lead.status_changed.v1": _status,
+    "leadflow.meeting.updated.v1": _meeting,
+    "leadflow.activity.logged.v1": _activity,
+    "leadflow.credit.decided.v1": _credit,
+    "leadflow.lead.sla_reminder.v1": _sla_reminder,
+    "leadflow.lead.sla_breached.v1": _sla_breached,
+    "leadflow.lead.reassigned.v1": _reassigned,
+}
+
+
+def summary(event_type: str, data: Data, source: str = "") -> str:
+    """One human line for an event; a generic one for a type without a sentence."""
+    tell = SUMMARIES.get(event_type)
+    if tell is None:
+        return f"{event_type} from {source.strip('/') or 'an unknown service'}."
+    return tell(data)
+
+
+def details(event_type: str, data: Data) -> list[str]:
+    """The why under a line: each routing rule tried, or each credit reason."""
+    if event_type == "leadflow.lead.routed.v1":
+        return [
+            f"{'✓' if step.get('matched') else '·'} {step.get('rule')}: {step.get('reason')}"
+            for step in data.get("trace") or []
+            if isinstance(step, Mapping)
+        ]
+    if event_type == "leadflow.credit.decided.v1":
+        return [
+            str(reason.get("sentence"))
+            for reason in data.get("reasons") or []
+            if isinstance(reason, Mapping)
+        ]
+    return []
+
+
+def _stage(event_type: str, data: Data) -> str | None:
+    """The stage an event moves the lead to, if it moves it."""
+    if event_type == "leadflow.lead.received.v1":
+        return "received"
+    if event_type == "leadflow.lead.routed.v1":
+        return "routed" if data.get("owner") else "unassigned"
+    if event_type == "leadflow.lead.status_changed.v1" and data.get("stage"):
+        return str(data["stage"])
+    if event_type == "leadflow.meeting.updated.v1" and data.get("status"):
+        return f"meeting_{data['status']}"
+    return None
+
+
+def _fold_header(header: Header, fact: Fact) -> None:
+    d = fact.data
+    stage = _stage(fact.type, d)
+    if stage is not None:
+        header.stage, header.stage_at = stage, fact.time
+    if fact.type == "leadflow.lead.received.v1":
+        header.email, header.name, header.company = d.get("email"), d.get("name"), d.get("company")
+        header.channel, header.campaign = d.get("channel"), d.get("campaign")
+        header.received_at = fact.time
+        header.firm_id = header.firm_id or d.get("firm_id")
+    elif fact.type == "leadflow.lead.routed.v1":
+        owner, account = d.get("owner") or {}, d.get("account") or {}
+        header.owner_id, header.owner_name = owner.get("owner_id"), owner.get("name")
+        header.account_id, header.account_name = account.get("account_id"), account.get("name")
+        firm = d.get("firm_assignment") or {}
+        header.firm_id = firm.get("firm_id") or header.firm_id
+    elif fact.type == "leadflow.lead.reassigned.v1":
+        header.owner_id = indexed(d).owner_id or header.owner_id
+        header.owner_name = d.get("owner_name")
+    elif fact.type == "leadflow.credit.decided.v1":
+        revision = int(d.get("revision") or 0)
+        if header.credit is None or revision >= header.credit.revision:
+            header.credit = Credit(
+                state=str(d.get("state")),
+                amount=str(d.get("amount") or "0"),
+                currency=str(d.get("currency") or ""),
+                revision=revision,
+            )
+            header.firm_id = d.get("firm_id") or header.firm_id
+
+
+def timeline(lead_id: UUID, facts: Iterable[Fact]) -> Timeline:
+    """The lead's timeline, in event time (stream order breaks ties)."""
+    ordered = sorted(facts, key=lambda f: (f.time, f.seq))
+    header = Header(lead_id=lead_id)
+    entries: list[Entry] = []
+    for fact in ordered:
+        _fold_header(header, fact)
+        entries.append(
+            Entry(
+                seq=fact.seq,
+                time=fact.time,
+                type=fact.type,
+                service=fact.source.strip("/") or "unknown",
+                summary=summary(fact.type, fact.data, fact.source),
+                details=details(fact.type, fact.data),
+                data=dict(fact.data),
+            )
+        )
+    return Timeline(lead=header, events=entries)

@@ -1,0 +1,437 @@
+"""Ops' tables (schema ``ops``) and their queries: the event log and what is read from it.
+
+The log is written in one order: every insert takes a transaction-scoped advisory lock
+first, so ``seq`` (the stream position) grows in commit order and a reader that has seen
+``seq = n`` never later finds a smaller one committed (what makes resuming from
+``Last-Event-ID`` exact). Rows never leave this module as ORM objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from services.ops.domain.extract import LEAD_FIRM_SOURCES, indexed
+from services.ops.domain.stream_filter import StreamFilter
+from shared.events.envelope import Envelope
+
+SCHEMA = "ops"
+NOTIFY_CHANNEL = "ops_event_log"
+_metadata = MetaData(schema=SCHEMA)
+
+event_log = Table(
+    "event_log",
+    _metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    Column("event_id", Uuid, nullable=False, unique=True),
+    Column("type", String(200), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("subject", String(300)),
+    Column("lead_id", Uuid),
+    Column("firm_id", String(100)),
+    Column("account_id", String(100)),
+    Column("owner_id", String(100)),
+    Column("channel", String(100)),
+    Column("campaign", String(200)),
+    Column("data", JSONB, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+RECEIVED = "leadflow.lead.received.v1"
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    seq: int
+    event_id: UUID
+    type: str
+    topic: str
+    source: str
+    time: datetime
+    subject: str | None
+    lead_id: UUID | None
+    firm_id: str | None
+    account_id: str | None
+    data: dict[str, Any]
+
+    def envelope_json(self) -> dict[str, Any]:
+        """The CloudEvent as it travelled, with ``seq`` as a stream extension attribute."""
+        return {
+            "specversion": "1.0",
+            "id": str(self.event_id),
+            "source": self.source,
+            "type": self.type,
+            "time": self.time.isoformat(),
+            "subject": self.subject,
+            "datacontenttype": "application/json",
+            "topic": self.topic,
+            "seq": self.seq,
+            "data": self.data,
+        }
+
+
+_COLUMNS = (
+    event_log.c.seq,
+    event_log.c.event_id,
+    event_log.c.type,
+    event_log.c.topic,
+    event_log.c.source,
+    event_log.c.time,
+    event_log.c.subject,
+    event_log.c.lead_id,
+    event_log.c.firm_id,
+    event_log.c.account_id,
+    event_log.c.data,
+)
+
+
+def _logged(row: Any) -> LoggedEvent:
+    return LoggedEvent(*row)
+
+
+async def record(session: AsyncSession, envelope: Envelope, topic: str) -> bool:
+    """Keep one envelope (once: a repeat of its id changes nothing). True if new."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('ops.event_log'))"))
+    columns = indexed(envelope.data)
+    firm_id, account_id = columns.firm_id, columns.account_id
+    is_firm_source = envelope.type in LEAD_FIRM_SOURCES
+    if columns.lead_id is not None and not is_firm_source:
+        known = await _lead_firm_and_account(session, columns.lead_id)
+        firm_id = firm_id or known[0]
+        account_id = account_id or known[1]
+    inserted = await session.scalar(
+        insert(event_log)
+        .values(
+            event_id=envelope.id,
+            type=envelope.type[:200],
+            topic=topic[:200],
+            source=envelope.source[:200],
+            time=envelope.time,
+            subject=envelope.subject[:300] if envelope.subject else None,
+            lead_id=columns.lead_id,
+            firm_id=firm_id,
+            account_id=account_id,
+            owner_id=columns.owner_id,
+            channel=columns.channel,
+            campaign=columns.campaign,
+            data=envelope.data,
+        )
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(event_log.c.seq)
+    )
+    if inserted is None:
+        return False
+    if columns.lead_id is not None and is_firm_source and (firm_id or account_id):
+        await _backfill_lead(session, columns.lead_id, firm_id, account_id)
+    await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, str(inserted))))
+    return True
+
+
+async def _lead_firm_and_account(
+    session: AsyncSession, lead_id: UUID
+) -> tuple[str | None, str | None]:
+    """The lead's firm and account as its latest firm-bearing events say."""
+    newest_first = event_log.c.seq.desc()
+    row = (
+        await session.execute(
+            select(
+                func.array_agg(aggregate_order_by(event_log.c.firm_id, newest_first)).filter(
+                    event_log.c.firm_id.is_not(None)
+                )[1],
+                func.array_agg(aggregate_order_by(event_log.c.account_id, newest_first)).filter(
+                    event_log.c.account_id.is_not(None)
+                )[1],
+            ).where(event_log.c.lead_id == lead_id, event_log.c.type.in_(LEAD_FIRM_SOURCES))
+        )
+    ).one()
+    return row[0], row[1]
+
+
+async def _backfill_lead(
+    session: AsyncSession, lead_id: UUID, firm_id: str | None, account_id: str | None
+) -> None:
+    """A lead's earlier events that carried no firm or account of their own (a status
+    change arriving before the routing decision) take the lead's, for the stream filters."""
+    await session.execute(
+        update(event_log)
+        .where(
+            event_log.c.lead_id == lead_id,
+            event_log.c.type.not_in(LEAD_FIRM_SOURCES),
+            or_(event_log.c.firm_id.is_(None), event_log.c.account_id.is_(None)),
+        )
+        .values(
+            firm_id=func.coalesce(event_log.c.firm_id, firm_id),
+            account_id=func.coalesce(event_log.c.account_id, account_id),
+        )
+    )
+
+
+# --- the stream -------------------------------------------------------------------------
+
+STREAM_BATCH = 500
+
+
+async def last_seq(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.coalesce(func.max(event_log.c.seq), 0))) or 0)
+
+
+def _matching(where: StreamFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.types:
+        alternatives: list[ColumnElement[bool]] = []
+        if where.types.exact:
+            alternatives.append(event_log.c.type.in_(sorted(where.types.exact)))
+        alternatives += [
+            event_log.c.type.startswith(prefix, autoescape=True) for prefix in where.types.prefixes
+        ]
+        conditions.append(or_(*alternatives))
+    if where.firm_id is not None:
+        conditions.append(event_log.c.firm_id == where.firm_id)
+    if where.exclude_topics:
+        conditions.append(event_log.c.topic.not_in(sorted(where.exclude_topics)))
+    if where.account_id is not None:
+        conditions.append(event_log.c.account_id == where.account_id)
+    return conditions
+
+
+async def events_after(
+    session: AsyncSession, after: int, where: StreamFilter, limit: int = STREAM_BATCH
+) -> list[LoggedEvent]:
+    """The next matching events after stream position ``after``, in stream order."""
+    rows = await session.execute(
+        select(*_COLUMNS)
+        .where(event_log.c.seq > after, *_matching(where))
+        .order_by(event_log.c.seq)
+        .limit(limit)
+    )
+    return [_logged(r) for r in rows]
+
+
+# --- a lead -----------------------------------------------------------------------------
+
+
+async def lead_events(session: AsyncSession, lead_id: UUID) -> list[LoggedEvent]:
+    rows = await session.execute(
+        select(*_COLUMNS)
+        .where(event_log.c.lead_id == lead_id)
+        .order_by(event_log.c.time, event_log.c.seq)
+    )
+    return [_logged(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class LeadHit:
+    lead_id: UUID
+    received_at: datetime
+    email: str | None
+    name: str | None
+    company: str | None
+    channel: str | None
+    campaign: str | None
+    firm_id: str | None
+
+
+async def search_leads(session: AsyncSession, q: str, limit: int) -> list[LeadHit]:
+    """Received leads whose email, company, name, domain or id (a prefix) contain ``q``."""
+    needle = q.strip().lower()
+    like = f"%{_escape_like(needle)}%"
+    data = event_log.c.data
+    matches: list[ColumnElement[bool]] = [
+        func.lower(data["email"].astext).like(like, escape="\\"),
+        func.lower(data["company"].astext).like(like, escape="\\"),
+        func.lower(data["name"].astext).like(like, escape="\\"),
+        func.lower(data["email_domain"].astext) == needle,
+        func.cast(event_log.c.lead_id, String).startswith(needle, autoescape=True),
+    ]
+    rows = await session.execute(
+        select(
+            event_log.c.lead_id,
+            event_log.c.time,
+            data["email"].astext,
+            data["name"].astext,
+            data["company"].astext,
+            event_log.c.channel,
+            event_log.c.campaign,
+            event_log.c.firm_id,
+        )
+        .where(event_log.c.type == RECEIVED, or_(*matches))
+        .order_by(event_log.c.time.desc())
+        .limit(limit)
+    )
+    return [LeadHit(*r) for r in rows]
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# --- reports and the dashboard -----------------------------------------------------------
+
+STATUS = "leadflow.lead.status_changed.v1"
+MEETING = "leadflow.meeting.updated.v1"
+CREDIT = "leadflow.credit.decided.v1"
+ROUTED = "leadflow.lead.routed.v1"
+
+
+@dataclass(frozen=True)
+class LeadProgressRow:
+    lead_id: UUID
+    channel: str | None
+    campaign: str | None
+    stages: list[str]
+    meeting_statuses: list[str]
+    credit_state: str | None
+    credit_amount: str | None
+
+
+async def lead_progress(
+    session: AsyncSession, received_from: datetime, received_to: datetime
+) -> list[LeadProgressRow]:
+    """Per lead received in [from, to): its channel and campaign, every stage it reached,
+    every meeting status reported, and its latest credit decision."""
+    received = (
+        select(event_log.c.lead_id, event_log.c.channel, event_log.c.campaign)
+        .where(
+            event_log.c.type == RECEIVED,
+            event_log.c.time >= received_from,
+            event_log.c.time < received_to,
+        )
+        .cte("received")
+    )
+    later = event_log.alias("later")
+    revision = func.cast(later.c.data["revision"].astext, BigInteger).desc()
+    is_credit = later.c.type == CREDIT
+    rows = await session.execute(
+        select(
+            received.c.lead_id,
+            received.c.channel,
+            received.c.campaign,
+            func.array_remove(
+                func.array_agg(later.c.data["stage"].astext.distinct()).filter(
+                    later.c.type == STATUS
+                ),
+                None,
+            ),
+            func.array_remove(
+                func.array_agg(later.c.data["status"].astext.distinct()).filter(
+                    later.c.type == MEETING
+                ),
+                None,
+            ),
+            func.array_agg(aggregate_order_by(later.c.data["state"].astext, revision)).filter(
+                is_credit
+            )[1],
+            func.array_agg(aggregate_order_by(later.c.data["amount"].astext, revision)).filter(
+                is_credit
+            )[1],
+        )
+        .select_from(
+            received.outerjoin(
+                later,
+                and_(
+                    later.c.lead_id == received.c.lead_id,
+                    later.c.type.in_([STATUS, MEETING, CREDIT]),
+                ),
+            )
+        )
+        .group_by(received.c.lead_id, received.c.channel, received.c.campaign)
+    )
+    return [
+        LeadProgressRow(r[0], r[1], r[2], list(r[3] or []), list(r[4] or []), r[5], r[6])
+        for r in rows
+    ]
+
+
+async def received_per_minute(
+    session: AsyncSession, since: datetime
+) -> list[tuple[datetime, str, int]]:
+    minute = func.date_trunc("minute", event_log.c.time)
+    rows = await session.execute(
+        select(minute, func.coalesce(event_log.c.channel, "unknown"), func.count())
+        .where(event_log.c.type == RECEIVED, event_log.c.time >= since)
+        .group_by(minute, event_log.c.channel)
+    )
+    return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+async def routing_outcomes(
+    session: AsyncSession, since: datetime
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """Routing decisions since ``since``: counts per deciding rule and per owner (or queue)."""
+    data = event_log.c.data
+    rule = func.coalesce(data["rule"].astext, literal("unknown"))
+    owner = func.coalesce(
+        data["owner"]["name"].astext,
+        literal("queue: ") + data["queue"].astext,
+        literal("unassigned"),
+    )
+    recent = and_(event_log.c.type == ROUTED, event_log.c.time >= since)
+    per_rule = await session.execute(
+        select(rule, func.count()).where(recent).group_by(rule).order_by(func.count().desc())
+    )
+    per_owner = await session.execute(
+        select(owner, func.count()).where(recent).group_by(owner).order_by(func.count().desc())
+    )
+    return [(r[0], int(r[1])) for r in per_rule], [(r[0], int(r[1])) for r in per_owner]
+
+
+async def counts_by_type_and_owner(
+    session: AsyncSession, types: Sequence[str], since: datetime
+) -> list[tuple[str, str, int]]:
+    owner = func.coalesce(event_log.c.owner_id, literal("unknown"))
+    rows = await session.execute(
+        select(event_log.c.type, owner, func.count())
+        .where(event_log.c.type.in_(list(types)), event_log.c.time >= since)
+        .group_by(event_log.c.type, owner)
+    )
+    return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+async def latest_credit_per_lead(
+    session: AsyncSession, since: datetime
+) -> list[tuple[str, str, str]]:
+    """(firm, state, amount) of each lead's latest credit decision made since ``since``."""
+    revision = func.cast(event_log.c.data["revision"].astext, BigInteger)
+    latest = (
+        select(
+            event_log.c.firm_id,
+            event_log.c.data["state"].astext.label("state"),
+            event_log.c.data["amount"].astext.label("amount"),
+        )
+        .where(
+            event_log.c.type == CREDIT,
+            event_log.c.time >= since,
+            event_log.c.firm_id.is_not(None),
+        )
+        .distinct(event_log.c.lead_id)
+        .order_by(event_log.c.lead_id, revision.desc())
+        .subquery()
+    )
+    rows = await session.execute(select(latest.c.firm_id, latest.c.state, latest.c.amount))
+    return [(r[0], r[1] or "unknown", r[2] or "0") for r in rows]
