@@ -19,6 +19,7 @@ class ServiceName(enum.StrEnum):
     intake = "intake"
     router = "router"
     credit = "credit"
+    ops = "ops"
 
 
 @app.command()
@@ -38,7 +39,7 @@ def serve(
     service: ServiceName,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[
-        int | None, typer.Option(help="Default: intake 8000, router 8001, credit 8002")
+        int | None, typer.Option(help="Default: intake 8000, router 8001, credit 8002, ops 8003")
     ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
 ) -> None:
