@@ -13,6 +13,11 @@ Failures
 - an infrastructure failure (database or broker unreachable) is never a reason to skip:
   the partition is rewound to the failed message and retried after a backoff, while the
   consumer keeps polling so it stays in its group (aiokafka #848).
+
+Observability: each handler runs in a consumer span, child of the trace context the
+message carries (``shared.tracing``), so what it publishes stays in the lead's trace; every
+few seconds the consumer sets its lag per topic from what it already knows (highwater of
+its assigned partitions minus its position), with no extra request to the broker.
 """
 
 from __future__ import annotations
@@ -34,8 +39,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db import SessionFactory, lost_connection
 from shared.events.envelope import Envelope
 from shared.events.topics import dlq_topic
-from shared.observability import EVENT_HANDLING, EVENTS_CONSUMED, get_logger
+from shared.observability import (
+    CONSUMER_LAG,
+    DEAD_LETTERS,
+    EVENT_HANDLING,
+    EVENTS_CONSUMED,
+    get_logger,
+)
 from shared.plumbing_tables import processed_events_table
+from shared.tracing import consumer_span
 
 log = get_logger(__name__)
 
@@ -83,6 +95,7 @@ class EventConsumer:
         dlq_producer: AIOKafkaProducer,
         max_attempts: int = 5,
         send_timeout_s: float = 30.0,
+        lag_every_s: float = 5.0,
     ) -> None:
         self.name = name
         self.topics = topics
@@ -94,9 +107,12 @@ class EventConsumer:
         self.send_timeout_s = send_timeout_s
         self.processed = processed_events_table(schema)
         self._backoff = 0.2
+        self.lag_every_s = lag_every_s
+        self._lag_due = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            await self._report_lag()
             try:
                 batches = await self.consumer.getmany(timeout_ms=500)
             except KafkaError as exc:
@@ -160,7 +176,7 @@ class EventConsumer:
                 for index, message in enumerate(messages):
                     try:
                         envelope = Envelope.from_bytes(message.value or b"")
-                        outcomes.append(await self._apply_in(session, envelope, message.topic))
+                        outcomes.append(await self._apply_in(session, envelope, message))
                     except Exception as exc:
                         if _is_transient(exc):
                             raise
@@ -194,13 +210,14 @@ class EventConsumer:
         except ValidationError as exc:
             await self._dead_letter(message, "unparseable", exc)
             EVENTS_CONSUMED.labels(self.name, message.topic, "dead_lettered").inc()
+            DEAD_LETTERS.labels(self.name, message.topic, "unparseable").inc()
             return
         attempt = 0
         while True:
             attempt += 1
             started = time.perf_counter()
             try:
-                outcome = await self._apply(envelope, message.topic)
+                outcome = await self._apply(envelope, message)
             except Exception as exc:
                 if _is_transient(exc):
                     raise _Rewind(message.offset, exc) from exc
@@ -218,29 +235,55 @@ class EventConsumer:
                 await self._dead_letter(message, "handler_failed", exc, envelope)
                 await self._record_dead_letter(envelope, message, repr(exc))
                 EVENTS_CONSUMED.labels(self.name, message.topic, "dead_lettered").inc()
+                DEAD_LETTERS.labels(self.name, message.topic, "handler_failed").inc()
                 return
             EVENT_HANDLING.labels(self.name, message.topic).observe(time.perf_counter() - started)
             EVENTS_CONSUMED.labels(self.name, message.topic, outcome).inc()
             return
 
-    async def _apply(self, envelope: Envelope, topic: str) -> str:
+    async def _apply(self, envelope: Envelope, message: ConsumerRecord[bytes, bytes]) -> str:
         async with self.sessions() as session, session.begin():
-            return await self._apply_in(session, envelope, topic)
+            return await self._apply_in(session, envelope, message)
 
-    async def _apply_in(self, session: AsyncSession, envelope: Envelope, topic: str) -> str:
+    async def _apply_in(
+        self, session: AsyncSession, envelope: Envelope, message: ConsumerRecord[bytes, bytes]
+    ) -> str:
         handler = self.handlers.get(envelope.type) or self.handlers.get(ANY_TYPE)
         if handler is None:
             return "ignored"  # a type this consumer does not act on (topics carry several)
         first_time = await session.scalar(
             insert(self.processed)
-            .values(consumer=self.name, event_id=envelope.id, topic=topic, outcome="applied")
+            .values(
+                consumer=self.name, event_id=envelope.id, topic=message.topic, outcome="applied"
+            )
             .on_conflict_do_nothing()
             .returning(self.processed.c.event_id)
         )
         if first_time is None:
             return "duplicate"
-        await handler(session, envelope)
+        with consumer_span(self.name, message.topic, envelope, message.headers):
+            await handler(session, envelope)
         return "applied"
+
+    async def _report_lag(self) -> None:
+        """Set the lag gauge of each topic, at most every ``lag_every_s``. Highwater comes
+        with every fetch response; a partition not fetched yet is left out."""
+        now = time.monotonic()
+        if now < self._lag_due:
+            return
+        self._lag_due = now + self.lag_every_s
+        lag = dict.fromkeys(self.topics, 0)
+        for tp in self.consumer.assignment():
+            try:
+                highwater = self.consumer.highwater(tp)
+                if highwater is not None:  # so the position is known and returned at once
+                    lag[tp.topic] = lag.get(tp.topic, 0) + max(
+                        0, highwater - await self.consumer.position(tp)
+                    )
+            except (AssertionError, IllegalStateError):
+                continue  # revoked meanwhile: the next owner reports it
+        for topic, behind in lag.items():
+            CONSUMER_LAG.labels(self.name, topic).set(behind)
 
     async def _record_dead_letter(
         self, envelope: Envelope, message: ConsumerRecord[bytes, bytes], error: str

@@ -1,14 +1,17 @@
-"""HTTP edges shared by the services: body size limit and request metrics (pure ASGI)."""
+"""HTTP edges shared by the services: body size limit, back-pressure, request metrics and
+the request's server span (pure ASGI)."""
 
 from __future__ import annotations
 
 import json
 import time
 
+from opentelemetry.trace import SpanKind, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.observability import HTTP_LATENCY, HTTP_REQUESTS
 from shared.problems import PROBLEM_JSON
+from shared.tracing import server_span_context, tracer
 
 
 class _TooLarge(Exception):
@@ -141,3 +144,47 @@ class RequestMetrics:
             HTTP_LATENCY.labels(self.service, scope["method"], path).observe(
                 time.perf_counter() - started
             )
+
+
+class TraceRequests:
+    """Each request in a server span, child of the caller's ``traceparent`` if it sent one;
+    the events the request publishes carry this span's context (``shared.tracing``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        with tracer().start_as_current_span(
+            method,
+            context=server_span_context(scope.get("headers", [])),
+            kind=SpanKind.SERVER,
+        ) as span:
+            try:
+                await self.app(scope, receive, capture)
+            finally:
+                if span.is_recording():
+                    route = getattr(scope.get("route"), "path", None)
+                    if route is not None:
+                        span.update_name(f"{method} {route}")
+                        span.set_attribute("http.route", route)
+                    span.set_attributes(
+                        {
+                            "http.request.method": method,
+                            "url.path": scope["path"],
+                            "http.response.status_code": status,
+                        }
+                    )
+                    if status >= 500:
+                        span.set_status(StatusCode.ERROR)

@@ -9,6 +9,7 @@ import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
 from shared.settings import Settings
+from shared.tracing import trace_ids
 
 
 def configure_logging(settings: Settings, service: str) -> None:
@@ -21,6 +22,7 @@ def configure_logging(settings: Settings, service: str) -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            _add_trace_ids,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
@@ -34,6 +36,15 @@ def configure_logging(settings: Settings, service: str) -> None:
     if settings.leadflow_instance:
         structlog.contextvars.bind_contextvars(instance=settings.leadflow_instance)
     logging.basicConfig(level=max(level, logging.WARNING), stream=sys.stderr)
+
+
+def _add_trace_ids(
+    _logger: object, _method: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """A log line written inside a span names its trace, to find the trace from the log."""
+    for key, value in trace_ids().items():
+        event.setdefault(key, value)
+    return event
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
@@ -51,14 +62,44 @@ OUTBOX_PUBLISHED = Counter(
     "leadflow_outbox_published_total", "Events published from the outbox", ["schema", "topic"]
 )
 OUTBOX_BACKLOG = Gauge(
-    "leadflow_outbox_backlog", "Unsent outbox rows seen at the last relay pass", ["schema"]
+    "leadflow_outbox_backlog", "Unsent outbox rows, counted every second", ["schema"]
+)
+OUTBOX_OLDEST_UNSENT = Gauge(
+    "leadflow_outbox_oldest_unsent_seconds",
+    "How long the oldest unsent outbox row has waited (0 when none)",
+    ["schema"],
 )
 OUTBOX_ERRORS = Counter("leadflow_outbox_errors_total", "Relay passes that failed", ["schema"])
 EVENTS_CONSUMED = Counter(
     "leadflow_events_consumed_total",
-    "Events taken from Kafka, by outcome (applied, duplicate, dead_lettered, retried)",
+    "Events taken from Kafka, by outcome (applied, duplicate, ignored, dead_lettered, retried)",
     ["consumer", "topic", "outcome"],
 )
 EVENT_HANDLING = Histogram(
     "leadflow_event_handling_seconds", "Time to apply one event", ["consumer", "topic"]
+)
+CONSUMER_LAG = Gauge(
+    "leadflow_consumer_lag",
+    "Messages on this instance's partitions of the topic not yet processed (highwater "
+    "minus position), refreshed every few seconds; sum over instances for the group",
+    ["consumer", "topic"],
+)
+DEAD_LETTERS = Counter(
+    "leadflow_dead_letters_total",
+    "Messages sent to the topic's dead-letter topic (<topic>.dlq), by reason "
+    "(unparseable, handler_failed)",
+    ["consumer", "topic", "reason"],
+)
+DEPENDENCY_UP = Gauge(
+    "leadflow_dependency_up",
+    "1 when the last check reached the dependency (database every second, broker every "
+    "5 s), 0 when it did not",
+    ["dependency"],
+)
+INTAKE_LEADS = Counter(
+    "leadflow_intake_leads_total",
+    "Leads offered to intake, by channel and outcome: accepted, duplicate (a repeat touch "
+    "of a known lead), or refused as invalid, unauthorized, throttled, spam, or failed "
+    "(our error: the caller may retry)",
+    ["channel", "outcome"],
 )

@@ -10,6 +10,9 @@ The relay
 - on a broker or database outage keeps the rows, backs off, and resumes from the first
   unsent row, so nothing is lost or reordered (a row may be sent twice; consumers are
   idempotent by event id).
+
+An event carries the trace context it was added in (envelope ``traceparent``/``tracestate``,
+also sent as Kafka headers): see ``shared.tracing``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from shared.events.base import Event
 from shared.events.envelope import Envelope
 from shared.observability import OUTBOX_ERRORS, OUTBOX_PUBLISHED, get_logger
 from shared.plumbing_tables import outbox_table
+from shared.tracing import kafka_headers, with_trace_context
 
 log = get_logger(__name__)
 
@@ -47,9 +51,9 @@ class Outbox:
     async def add(
         self, session: AsyncSession, event: Event, *, headers: dict[str, str] | None = None
     ) -> Envelope:
-        envelope = event.envelope(self.source)
-        await self.add_envelope(session, event.topic.name, envelope, headers=headers)
-        return envelope
+        return await self.add_envelope(
+            session, event.topic.name, event.envelope(self.source), headers=headers
+        )
 
     async def add_envelope(
         self,
@@ -58,7 +62,10 @@ class Outbox:
         envelope: Envelope,
         *,
         headers: dict[str, str] | None = None,
-    ) -> None:
+    ) -> Envelope:
+        """Record the envelope, stamped with the current trace context (the request or the
+        handler that causes it), and return it as recorded."""
+        envelope = with_trace_context(envelope)
         await session.execute(
             insert(self.table).values(
                 event_id=envelope.id,
@@ -71,6 +78,7 @@ class Outbox:
         )
         # Delivered at commit, and only if the transaction commits.
         await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
+        return envelope
 
     async def backlog(self, session: AsyncSession) -> int:
         """Unsent rows (cheap: the partial index holds only those)."""
@@ -78,6 +86,17 @@ class Outbox:
             select(func.count()).select_from(self.table).where(self.table.c.sent_at.is_(None))
         )
         return int(count or 0)
+
+    async def oldest_unsent_age_s(self, session: AsyncSession) -> float:
+        """How long the oldest unsent row has waited, 0 when none (one partial-index probe)."""
+        table = self.table
+        age = await session.scalar(
+            select(func.extract("epoch", func.now() - table.c.created_at))
+            .where(table.c.sent_at.is_(None))
+            .order_by(table.c.id)
+            .limit(1)
+        )
+        return max(0.0, float(age or 0))
 
 
 class Relay:
@@ -130,6 +149,7 @@ class Relay:
                 headers = [
                     ("ce_type", envelope.type.encode()),
                     ("ce_id", str(envelope.id).encode()),
+                    *kafka_headers(envelope),
                 ]
                 headers += [(k, str(v).encode()) for k, v in row.headers.items()]
                 deliveries.append(

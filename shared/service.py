@@ -21,12 +21,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shared.consumer import EventConsumer, Handler
 from shared.db import SessionFactory, asyncpg_dsn, make_engine, make_sessions, ping
 from shared.events.asyncapi import asyncapi_document
-from shared.http import BacklogGuard, BodySizeLimit, RequestMetrics
+from shared.http import BacklogGuard, BodySizeLimit, RequestMetrics, TraceRequests
 from shared.kafka import make_consumer, make_producer, stop_within
-from shared.observability import OUTBOX_BACKLOG, configure_logging, get_logger
+from shared.observability import (
+    DEPENDENCY_UP,
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_UNSENT,
+    configure_logging,
+    get_logger,
+)
 from shared.outbox import Outbox, Relay
 from shared.problems import install_problem_handlers
 from shared.settings import Settings, get_settings
+from shared.tracing import configure_tracing
 
 log = get_logger(__name__)
 
@@ -90,14 +97,41 @@ async def _run_relay(runtime: Runtime) -> None:
 
 
 async def _watch_backlog(runtime: Runtime, every_s: float = 1.0) -> None:
-    """Keep ``runtime.outbox_backlog`` current, whether or not the broker is up."""
+    """Keep ``runtime.outbox_backlog`` current, whether or not the broker is up; the same
+    query says whether the database is reachable."""
+    schema = runtime.outbox.schema
     while not runtime.stop.is_set():
         try:
             async with runtime.sessions() as session:
                 runtime.outbox_backlog = await runtime.outbox.backlog(session)
-            OUTBOX_BACKLOG.labels(runtime.outbox.schema).set(runtime.outbox_backlog)
+                oldest = await runtime.outbox.oldest_unsent_age_s(session)
+            OUTBOX_BACKLOG.labels(schema).set(runtime.outbox_backlog)
+            OUTBOX_OLDEST_UNSENT.labels(schema).set(oldest)
+            DEPENDENCY_UP.labels("database").set(1)
         except Exception as exc:
+            DEPENDENCY_UP.labels("database").set(0)
             log.warning("outbox_backlog_unknown", error=repr(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(runtime.stop.wait(), every_s)
+
+
+async def _watch_broker(runtime: Runtime, every_s: float = 5.0) -> None:
+    """``leadflow_dependency_up{dependency="broker"}``: a metadata request every few
+    seconds, so an idle service notices an outage too. Changes are logged."""
+    was_up: bool | None = None
+    while not runtime.stop.is_set():
+        error = "producer not connected"
+        if runtime.producer_ready.is_set():
+            try:
+                await asyncio.wait_for(runtime.producer.client.fetch_all_metadata(), 2)
+                error = ""
+            except Exception as exc:
+                error = repr(exc)
+        up = not error
+        DEPENDENCY_UP.labels("broker").set(int(up))
+        if up != was_up and was_up is not None:
+            log.warning("broker_reachable" if up else "broker_unreachable", error=error)
+        was_up = up
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(runtime.stop.wait(), every_s)
 
@@ -209,6 +243,7 @@ def create_service(
 ) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings, name)
+    configure_tracing(settings, name)
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (leadflow up sets it when embedded)")
 
@@ -229,12 +264,13 @@ def create_service(
         tasks = [
             asyncio.create_task(_run_relay(runtime), name=f"{name}-relay"),
             asyncio.create_task(_watch_backlog(runtime), name=f"{name}-backlog"),
+            asyncio.create_task(_watch_broker(runtime), name=f"{name}-broker"),
         ]
         tasks += [
             asyncio.create_task(_run_consumer(runtime, spec), name=f"{name}-{spec.name}")
             for spec in consumers(runtime)
         ]
-        log.info("service_started", consumers=len(tasks) - 2)
+        log.info("service_started", consumers=len(tasks) - 3)
         try:
             yield
         finally:
@@ -253,6 +289,7 @@ def create_service(
     app.add_middleware(BacklogGuard, max_backlog=settings.outbox_max_backlog)
     app.add_middleware(RequestMetrics, service=name)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TraceRequests)  # outermost: the span covers every answer
 
     app.include_router(operations)
     for router in routers:

@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     )
     leadflow_instance: str = Field(default="", description="Instance name used in logs.")
 
+    otel_traces_exporter: Literal["none", "console", "memory", "otlp"] = Field(
+        default="none",
+        description="Where spans go. none: trace context is still carried through requests "
+        "and events, nothing is recorded; console: stdout (development); memory: kept in "
+        "the process (tests); otlp: an OpenTelemetry collector (production; needs the "
+        "opentelemetry-exporter-otlp package and the standard OTEL_EXPORTER_OTLP_* "
+        "variables). Set the same on every service.",
+    )
+
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
 

@@ -1,4 +1,8 @@
-"""The CloudEvents 1.0 envelope (structured JSON mode) every Leadflow event travels in."""
+"""The CloudEvents 1.0 envelope (structured JSON mode) every Leadflow event travels in.
+
+``traceparent``/``tracestate`` are the CloudEvents Distributed Tracing extension: the W3C
+trace context of the request or handler that published the event, so that one lead's
+path through the services is one trace (``shared.tracing`` writes and reads them)."""
 
 from __future__ import annotations
 
@@ -27,6 +31,14 @@ class Envelope(BaseModel):
     datacontenttype: Literal["application/json"] = "application/json"
     partitionkey: str = Field(min_length=1, description="CloudEvents partitioning extension")
     data: dict[str, Any]
+    traceparent: str | None = Field(
+        default=None,
+        description="W3C traceparent of the publisher (CloudEvents Distributed Tracing "
+        "extension); also sent as the Kafka header of the same name",
+    )
+    tracestate: str | None = Field(
+        default=None, description="W3C tracestate that goes with traceparent, if any"
+    )
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
