@@ -25,13 +25,23 @@ class ServiceName(enum.StrEnum):
 @app.command()
 def up(
     demo: Annotated[bool, typer.Option(help="Load the demo workspace and send a demo lead")] = True,
+    traffic: Annotated[
+        float,
+        typer.Option(
+            envvar="LEADFLOW_DEMO_TRAFFIC",
+            help="Demo leads a minute (with their touches, meetings and acceptances) sent "
+            "through intake while it runs, for the ops dashboard; 0: none. Needs --demo.",
+            min=0,
+        ),
+    ] = 12,
 ) -> None:
     """Start everything: embedded PostgreSQL and broker (unless DATABASE_URL /
-    KAFKA_BOOTSTRAP_SERVERS are set), migrations, topics, the three services.
+    KAFKA_BOOTSTRAP_SERVERS are set), migrations, topics, the four services, and (with
+    --demo) a demo lead and a trickle of demo traffic.
     Ctrl-C or SIGTERM stops every process it started."""
     from services.stack import run_stack
 
-    raise typer.Exit(run_stack(Settings(), demo=demo))
+    raise typer.Exit(run_stack(Settings(), demo=demo, traffic_per_minute=traffic))
 
 
 @app.command()

@@ -1,8 +1,9 @@
 """``leadflow up``: the whole system on one machine, every process owned and stopped.
 
 Starts (when not pointed elsewhere) the embedded PostgreSQL and broker, applies the
-migrations, creates the topics, loads the demo workspace, runs the three services as
-child processes, sends a demo lead through, and stops everything on Ctrl-C/SIGTERM.
+migrations, creates the topics, loads the demo workspace, runs the four services as
+child processes, sends a demo lead through, keeps a trickle of demo traffic going for the
+ops dashboard, and stops everything on Ctrl-C/SIGTERM.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from typing import Any
 import httpx
 
 from services.catalog import SERVICES, migrate
+from services.ops.demo_traffic import start_demo_traffic
 from shared.auth import hash_token, new_token
 from shared.db import make_engine, make_sessions
 from shared.embedded import (
@@ -172,8 +175,11 @@ class _Processes:
     postgres: EmbeddedPostgres | None = None
     kafka: EmbeddedKafka | None = None
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    traffic: threading.Event | None = None  # set to stop the demo traffic
 
     def stop(self) -> None:
+        if self.traffic is not None:
+            self.traffic.set()
         _stop_children(self.children)
         if self.kafka is not None:
             self.kafka.stop()
@@ -242,7 +248,7 @@ def _watch(children: dict[str, subprocess.Popen[bytes]]) -> int:
         time.sleep(0.5)
 
 
-def run_stack(settings: Settings, *, demo: bool) -> int:
+def run_stack(settings: Settings, *, demo: bool, traffic_per_minute: float = 0) -> int:
     data_dir = settings.leadflow_data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     procs = _Processes()
@@ -255,6 +261,14 @@ def run_stack(settings: Settings, *, demo: bool) -> int:
             _print_where(env, ports, token, data_dir)
             if demo and token:
                 _send_demo_lead(token, ports)
+                if traffic_per_minute > 0:
+                    procs.traffic = start_demo_traffic(
+                        f"http://127.0.0.1:{ports['intake']}", token, traffic_per_minute
+                    )[1]
+                    _say(
+                        f"demo traffic: about {traffic_per_minute:g} leads a minute"
+                        " (--traffic 0: none)"
+                    )
             _say("\nLeadflow is up. Ctrl-C stops everything.")
             return _watch(procs.children)
         except _Stop as stop:
@@ -288,4 +302,6 @@ def _print_where(env: dict[str, str], ports: dict[str, int], token: str | None, 
         _say(f"  {name:10} http://127.0.0.1:{port}   (API docs: /docs, metrics: /metrics)")
     if token:
         _say(f"  ops token  {token}   (also in {data / 'ops-token'})")
+        if "ops" in ports:
+            _say(f"  dashboard  http://127.0.0.1:{ports['ops']}/?token={token}")
     _say("")
