@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import holidays
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 RejectionCode = Literal[
     "wrong_owner",
@@ -73,8 +75,30 @@ class Terms(BaseModel):
     required_fields: list[LeadField] = Field(
         default_factory=_company_only, description="SP5: what makes a lead count"
     )
+    country: str = Field(
+        default="US", description="whose public holidays are not business days (ISO 3166)"
+    )
+    timezone: str = Field(
+        default="UTC", max_length=64, description="where business days are counted (IANA)"
+    )
+    acceptance_business_days: int = Field(
+        default=5,
+        ge=0,
+        le=60,
+        description="SP5: sales accepts or rejects within this many business days "
+        "(0: the lead counts on arrival)",
+    )
+    silence_means: Literal["accepted", "rejected"] = Field(
+        default="accepted", description="SP5: a lead sales did not answer in time is this"
+    )
     return_window_days: int = Field(
         default=10, ge=0, description="SP5: a rejection later than this no longer voids credit"
+    )
+    return_cap_per_month: int | None = Field(
+        default=None,
+        ge=0,
+        description="SP5: returns beyond this many in a calendar month do not void credit "
+        "(none: no cap)",
     )
     voiding_rejections: list[RejectionCode] = Field(
         default_factory=_routing_data_or_criteria,
@@ -91,6 +115,22 @@ class Terms(BaseModel):
         default=24, ge=0, description="SP6: a no-show reported later counts as held"
     )
     holding_days: int = Field(default=30, ge=0, description="before an amount is payable")
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        if value not in holidays.list_supported_countries():
+            raise ValueError("a country the holidays calendar knows (ISO 3166 alpha-2)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError("an IANA time zone, such as Europe/Berlin") from None
+        return value
 
     @model_validator(mode="after")
     def _tiers_start_at_one(self) -> Terms:

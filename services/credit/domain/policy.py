@@ -2,27 +2,30 @@
 contract, into a decision with reasons both sides can read.
 
 No I/O and no clock: ``as_of`` is given, so the same facts, contract and ``as_of`` give
-the same decision, whatever order the facts arrived in.
+the same decision, whatever order the facts arrived in. A decision also says when it
+would change with no new fact (``next_review_at``: an acceptance, return, reporting or
+reschedule window closing, a holding period ending), so the service can look again then.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from services.credit.domain.acceptance import LeadPart, lead_part
 from services.credit.domain.contract import Contract, Terms
 from services.credit.domain.facts import DisputeEvent, LeadFacts, MeetingEvent
+from services.credit.domain.meetings import MeetingResult, meeting_outcome
+from services.credit.domain.reasons import Reason
 from shared.events.credit import CreditState
 
-POLICY_VERSION = "credit-2026.11.3"  # .3: conflicts (prior touch in protection window)
+# .4: acceptance by silence in business days, return cap, unreported meetings count as
+# held, holding period in the reasons, next review time
+POLICY_VERSION = "credit-2026.11.4"
 ZERO = Decimal("0.00")
 
-
-@dataclass(frozen=True)
-class Reason:
-    rule: str
-    sentence: str
+__all__ = ["POLICY_VERSION", "ZERO", "Decision", "Reason", "decide"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,9 @@ class Decision:
     reasons: tuple[Reason, ...]
     contract_version: str | None = None
     policy_version: str = POLICY_VERSION
-
-
-MeetingOutcome = str  # "credited", "pending", "void", "disputed"
+    next_review_at: datetime | None = None  # the decision changes then if nothing else does
+    payable_on: date | None = None  # a credited amount, after the holding period
+    return_claimed_at: datetime | None = None  # a return counted against the monthly cap
 
 
 def _final(  # noqa: PLR0917 - a decision with its one closing reason
@@ -58,63 +61,12 @@ def _final(  # noqa: PLR0917 - a decision with its one closing reason
     )
 
 
-def meeting_outcome(  # noqa: PLR0911 - one outcome per meeting rule
-    events: list[MeetingEvent], terms: Terms, as_of: datetime
-) -> tuple[MeetingOutcome, Reason]:
-    """One meeting's outcome from its history (SP6, SP7, SP8)."""
-    ordered = sorted(events, key=lambda e: (e.occurred_at, e.reported_at, e.status))
-    window = timedelta(days=terms.reschedule_window_days)
-    flagged = [e for e in ordered if e.status == "flagged_bad"]
-    held = [e for e in ordered if e.status == "held"]
-    if flagged:
-        return "disputed", Reason(
-            "meeting.flagged_bad", "Sales flagged the meeting as bad; ops must settle it."
-        )
-    if held:
-        return "credited", Reason(
-            "meeting.held", f"The meeting was held on {held[0].occurred_at:%Y-%m-%d}."
-        )
-    last = ordered[-1]
-    if last.status in ("rescheduled_by_sales", "cancelled_by_sales"):
-        return "credited", Reason(
-            "meeting.moved_by_sales",
-            "The company's sales team moved or cancelled the meeting; the firm keeps the credit.",
-        )
-    if last.status == "no_show":
-        due = (last.scheduled_for or last.occurred_at) + timedelta(hours=terms.no_show_report_hours)
-        if last.reported_at > due:
-            return "credited", Reason(
-                "meeting.no_show_reported_late",
-                f"The no-show was reported after {terms.no_show_report_hours} hours, "
-                "so the meeting counts as held.",
-            )
-    if last.status in ("no_show", "rescheduled_by_prospect", "cancelled_by_prospect"):
-        first_miss = next(
-            e
-            for e in ordered
-            if e.status == last.status
-            or e.status in ("no_show", "rescheduled_by_prospect", "cancelled_by_prospect")
-        )
-        deadline = first_miss.occurred_at + window
-        if as_of < deadline:
-            return "pending", Reason(
-                "meeting.awaiting_reschedule",
-                f"The prospect missed or moved the meeting; it earns credit if held by "
-                f"{deadline:%Y-%m-%d}.",
-            )
-        return "void", Reason(
-            "meeting.not_held_in_window",
-            f"The prospect missed or moved the meeting and it was not held within "
-            f"{terms.reschedule_window_days} days.",
-        )
-    return "pending", Reason("meeting.booked", "The meeting is booked and not yet held.")
-
-
-def _dispute(disputes: tuple[DisputeEvent, ...]) -> str | None:
-    """The last word of the dispute history: opened, upheld or overturned."""
+def _dispute(disputes: tuple[DisputeEvent, ...]) -> tuple[str, datetime] | None:
+    """The last word of the dispute history (opened, upheld or overturned) and its time."""
     if not disputes:
         return None
-    return sorted(disputes, key=lambda d: (d.occurred_at, d.kind))[-1].kind
+    last = sorted(disputes, key=lambda d: (d.occurred_at, d.kind))[-1]
+    return last.kind, last.occurred_at
 
 
 def _gate(  # noqa: PLR0911 - one early answer per rule reads best as a flat list
@@ -259,87 +211,83 @@ def _inbound(facts: LeadFacts, terms: Terms, firm: str) -> Reason | str:
     )
 
 
-def _lead_credit(facts: LeadFacts, terms: Terms, notes: list[Reason]) -> tuple[Decimal, bool]:
-    """The lead's own price, unless sales returned it in time (SP5, SP9)."""
-    assert facts.received is not None
-    rejected = sorted(
-        (s for s in facts.statuses if s.stage == "rejected"), key=lambda s: s.occurred_at
-    )
-    void = False
-    if rejected:
-        first = rejected[0]
-        window_end = facts.received.received_at + timedelta(days=terms.return_window_days)
-        if first.occurred_at > window_end:
-            notes.append(
-                Reason(
-                    "acceptance.late_rejection",
-                    "Sales rejected the lead after the return window; the credit stands.",
-                )
-            )
-        elif first.reason_code in terms.voiding_rejections:
-            void = True
-            notes.append(
-                Reason(
-                    "acceptance.rejected",
-                    f"Sales rejected the lead ({first.reason_code}) within the "
-                    f"{terms.return_window_days}-day return window.",
-                )
-            )
-        else:
-            notes.append(
-                Reason(
-                    "acceptance.not_a_return",
-                    f"A rejection for '{first.reason_code}' is not a return under the "
-                    "contract; the credit stands.",
-                )
-            )
-    if terms.pays_for == "meeting" or void:
-        return ZERO, void
-    notes.append(
-        Reason("lead.credited", f"The lead earns {terms.price_per_lead} {terms.currency}.")
-    )
-    return terms.price_per_lead, void
-
-
-def _meeting_credit(
-    facts: LeadFacts, terms: Terms, as_of: datetime, nth: int, notes: list[Reason]
-) -> tuple[Decimal, list[MeetingOutcome]]:
+def _meetings(facts: LeadFacts, terms: Terms, as_of: datetime) -> list[MeetingResult]:
     if terms.pays_for == "lead":
-        return ZERO, []
+        return []
     by_meeting: dict[str, list[MeetingEvent]] = {}
     for event in facts.meetings:
         by_meeting.setdefault(str(event.meeting_id), []).append(event)
-    amount, outcomes = ZERO, []
-    for meeting_id in sorted(by_meeting):
-        outcome, reason = meeting_outcome(by_meeting[meeting_id], terms, as_of)
-        outcomes.append(outcome)
-        notes.append(reason)
-        if outcome == "credited":
+    return [meeting_outcome(by_meeting[m], terms, as_of) for m in sorted(by_meeting)]
+
+
+def _priced(
+    terms: Terms, lead: LeadPart, meetings: list[MeetingResult], nth: int, notes: list[Reason]
+) -> Decimal:
+    """What the lead and its credited meetings earn, tiers applied (SP6, pricing)."""
+    amount = ZERO
+    if lead.counted_at is not None:
+        amount += terms.price_per_lead
+        notes.append(
+            Reason("lead.credited", f"The lead earns {terms.price_per_lead} {terms.currency}.")
+        )
+    for result in meetings:
+        notes.append(result.reason)
+        if result.outcome == "credited":
             price = terms.meeting_price(nth)
             amount += price
             nth += 1
             notes.append(Reason("meeting.price", f"The meeting earns {price} {terms.currency}."))
-    return amount, outcomes
+    return amount
+
+
+def _holding(
+    terms: Terms, earned: list[datetime], as_of: datetime, notes: list[Reason]
+) -> tuple[date, datetime | None]:
+    """A credited amount becomes payable once the holding period after it was earned ends."""
+    payable_from = max(earned, default=as_of) + timedelta(days=terms.holding_days)
+    if as_of < payable_from:
+        notes.append(
+            Reason(
+                "payment.holding",
+                f"Payable from {payable_from:%Y-%m-%d}, after the {terms.holding_days}-day "
+                "holding period.",
+            )
+        )
+        return payable_from.date(), payable_from
+    notes.append(Reason("payment.payable", f"Payable since {payable_from:%Y-%m-%d}."))
+    return payable_from.date(), None
 
 
 def decide(
-    facts: LeadFacts, contract: Contract | None, *, as_of: datetime, nth_meeting_in_month: int = 1
+    facts: LeadFacts,
+    contract: Contract | None,
+    *,
+    as_of: datetime,
+    nth_meeting_in_month: int = 1,
+    returns_before: int = 0,
 ) -> Decision:
+    """``nth_meeting_in_month``: the firm's held meetings already credited that month, plus
+    one (volume tiers); ``returns_before``: the firm's returns earlier in the month of
+    this lead's return (the cap)."""
     gate = _gate(facts, contract)
     if isinstance(gate, Decision):
         return gate
     assert contract is not None
     assert facts.routed is not None
     terms, notes = contract.terms, gate
-    lead_amount, lead_void = _lead_credit(facts, terms, notes)
-    meeting_amount, outcomes = _meeting_credit(facts, terms, as_of, nth_meeting_in_month, notes)
-    amount = lead_amount + meeting_amount
+    lead = lead_part(facts, terms, as_of, returns_before=returns_before)
+    notes.extend(lead.notes)
+    meetings = _meetings(facts, terms, as_of)
+    amount = _priced(terms, lead, meetings, nth_meeting_in_month, notes)
+    outcomes = [m.outcome for m in meetings]
+    dues = [d for d in (lead.due, *(m.due for m in meetings)) if d is not None]
+    earned = [t for t in (lead.counted_at, *(m.earned_at for m in meetings)) if t is not None]
     verdict = _dispute(facts.disputes)
     state: CreditState
-    if verdict == "opened" or "disputed" in outcomes:
+    if (verdict is not None and verdict[0] == "opened") or "disputed" in outcomes:
         state = "disputed"
         notes.append(Reason("dispute.open", "The decision is disputed and waits for ops."))
-    elif verdict == "overturned":
+    elif verdict is not None and verdict[0] == "overturned":
         state = "credited"
         if amount == ZERO:
             amount = (
@@ -347,21 +295,30 @@ def decide(
                 if terms.pays_for != "meeting"
                 else terms.meeting_price(nth_meeting_in_month)
             )
+        earned.append(verdict[1])
         notes.append(
             Reason("dispute.overturned", "Ops overturned the decision in the firm's favour.")
         )
     elif amount > ZERO:
         state = "credited"
-    elif "pending" in outcomes or (terms.pays_for == "meeting" and not outcomes and not lead_void):
+    elif (
+        (lead.due is not None and lead.counted_at is None)
+        or "pending" in outcomes
+        or (terms.pays_for == "meeting" and not outcomes and not lead.void)
+    ):
         state = "pending"
-        if not outcomes:
+        if terms.pays_for == "meeting" and not outcomes:
             notes.append(
                 Reason("meeting.awaited", "The contract pays for held meetings; none yet.")
             )
     else:
         state = "void"
-    if verdict == "upheld":
+    if verdict is not None and verdict[0] == "upheld":
         notes.append(Reason("dispute.upheld", "Ops upheld the decision."))
+    payable_on = None
+    if state == "credited":
+        payable_on, holding_due = _holding(terms, earned, as_of, notes)
+        dues += [holding_due] if holding_due else []
     return Decision(
         state,
         facts.routed.firm_id,
@@ -369,4 +326,7 @@ def decide(
         terms.currency,
         tuple(notes),
         contract.label,
+        next_review_at=min(dues, default=None),
+        payable_on=payable_on,
+        return_claimed_at=lead.return_claim,
     )

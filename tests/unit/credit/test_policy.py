@@ -66,9 +66,17 @@ def facts(
 
 
 def meeting(
-    status: str, at: datetime, *, reported: datetime | None = None, by: str = "firm"
+    status: str,
+    at: datetime,
+    *,
+    reported: datetime | None = None,
+    by: str = "firm",
+    scheduled: datetime | None = None,
 ) -> MeetingEvent:
-    return MeetingEvent(MEETING, status, at, reported or at, at, by)
+    return MeetingEvent(MEETING, status, at, reported or at, scheduled or at, by)
+
+
+ACCEPTED = StatusEvent("accepted", None, T0 + days(1))
 
 
 LEAD_ONLY = {"pays_for": "lead"}
@@ -80,7 +88,7 @@ SCENARIOS = [
         "SP2 a firm-sourced lead counts",
         facts(),
         LEAD_ONLY,
-        1,
+        8,
         "credited",
         "150.00",
         "lead.credited",
@@ -89,7 +97,7 @@ SCENARIOS = [
         "SP3 inbound with a recent touch",
         facts(by_firm=False, channel="web_form", touches=(Touch(FIRM, T0 - days(10)),)),
         LEAD_ONLY,
-        1,
+        8,
         "credited",
         "150.00",
         "inbound.touch",
@@ -134,7 +142,7 @@ SCENARIOS = [
         "conflict: another firm's touch outside the 60-day protection window",
         facts(touches=(Touch("rival", T0 - days(61)),)),
         LEAD_ONLY,
-        1,
+        8,
         "credited",
         "150.00",
         "lead.credited",
@@ -143,7 +151,7 @@ SCENARIOS = [
         "conflict: another firm's touch after the firm registered it does not matter",
         facts(touches=(Touch("rival", T0 + days(1)),)),
         LEAD_ONLY,
-        2,
+        8,
         "credited",
         "150.00",
         "lead.credited",
@@ -152,7 +160,7 @@ SCENARIOS = [
         "conflict: protection switched off by contract",
         facts(touches=(Touch("rival", T0 - days(5)),)),
         {**LEAD_ONLY, "protection_days": 0},
-        1,
+        8,
         "credited",
         "150.00",
         "lead.credited",
@@ -170,7 +178,7 @@ SCENARIOS = [
         "SP4 customer, cross-sell allowed",
         facts(customer=True, cross_sell=True),
         {**LEAD_ONLY, "customers": "cross_sell_only"},
-        1,
+        8,
         "credited",
         "150.00",
         "customer.cross_sell",
@@ -319,7 +327,7 @@ SCENARIOS = [
         "SP9 lead and meeting both paid",
         facts(meetings=(meeting("held", T0 + days(3)),)),
         {},
-        4,
+        8,
         "credited",
         "500.00",
         "meeting.price",
@@ -328,7 +336,7 @@ SCENARIOS = [
         "SP10 lead in the notice period",
         facts(in_notice=True, received_at=datetime(2027, 1, 10, tzinfo=UTC)),
         {**LEAD_ONLY, "ends_on": date(2026, 12, 31)},
-        1,
+        10,
         "credited",
         "150.00",
         "lead.credited",
@@ -341,6 +349,142 @@ SCENARIOS = [
         "not_eligible",
         "0.00",
         "contract.ended",
+    ),
+    (
+        "SP5 sales accepted the lead",
+        facts(statuses=(ACCEPTED,)),
+        LEAD_ONLY,
+        2,
+        "credited",
+        "150.00",
+        "acceptance.accepted",
+    ),
+    (
+        "SP5 no answer yet, inside the 5 business days",
+        facts(),
+        LEAD_ONLY,
+        2,
+        "pending",
+        "0.00",
+        "acceptance.awaiting",
+    ),
+    (
+        "SP5 no answer in 5 business days: accepted by silence",
+        facts(),
+        LEAD_ONLY,
+        8,
+        "credited",
+        "150.00",
+        "acceptance.by_silence",
+    ),
+    (
+        "SP5 no answer in 5 business days, and silence means rejected",
+        facts(),
+        {**LEAD_ONLY, "silence_means": "rejected"},
+        8,
+        "void",
+        "0.00",
+        "acceptance.not_accepted",
+    ),
+    (
+        "SP5 silence means rejected, but sales accepted late",
+        facts(statuses=(StatusEvent("accepted", None, T0 + days(9)),)),
+        {**LEAD_ONLY, "silence_means": "rejected"},
+        9,
+        "credited",
+        "150.00",
+        "acceptance.accepted",
+    ),
+    (
+        "SP5 a contract without an acceptance step counts the lead on arrival",
+        facts(),
+        {**LEAD_ONLY, "acceptance_business_days": 0},
+        0,
+        "credited",
+        "150.00",
+        "return.open",
+    ),
+    (
+        "SP5 the return window closed: the credit is final",
+        facts(statuses=(ACCEPTED,)),
+        LEAD_ONLY,
+        11,
+        "credited",
+        "150.00",
+        "return.closed",
+    ),
+    (
+        "SP5 accepted, then returned inside the window",
+        facts(statuses=(ACCEPTED, StatusEvent("rejected", "contact_left_company", T0 + days(6)))),
+        LEAD_ONLY,
+        7,
+        "void",
+        "0.00",
+        "acceptance.rejected",
+    ),
+    (
+        "SP6 meeting time passed, no no-show reported in 24 hours: held",
+        facts(meetings=(meeting("booked", T0, scheduled=T0 + days(1)),)),
+        MEETINGS_ONLY,
+        2.5,
+        "credited",
+        "350.00",
+        "meeting.unreported_counts_as_held",
+    ),
+    (
+        "SP6 meeting time passed, still inside the 24 hours to report a no-show",
+        facts(meetings=(meeting("booked", T0, scheduled=T0 + days(1)),)),
+        MEETINGS_ONLY,
+        1.5,
+        "pending",
+        "0.00",
+        "meeting.scheduled",
+    ),
+    (
+        "SP6 prospect moved it to a new time in the window; nothing reported after it",
+        facts(
+            meetings=(
+                meeting("booked", T0, scheduled=T0 + days(2)),
+                meeting("rescheduled_by_prospect", T0 + days(1), scheduled=T0 + days(9)),
+            )
+        ),
+        MEETINGS_ONLY,
+        11,
+        "credited",
+        "350.00",
+        "meeting.unreported_counts_as_held",
+    ),
+    (
+        "SP6 prospect moved it without a new time: not held in the window",
+        facts(
+            meetings=(
+                meeting("booked", T0, scheduled=T0 + days(2)),
+                meeting("rescheduled_by_prospect", T0 + days(1), scheduled=T0 + days(2)),
+            )
+        ),
+        MEETINGS_ONLY,
+        40,
+        "void",
+        "0.00",
+        "meeting.not_held_in_window",
+    ),
+    (
+        "SP6 held, inside the holding period",
+        facts(meetings=(meeting("held", T0 + days(3)),)),
+        MEETINGS_ONLY,
+        4,
+        "credited",
+        "350.00",
+        "payment.holding",
+    ),
+    (
+        "SP6 held, holding period over: payable",
+        facts(meetings=(meeting("held", T0 + days(3)),)),
+        MEETINGS_ONLY,
+        34,
+        "credited",
+        "350.00",
+        "payment.payable",
     ),
     (
         "no firm holds the account",
@@ -381,7 +525,7 @@ def test_a_touch_logged_late_but_dated_before_the_lead_still_counts() -> None:
     lead = facts(by_firm=False, channel="webinar")
     assert decide(lead, contract(**LEAD_ONLY), as_of=T0).state == "not_eligible"
     late = replace(lead, touches=(Touch(FIRM, T0 - days(3)),))  # arrives later, dated before
-    assert decide(late, contract(**LEAD_ONLY), as_of=T0 + days(5)).state == "credited"
+    assert decide(late, contract(**LEAD_ONLY), as_of=T0 + days(8)).state == "credited"
 
 
 def test_a_meeting_outcome_before_the_routing_decision_is_kept_until_it_comes() -> None:
@@ -445,3 +589,146 @@ def test_the_same_facts_in_any_order_give_the_same_decision(
     )
     as_of = T0 + days(50)
     assert decide(lead, contract(), as_of=as_of) == decide(other, contract(), as_of=as_of)
+
+
+RETURNED = StatusEvent("rejected", "not_icp", T0 + days(2))
+
+
+@pytest.mark.parametrize(
+    ("cap", "returns_before", "state", "rule"),
+    [
+        (None, 40, "void", "acceptance.rejected"),  # no cap
+        (3, 2, "void", "acceptance.rejected"),  # the third return of the month
+        (3, 3, "credited", "acceptance.return_cap"),  # the fourth: beyond the cap
+        (0, 0, "credited", "acceptance.return_cap"),  # no returns allowed at all
+    ],
+)
+def test_returns_beyond_the_months_cap_do_not_void_credit(
+    cap: int | None, returns_before: int, state: str, rule: str
+) -> None:
+    lead = facts(statuses=(RETURNED,))
+    terms = contract(**LEAD_ONLY, return_cap_per_month=cap)
+    decision = decide(lead, terms, as_of=T0 + days(3), returns_before=returns_before)
+    assert decision.state == state
+    assert rule in [r.rule for r in decision.reasons]
+    assert decision.return_claimed_at == RETURNED.occurred_at  # counted either way
+
+
+def test_a_return_cap_sentence_names_the_cap_and_month() -> None:
+    decision = decide(
+        facts(statuses=(RETURNED,)),
+        contract(**LEAD_ONLY, return_cap_per_month=3),
+        as_of=T0 + days(3),
+        returns_before=5,
+    )
+    capped = next(r for r in decision.reasons if r.rule == "acceptance.return_cap")
+    assert "3 returns" in capped.sentence
+    assert "2026-11" in capped.sentence
+
+
+def test_a_late_or_non_voiding_rejection_is_no_return_claim() -> None:
+    for status in (
+        StatusEvent("rejected", "not_icp", T0 + days(20)),
+        StatusEvent("rejected", "other", T0 + days(1)),
+    ):
+        decision = decide(facts(statuses=(status,)), contract(**LEAD_ONLY), as_of=T0 + days(21))
+        assert decision.return_claimed_at is None
+
+
+def test_the_acceptance_deadline_skips_a_holiday_in_the_contracts_country() -> None:
+    wed = datetime(2026, 11, 25, 15, tzinfo=UTC)  # Thanksgiving is on Thursday
+    lead = facts(received_at=wed)
+    terms = {**LEAD_ONLY, "acceptance_business_days": 2}
+    us = decide(lead, contract(**terms), as_of=wed)
+    de = decide(lead, contract(**terms, country="DE"), as_of=wed)
+    assert us.next_review_at == datetime(2026, 12, 1, tzinfo=UTC)
+    assert de.next_review_at == datetime(2026, 11, 28, tzinfo=UTC)
+    still = decide(lead, contract(**terms), as_of=datetime(2026, 11, 30, 23, 59, tzinfo=UTC))
+    assert still.state == "pending"
+    silent = decide(lead, contract(**terms), as_of=datetime(2026, 12, 1, tzinfo=UTC))
+    assert silent.state == "credited"
+    assert "acceptance.by_silence" in [r.rule for r in silent.reasons]
+
+
+def test_holding_period_sets_when_a_credit_is_payable() -> None:
+    lead = facts(statuses=(ACCEPTED,))
+    early = decide(lead, contract(**LEAD_ONLY, holding_days=30), as_of=T0 + days(2))
+    assert early.payable_on == (T0 + days(31)).date()
+    assert early.next_review_at == T0 + days(10)  # the return window closes first
+    after_returns = decide(lead, contract(**LEAD_ONLY, holding_days=30), as_of=T0 + days(10))
+    assert after_returns.next_review_at == T0 + days(31)
+    paid = decide(lead, contract(**LEAD_ONLY, holding_days=30), as_of=T0 + days(31))
+    assert paid.next_review_at is None
+    assert "payment.payable" in [r.rule for r in paid.reasons]
+    assert decide(facts(), contract(**LEAD_ONLY), as_of=T0).payable_on is None  # pending
+
+
+def test_a_final_decision_needs_no_review() -> None:
+    for lead, terms in (
+        (facts(firm=None), LEAD_ONLY),
+        (facts(statuses=(RETURNED,)), LEAD_ONLY),
+        (facts(meetings=(meeting("no_show", T0 + days(3)),)), MEETINGS_ONLY),
+    ):
+        assert decide(lead, contract(**terms), as_of=T0 + days(60)).next_review_at is None
+
+
+STATUSES = [
+    ACCEPTED,
+    StatusEvent("accepted", None, T0 + days(12)),
+    RETURNED,
+    StatusEvent("rejected", "other", T0 + days(3)),
+    StatusEvent("rejected", "duplicate", T0 + days(15)),
+]
+MEETING_EVENTS = [
+    meeting("booked", T0, scheduled=T0 + days(4)),
+    meeting("no_show", T0 + days(4)),
+    meeting("rescheduled_by_prospect", T0 + days(5), scheduled=T0 + days(20)),
+    meeting("rescheduled_by_sales", T0 + days(6), by="sales"),
+    meeting("held", T0 + days(9)),
+]
+TERMS = st.fixed_dictionaries(
+    {},
+    optional={
+        "pays_for": st.sampled_from(["lead", "meeting", "both"]),
+        "acceptance_business_days": st.integers(0, 10),
+        "silence_means": st.sampled_from(["accepted", "rejected"]),
+        "return_window_days": st.integers(0, 20),
+        "holding_days": st.integers(0, 40),
+        "reschedule_window_days": st.integers(0, 30),
+        "no_show_report_hours": st.integers(0, 72),
+        "return_cap_per_month": st.none() | st.integers(0, 2),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    statuses=st.lists(st.sampled_from(STATUSES), max_size=3, unique=True),
+    meetings=st.lists(st.sampled_from(MEETING_EVENTS), max_size=4, unique=True),
+    terms=TERMS,
+    start=st.floats(0, 60),
+    returns_before=st.integers(0, 3),
+)
+def test_a_decision_holds_until_its_next_review_and_changes_then(
+    statuses: list[StatusEvent],
+    meetings: list[MeetingEvent],
+    terms: dict[str, object],
+    start: float,
+    returns_before: int,
+) -> None:
+    """``next_review_at`` is exact: nothing changes before it without a new fact, and the
+    decision does change at it (so the sweep never re-decides for nothing)."""
+    lead = facts(statuses=tuple(statuses), meetings=tuple(meetings))
+    deal = contract(**terms)
+    as_of = T0 + days(start)
+    now = decide(lead, deal, as_of=as_of, returns_before=returns_before)
+    due = now.next_review_at
+    if due is None:
+        later = decide(lead, deal, as_of=as_of + days(400), returns_before=returns_before)
+        assert later == now
+        return
+    assert due > as_of
+    for step in (0.25, 0.5, 0.999):
+        between = as_of + (due - as_of) * step
+        assert decide(lead, deal, as_of=between, returns_before=returns_before) == now
+    assert decide(lead, deal, as_of=due, returns_before=returns_before) != now
