@@ -184,8 +184,8 @@ async def change_lead_status(
     actor: str,
     occurred_at: datetime | None = None,
 ) -> None:
-    """Inside an open transaction: sales accepted, rejected (with a reason, sticking points
-    5 and 9) or otherwise moved a lead."""
+    """Inside an open transaction: an outside system moved a lead (a marketing tool's
+    webhook marks it qualified). Sales' own moves go through the router's stage API."""
     await outbox.add(
         session,
         LeadStatusChanged(

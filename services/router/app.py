@@ -1,46 +1,97 @@
-"""Router's entrypoint: ``leadflow serve router`` (uvicorn factory ``create_app``)."""
+"""Router's entrypoint: ``leadflow serve router`` (uvicorn factory ``create_app``).
+
+Beside the shared service machinery (relay, consumers) the router runs its SLA timer
+worker, started after and stopped before them. ``clock`` is the router's notion of now
+(routing time, SLA timers, stage changes): UTC now in production, driven by tests.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from functools import partial
 
 from fastapi import FastAPI
 
-from services.router.api import admin, routing, rulesets
-from services.router.consumer import on_lead_received, on_lead_status_changed
+from services.router.api import admin, lifecycle, routing, rulesets
+from services.router.consumer import (
+    Clock,
+    on_lead_received,
+    on_lead_status_changed,
+    on_meeting_updated,
+)
+from services.router.sla_timers import SlaTimers
 from services.router.tables import SCHEMA
+from shared.events.activities import MeetingUpdated
+from shared.events.envelope import utcnow
 from shared.events.leads import LeadReceived
 from shared.events.status import LeadStatusChanged
-from shared.events.topics import LEADS_RECEIVED, LEADS_STATUS
+from shared.events.topics import LEADS_RECEIVED, LEADS_STATUS, MEETINGS_UPDATED
 from shared.service import ConsumerSpec, Runtime, create_service
 from shared.settings import Settings
 
+SLA_TICK_S = 2.0  # the timer worker's longest sleep
 
-def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+
+def _consumers(runtime: Runtime, clock: Clock) -> Sequence[ConsumerSpec]:
+    outbox = runtime.outbox
     return [
         ConsumerSpec(
             name="router.leads",
             topics=[LEADS_RECEIVED.name],
-            handlers={LeadReceived.event_type: partial(on_lead_received, outbox=runtime.outbox)},
+            handlers={
+                LeadReceived.event_type: partial(on_lead_received, outbox=outbox, clock=clock)
+            },
         ),
         ConsumerSpec(
             name="router.status",
             topics=[LEADS_STATUS.name],
             handlers={
-                LeadStatusChanged.event_type: partial(on_lead_status_changed, outbox=runtime.outbox)
+                LeadStatusChanged.event_type: partial(
+                    on_lead_status_changed, outbox=outbox, clock=clock
+                )
             },
+        ),
+        ConsumerSpec(
+            name="router.meetings",
+            topics=[MEETINGS_UPDATED.name],
+            handlers={MeetingUpdated.event_type: partial(on_meeting_updated, clock=clock)},
         ),
     ]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service(
+def create_app(
+    settings: Settings | None = None, *, clock: Clock = utcnow, sla_tick_s: float = SLA_TICK_S
+) -> FastAPI:
+    app = create_service(
         name="router",
         schema=SCHEMA,
         title="Leadflow router",
-        description="Matches leads to accounts and applies ownership rules, with a trace.",
-        routers=[routing.router, admin.router, rulesets.router],
-        consumers=_consumers,
+        description="Matches leads to accounts and applies ownership rules, with a trace; "
+        "keeps each lead's lifecycle and its acceptance SLA.",
+        routers=[routing.router, lifecycle.router, admin.router, rulesets.router],
+        consumers=partial(_consumers, clock=clock),
         settings=settings,
     )
+    app.state.clock = clock
+    service_lifespan = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with service_lifespan(app):
+            runtime: Runtime = app.state.runtime
+            stop = asyncio.Event()
+            timers = SlaTimers(runtime.sessions, runtime.outbox, clock, tick_s=sla_tick_s)
+            worker = asyncio.create_task(timers.run(stop), name="router-sla-timers")
+            try:
+                yield
+            finally:
+                stop.set()
+                await asyncio.wait({worker}, timeout=15)
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+
+    app.router.lifespan_context = lifespan
+    return app

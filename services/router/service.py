@@ -11,12 +11,13 @@ turn and a restart loses nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.router import store
+from services.router import stages, store
 from services.router.domain.model import Decision, Lead
 from services.router.domain.rules import decide
 from services.router.domain.ruleset import RuleSet
@@ -146,10 +147,12 @@ async def route(
     excluded: frozenset[str] = frozenset(),
     previous_owner_id: str | None = None,
     ruleset: RuleSet | None = None,
+    now: datetime | None = None,
 ) -> ev.LeadRouted:
-    """Decide and record revision ``revision`` of the lead's routing; publish it.
-    ``ruleset``: the active one unless given (tests, replays)."""
-    now = utcnow()
+    """Decide and record revision ``revision`` of the lead's routing; publish it; record
+    it in the lead's lifecycle and arm the owner's SLA timers. ``ruleset``: the active
+    one unless given (tests, replays); ``now``: the router's clock."""
+    now = now or utcnow()
     ruleset = ruleset or await store.active_ruleset(session)
     decision = await _decide(
         session, lead_of(received), ruleset, now=now, excluded=excluded, lock=True
@@ -195,6 +198,7 @@ async def route(
                 raised_at=now,
             ),
         )
+    await stages.on_routed(session, event, ruleset, new_lead=revision == 1)
     return event
 
 
@@ -208,6 +212,7 @@ async def route_new_lead(
     received: LeadReceived,
     *,
     ruleset: RuleSet | None = None,
+    now: datetime | None = None,
 ) -> bool:
     """Revision 1 of a lead's routing. False when it was routed already (the same lead
     re-published under another event id)."""
@@ -215,7 +220,7 @@ async def route_new_lead(
         return False
     session.add(LeadRow(lead_id=received.lead_id, received=received.model_dump(mode="json")))
     await session.flush()
-    await route(session, outbox, received, revision=1, ruleset=ruleset)
+    await route(session, outbox, received, revision=1, ruleset=ruleset, now=now)
     return True
 
 
@@ -226,11 +231,14 @@ async def reroute(
     *,
     reason: str,
     rejected_by: str | None = None,
+    also_excluded: Iterable[str] = (),
     ruleset: RuleSet | None = None,
+    now: datetime | None = None,
 ) -> ev.LeadRouted | None:
     """A new revision of the lead's routing (never an overwrite). ``rejected_by`` is an
     owner who rejected the lead: neither they nor anyone who rejected it before gets it
-    again. None when the router never saw the lead."""
+    again; ``also_excluded`` are owners skipped this time only (an SLA reassignment
+    skips everyone the lead had). None when the router never saw the lead."""
     row = await store.lead_row(session, lead_id, lock=True)  # serializes re-routes of a lead
     latest = await store.latest_decision(session, lead_id)
     if row is None or latest is None or row.closed:
@@ -244,9 +252,10 @@ async def reroute(
         received,
         revision=latest.revision + 1,
         reason=reason,
-        excluded=frozenset(row.rejected_by),
+        excluded=frozenset(row.rejected_by) | frozenset(also_excluded),
         previous_owner_id=latest.owner_id,
         ruleset=ruleset,
+        now=now,
     )
 
 

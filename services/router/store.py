@@ -318,3 +318,11 @@ async def activate_ruleset(session: AsyncSession, version: str, at: datetime) ->
     row.active = True
     row.activated_at = at
     return True
+
+
+async def owners_of_lead(session: AsyncSession, lead_id: UUID) -> set[str]:
+    """Every owner any revision of the lead's routing gave it to."""
+    query = select(col(RoutingDecisionRow.owner_id)).where(
+        col(RoutingDecisionRow.lead_id) == lead_id, col(RoutingDecisionRow.owner_id).is_not(None)
+    )
+    return {o for o in (await session.execute(query)).scalars() if o}

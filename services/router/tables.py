@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Column, DateTime, String, Text, func
+from sqlalchemy import BigInteger, Column, DateTime, Identity, String, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
@@ -30,6 +30,7 @@ class OwnerRow(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]")
     )
     open_leads: int = 0
+    business_hours: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
 
 
 class TeamRow(SQLModel, table=True):
@@ -39,6 +40,7 @@ class TeamRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=100)
     name: str = Field(max_length=200)
     queue: str | None = Field(default=None, max_length=100)
+    sla: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
 
 
 class TerritoryRow(SQLModel, table=True):
@@ -128,3 +130,47 @@ class RoutingDecisionRow(SQLModel, table=True):
     queue: str | None = None
     ruleset_version: str
     event: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+
+
+class LifecycleRow(SQLModel, table=True):
+    """Where a lead is in its lifecycle, and every move it made (``history``: stage,
+    from, occurred_at, recorded_at, actor, source, in_order, ...). Locked (after the
+    lead's row, when there is one) by everything that moves the lead."""
+
+    __tablename__ = "lifecycles"
+    __table_args__ = {"schema": SCHEMA}
+
+    lead_id: UUID = Field(primary_key=True)
+    stage: str = Field(max_length=30)
+    stage_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    owner_id: str | None = Field(default=None, max_length=100)
+    revision: int | None = None  # the routing revision in force
+    history: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]")
+    )
+    updated_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+class SlaTimerRow(SQLModel, table=True):
+    """A durable SLA timer of one routing revision: pending until it fires (once, with
+    its event, in one transaction) or is cancelled (accepted, rejected, re-routed)."""
+
+    __tablename__ = "sla_timers"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    lead_id: UUID
+    revision: int
+    kind: str = Field(max_length=20)  # reminder, breach, reassign
+    owner_id: str | None = Field(default=None, max_length=100)
+    account_id: str | None = Field(default=None, max_length=100)
+    sla_name: str = Field(max_length=100)
+    sla_minutes: int
+    routed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    due_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    fire_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    status: str = Field(default="pending", max_length=20)  # pending, fired, cancelled
+    settled_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

@@ -166,6 +166,7 @@ def owner_out(row: OwnerRow) -> OwnerOut:
         weight=row.weight,
         out_of_office=[OutOfOfficeIn.model_validate(w) for w in row.out_of_office],
         open_leads=row.open_leads,
+        business_hours=row.business_hours,
     )
 
 
@@ -196,7 +197,7 @@ async def list_owners(session: AsyncSession, limit: int) -> list[OwnerOut]:
 
 
 async def put_team(session: AsyncSession, team_id: str, body: TeamIn) -> TeamOut:
-    values = body.model_dump() | {"id": team_id}
+    values = body.model_dump(mode="json") | {"id": team_id}
     statement = insert(TeamRow).values(**values)
     await session.execute(statement.on_conflict_do_update(index_elements=["id"], set_=values))
     return TeamOut(team_id=team_id, **body.model_dump())
@@ -204,7 +205,7 @@ async def put_team(session: AsyncSession, team_id: str, body: TeamIn) -> TeamOut
 
 async def list_teams(session: AsyncSession) -> list[TeamOut]:
     rows = (await session.execute(select(TeamRow).order_by(TeamRow.id))).scalars()
-    return [TeamOut(team_id=r.id, name=r.name, queue=r.queue) for r in rows]
+    return [TeamOut(team_id=r.id, name=r.name, queue=r.queue, sla=r.sla) for r in rows]
 
 
 async def put_territory(

@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.router.domain.names import registrable_domain
+from services.router.domain.sla import BusinessHours, SlaPolicy
 
 Id = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:@-]+$")
 
@@ -97,6 +98,11 @@ class OwnerIn(_In):
     capacity: int | None = Field(default=None, ge=0, le=1_000_000)
     weight: int = Field(default=1, ge=0, le=1000)
     out_of_office: list[OutOfOfficeIn] = Field(default=[], max_length=100)
+    business_hours: BusinessHours | None = Field(
+        default=None,
+        description="Working days and hours, time zone and holidays the SLA is counted in "
+        "(default: Monday-Friday 09:00-17:00 UTC, no holidays).",
+    )
 
 
 class OwnerOut(OwnerIn):
@@ -107,6 +113,9 @@ class OwnerOut(OwnerIn):
 class TeamIn(_In):
     name: str = Field(min_length=1, max_length=200)
     queue: str | None = Field(default=None, max_length=100)
+    sla: SlaPolicy | None = Field(
+        default=None, description="The team's acceptance SLA (a rule's own SLA wins over it)."
+    )
 
 
 class TeamOut(TeamIn):
