@@ -96,6 +96,8 @@ DEPENDENCY_UP = Gauge(
     "5 s), 0 when it did not",
     ["dependency"],
 )
+
+
 INTAKE_LEADS = Counter(
     "leadflow_intake_leads_total",
     "Leads offered to intake, by channel and outcome: accepted, duplicate (a repeat touch "
@@ -103,3 +105,14 @@ INTAKE_LEADS = Counter(
     "(our error: the caller may retry)",
     ["channel", "outcome"],
 )
+
+
+def refusal_outcome(status: int) -> str:
+    """The ``leadflow_intake_leads_total`` outcome of an answer that took nothing in."""
+    if status >= 500:
+        return "failed"
+    if status == 429:
+        return "throttled"
+    if status in (401, 403, 404):  # an unknown key, form, origin or webhook source
+        return "unauthorized"
+    return "invalid"

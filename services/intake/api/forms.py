@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.datastructures import UploadFile
 
 from services.intake.api.errors import INTAKE_ERRORS
+from services.intake.api.lead_counts import count, count_registered, refusals_counted
 from services.intake.domain.forms import FormConfig, is_bot, origin_allowed
 from services.intake.domain.normalize import InvalidLead
 from services.intake.domain.ratelimit import TokenBuckets, retry_after
@@ -143,36 +144,40 @@ async def _fields(request: Request) -> dict[str, Any]:
     },
 )
 async def submit(request: Request, form_key: str = FormKey) -> Response:
-    config, origin = await _allowed_form(request, form_key)
-    buckets: TokenBuckets = request.app.state.form_buckets
-    client = request.client.host if request.client else "-"
-    wait = buckets.take(client, time.monotonic())
-    if wait:
-        raise Problem(
-            429,
-            "Too many form posts from this address; retry later.",
-            headers={"Retry-After": retry_after(wait), **_cors(origin)},
-        )
-    fields = await _fields(request)
-    if not is_bot(config, fields):
-        runtime = runtime_of(request)
-        try:
-            async with runtime.sessions() as session:
-                await submit_form(
-                    session,
-                    runtime.outbox,
-                    form_key=form_key,
-                    config=config,
-                    fields=fields,
-                    window=request.app.state.dedup_window,
-                )
-        except InvalidLead as exc:
+    with refusals_counted("web_form"):
+        config, origin = await _allowed_form(request, form_key)
+        buckets: TokenBuckets = request.app.state.form_buckets
+        client = request.client.host if request.client else "-"
+        wait = buckets.take(client, time.monotonic())
+        if wait:
             raise Problem(
-                422,
-                str(exc),
-                errors=[{"field": e.field, "reason": e.reason} for e in exc.errors],
-                headers=_cors(origin),
-            ) from exc
+                429,
+                "Too many form posts from this address; retry later.",
+                headers={"Retry-After": retry_after(wait), **_cors(origin)},
+            )
+        fields = await _fields(request)
+        if is_bot(config, fields):
+            count("web_form", "spam")
+        else:
+            runtime = runtime_of(request)
+            try:
+                async with runtime.sessions() as session:
+                    registered = await submit_form(
+                        session,
+                        runtime.outbox,
+                        form_key=form_key,
+                        config=config,
+                        fields=fields,
+                        window=request.app.state.dedup_window,
+                    )
+            except InvalidLead as exc:
+                raise Problem(
+                    422,
+                    str(exc),
+                    errors=[{"field": e.field, "reason": e.reason} for e in exc.errors],
+                    headers=_cors(origin),
+                ) from exc
+            count_registered("web_form", duplicate=registered.duplicate)
     is_json = request.headers.get("content-type", "").startswith("application/json")
     if config.redirect_url is not None and not is_json:
         return RedirectResponse(str(config.redirect_url), status_code=303, headers=_cors(origin))

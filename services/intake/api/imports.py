@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -13,12 +14,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from services.intake.api.errors import INTAKE_ERRORS
+from services.intake.api.lead_counts import count
 from services.intake.imports import SHOWN_ERRORS, create_job, read_job, run_import
 from services.intake.settings import IntakeSettings
 from shared.auth import OpsCaller
+from shared.db import SessionFactory
+from shared.observability import get_logger
 from shared.problems import PROBLEM_JSON, Problem
 from shared.service import runtime_of
 
+log = get_logger(__name__)
 router = APIRouter(prefix="/v1/imports", tags=["imports"], responses=INTAKE_ERRORS)
 SPOOL_IN_MEMORY = 1_000_000
 
@@ -81,15 +86,19 @@ async def post_import(
     runtime = runtime_of(request)
     job_id = await create_job(runtime.sessions, source, campaign)
     task = asyncio.create_task(
-        run_import(
+        _counted(
             runtime.sessions,
-            runtime.outbox,
             job_id,
-            spooled,
-            source=source,
-            campaign=campaign,
-            window=request.app.state.dedup_window,
-            batch_rows=own.import_batch_rows,
+            run_import(
+                runtime.sessions,
+                runtime.outbox,
+                job_id,
+                spooled,
+                source=source,
+                campaign=campaign,
+                window=request.app.state.dedup_window,
+                batch_rows=own.import_batch_rows,
+            ),
         ),
         name=f"import-{job_id}",
     )
@@ -101,6 +110,22 @@ async def post_import(
         status_code=202,
         headers={"Location": f"/v1/imports/{job_id}"},
     )
+
+
+async def _counted(sessions: SessionFactory, job_id: UUID, job: Awaitable[None]) -> None:
+    """Run the import, then count its rows in ``leadflow_intake_leads_total`` (at the end:
+    an import's rows show up in the rate when its job finishes)."""
+    await job
+    try:
+        found = await read_job(sessions, job_id)
+    except Exception as exc:  # the job itself is recorded; only its count is lost
+        log.warning("import_not_counted", import_id=str(job_id), error=repr(exc))
+        return
+    if found is not None:
+        done, _ = found
+        count("import", "accepted", done.rows_accepted)
+        count("import", "duplicate", done.rows_duplicate)
+        count("import", "invalid", done.rows_rejected)
 
 
 @router.get("/{import_id}", summary="An import job: status, counts and per-row errors")

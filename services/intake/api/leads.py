@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, status
 
 from services.intake.api.errors import INTAKE_ERRORS
+from services.intake.api.lead_counts import count_registered, refusals_counted
 from services.intake.api.schemas import LeadAccepted, LeadIn, LeadOut
 from services.intake.domain.normalize import InvalidLead, Submission, normalize
 from services.intake.service import submit_lead
@@ -28,22 +29,24 @@ router = APIRouter(prefix="/v1/leads", tags=["leads"], responses=INTAKE_ERRORS)
     "Answers with the lead id.",
 )
 async def post_lead(body: LeadIn, request: Request, _caller: OpsCaller) -> LeadAccepted:
-    try:
-        lead = normalize(Submission(**body.model_dump()))
-    except InvalidLead as exc:
-        raise Problem(
-            422, str(exc), errors=[{"field": e.field, "reason": e.reason} for e in exc.errors]
-        ) from exc
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        registered = await submit_lead(
-            session,
-            runtime.outbox,
-            lead,
-            channel="api",
-            raw=body.model_dump(mode="json"),
-            window=request.app.state.dedup_window,
-        )
+    with refusals_counted("api"):
+        try:
+            lead = normalize(Submission(**body.model_dump()))
+        except InvalidLead as exc:
+            raise Problem(
+                422, str(exc), errors=[{"field": e.field, "reason": e.reason} for e in exc.errors]
+            ) from exc
+        runtime = runtime_of(request)
+        async with runtime.sessions() as session, session.begin():
+            registered = await submit_lead(
+                session,
+                runtime.outbox,
+                lead,
+                channel="api",
+                raw=body.model_dump(mode="json"),
+                window=request.app.state.dedup_window,
+            )
+    count_registered("api", duplicate=registered.duplicate)
     return LeadAccepted(lead_id=registered.lead_id, duplicate=registered.duplicate)
 
 

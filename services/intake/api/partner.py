@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.intake.api.auth import PartnerCaller
 from services.intake.api.errors import INTAKE_ERRORS
+from services.intake.api.lead_counts import count, refusals_counted
 from services.intake.api.partner_schemas import (
     ActivityBatchIn,
     ActivityIn,
@@ -74,13 +75,17 @@ router = APIRouter(prefix="/v1/partner", tags=["partner firms"], responses=INTAK
     openapi_extra=one_or_batch(LeadIn, LeadBatchIn),
 )
 async def post_leads(body: JsonObject, request: Request, partner: PartnerCaller) -> BatchResult:
-    items = items_of(body, LeadBatchIn, "leads")
-    runtime = runtime_of(request)
-    window = request.app.state.dedup_window
-    async with runtime.sessions() as session:
-        result = await submit_leads(
-            session, runtime.outbox, items, firm_id=partner.firm_id, window=window
-        )
+    with refusals_counted("partner"):
+        items = items_of(body, LeadBatchIn, "leads")
+        runtime = runtime_of(request)
+        window = request.app.state.dedup_window
+        async with runtime.sessions() as session:
+            result = await submit_leads(
+                session, runtime.outbox, items, firm_id=partner.firm_id, window=window
+            )
+    count("partner", "accepted", result.accepted)
+    count("partner", "duplicate", result.duplicate)
+    count("partner", "invalid", result.rejected)
     return single_or_batch(body, "leads", result)
 
 

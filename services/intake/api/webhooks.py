@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
 from services.intake.api.errors import INTAKE_ERRORS
+from services.intake.api.lead_counts import count_webhook, refusals_counted
 from services.intake.domain.mapping import SourceMapping
 from services.intake.domain.signatures import SignatureError, SignedHeaders, verify
 from services.intake.settings import IntakeSettings
@@ -59,51 +60,53 @@ async def read_source(request: Request, _caller: OpsCaller, source: str = Source
     },
 )
 async def receive(request: Request, source: str = Source) -> JSONResponse:
-    own: IntakeSettings = request.app.state.intake_settings
-    secrets = own.secrets_of(source)
-    if not secrets:
-        raise Problem(404, f"No webhook source {source}.")
-    body = await request.body()
-    headers = SignedHeaders(
-        webhook_id=request.headers.get("webhook-id", ""),
-        timestamp=request.headers.get("webhook-timestamp", ""),
-        signature=request.headers.get("webhook-signature", ""),
-    )
-    try:
-        verify(secrets, headers, body, time.time(), own.webhook_tolerance_s)
-    except (SignatureError, ValueError) as exc:
-        raise Problem(
-            401,
-            f"The webhook is not verified: {exc}",
-            errors=[{"field": "webhook-signature", "reason": str(exc)}],
-        ) from exc
-    if len(headers.webhook_id) > 200:
-        raise Problem(
-            422,
-            "webhook-id is too long.",
-            errors=[{"field": "webhook-id", "reason": "over 200 characters"}],
+    with refusals_counted("webhook"):
+        own: IntakeSettings = request.app.state.intake_settings
+        secrets = own.secrets_of(source)
+        if not secrets:
+            raise Problem(404, f"No webhook source {source}.")
+        body = await request.body()
+        headers = SignedHeaders(
+            webhook_id=request.headers.get("webhook-id", ""),
+            timestamp=request.headers.get("webhook-timestamp", ""),
+            signature=request.headers.get("webhook-signature", ""),
         )
-    try:
-        payload: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Problem(
-            422, "The body is not JSON.", errors=[{"field": "body", "reason": "not JSON"}]
-        ) from None
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session:
-        mapping = await get_mapping(session, source)
-    if mapping is None:
-        raise Problem(404, f"No mapping for source {source}; ops sets it first.")
-    async with runtime.sessions() as session:
-        answer = await receive_webhook(
-            session,
-            runtime.outbox,
-            source=source,
-            webhook_id=headers.webhook_id,
-            mapping=mapping,
-            payload=payload,
-            window=request.app.state.dedup_window,
-        )
+        try:
+            verify(secrets, headers, body, time.time(), own.webhook_tolerance_s)
+        except (SignatureError, ValueError) as exc:
+            raise Problem(
+                401,
+                f"The webhook is not verified: {exc}",
+                errors=[{"field": "webhook-signature", "reason": str(exc)}],
+            ) from exc
+        if len(headers.webhook_id) > 200:
+            raise Problem(
+                422,
+                "webhook-id is too long.",
+                errors=[{"field": "webhook-id", "reason": "over 200 characters"}],
+            )
+        try:
+            payload: Any = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise Problem(
+                422, "The body is not JSON.", errors=[{"field": "body", "reason": "not JSON"}]
+            ) from None
+        runtime = runtime_of(request)
+        async with runtime.sessions() as session:
+            mapping = await get_mapping(session, source)
+        if mapping is None:
+            raise Problem(404, f"No mapping for source {source}; ops sets it first.")
+        async with runtime.sessions() as session:
+            answer = await receive_webhook(
+                session,
+                runtime.outbox,
+                source=source,
+                webhook_id=headers.webhook_id,
+                mapping=mapping,
+                payload=payload,
+                window=request.app.state.dedup_window,
+            )
+    count_webhook(answer.status, answer.body, replayed=answer.replayed)
     media = PROBLEM_JSON if answer.status >= 400 else "application/json"
     extra = {"Webhook-Replayed": "true"} if answer.replayed else {}
     return JSONResponse(answer.body, status_code=answer.status, media_type=media, headers=extra)
