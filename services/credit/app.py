@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 
 from fastapi import FastAPI
 
 from services.credit.api import credit, firms, partner, reports
 from services.credit.consumer import handlers
 from services.credit.store import SCHEMA
+from services.credit.sweep import SWEEP_EVERY_S, Clock, run_sweep
+from shared.events.envelope import utcnow
 from shared.events.topics import (
     ACTIVITIES_LOGGED,
     FIRMS_KEYS,
@@ -40,8 +44,10 @@ def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
     ]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service(
+def create_app(
+    settings: Settings | None = None, *, clock: Clock = utcnow, sweep_every_s: float = SWEEP_EVERY_S
+) -> FastAPI:
+    app = create_service(
         name="credit",
         schema=SCHEMA,
         title="Leadflow credit",
@@ -57,3 +63,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         consumers=_consumers,
         settings=settings,
     )
+    service_lifespan = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """The service's own lifespan, with the review sweep inside it: started once the
+        database is up, stopped before it is closed."""
+        async with service_lifespan(app):
+            runtime: Runtime = app.state.runtime
+            sweep = asyncio.create_task(
+                run_sweep(
+                    runtime.sessions,
+                    runtime.outbox,
+                    runtime.stop,
+                    clock=clock,
+                    every_s=sweep_every_s,
+                ),
+                name="credit-sweep",
+            )
+            try:
+                yield
+            finally:
+                runtime.stop.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(sweep, 15)
+
+    app.router.lifespan_context = lifespan
+    return app

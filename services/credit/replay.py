@@ -2,6 +2,9 @@
 the start, into an emptied credit schema; the decisions and the ledger come out the same,
 because a decision is a fold over a lead's facts as of its latest one.
 
+Deadlines that passed since (a return window, a holding period) are then applied by the
+review sweep as of the time each passed, as the live service's sweep did.
+
 Kept: the contracts (credit's own configuration, set through its API) and the facts
 credit itself recorded (ops' dispute resolutions, firms' disputes), which are not on any
 topic. The outbox rows the replay writes are marked sent: it re-decides, it does not
@@ -19,13 +22,14 @@ from services.credit.app import FACT_TOPICS
 from services.credit.consumer import handlers
 from services.credit.service import redecide
 from services.credit.store import SCHEMA
+from services.credit.sweep import sweep_once
 from shared.db import make_engine, make_sessions
-from shared.events.envelope import Envelope
+from shared.events.envelope import Envelope, utcnow
 from shared.kafka import bootstrap_servers
 from shared.outbox import Outbox
 from shared.settings import Settings
 
-_EMPTIED = ("touches", "ledger", "credit_decisions", "processed_events", "partner_keys")
+_EMPTIED = ("touches", "returns", "ledger", "credit_decisions", "processed_events", "partner_keys")
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,8 @@ async def replay(settings: Settings) -> ReplayReport:
             ]
             for lead_id in leads:
                 await redecide(session, outbox, lead_id)
+        await sweep_once(sessions, outbox, now=utcnow())
+        async with sessions() as session, session.begin():
             await session.execute(
                 text("UPDATE credit.outbox SET sent_at = now() WHERE sent_at IS NULL")
             )

@@ -11,10 +11,10 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit import store
+from services.credit.domain.acceptance import return_claim
 from services.credit.domain.facts import LeadFacts
 from services.credit.domain.policy import ZERO, Decision, decide
 from shared.events.credit import CreditDecided, CreditState, Reason
-from shared.events.envelope import utcnow
 from shared.outbox import Outbox
 
 
@@ -32,12 +32,14 @@ def _meetings_in(decision: Decision) -> int:
 
 
 async def redecide(
-    session: AsyncSession, outbox: Outbox, lead_id: UUID, *, now: datetime | None = None
+    session: AsyncSession, outbox: Outbox, lead_id: UUID, *, review_due: datetime | None = None
 ) -> CreditDecided | None:
     """The new decision if it changed (published and booked), else None.
 
-    The decision is taken as of the latest fact about the lead (event time), not the
-    wall clock, so replaying the same facts gives the same decisions and ledger."""
+    The decision is taken as of the latest fact about the lead (event time), never earlier
+    than the lead's previous decision, or as of ``review_due`` (a deadline the sweep saw
+    pass): not the wall clock, so replaying the same facts gives the same decisions and
+    ledger."""
     # Facts of one lead arrive on several topics and may be applied at the same time by
     # different consumers: under this lock (held to commit) the later transaction reads
     # the earlier one's facts, so two half-views never both decide "not yet".
@@ -45,27 +47,49 @@ async def redecide(
     facts = await store.lead_facts(session, lead_id)
     if facts.received is None or facts.routed is None:
         return None  # kept; decided once the lead and its routing are both known
-    now = now or latest_fact_time(facts) or utcnow()
-    firm = facts.routed.firm_id if facts.routed else None
-    contract = await store.current_contract(session, firm) if firm else None
-    period = f"{now:%Y-%m}"
-    earlier = await store.meetings_credited(session, firm, period, lead_id) if firm else 0
-    decision = decide(facts, contract, as_of=now, nth_meeting_in_month=earlier + 1)
-    routing_revision = facts.routed.revision if facts.routed else 0
-
     latest = await store.latest_decision(session, lead_id)
+    times = (latest_fact_time(facts), latest.decided_at if latest else None, review_due)
+    as_of = max(t for t in times if t is not None)
+    firm = facts.routed.firm_id
+    contract = await store.current_contract(session, firm) if firm else None
+    earlier = await store.meetings_credited(session, firm, f"{as_of:%Y-%m}", lead_id) if firm else 0
+    claim = return_claim(facts, contract.terms) if contract else None
+    returns_before = 0
+    if firm and claim is not None:
+        await store.lock_returns(session, firm)
+        returns_before = await store.returns_before(session, firm, claim.occurred_at, lead_id)
+    decision = decide(
+        facts,
+        contract,
+        as_of=as_of,
+        nth_meeting_in_month=earlier + 1,
+        returns_before=returns_before,
+    )
+    await _count_return(
+        session,
+        lead_id,
+        firm,
+        decision,
+        capped=bool(contract and contract.terms.return_cap_per_month is not None),
+    )
+
     state: CreditState = decision.state
     booked, _ = await store.ledger_total(session, lead_id)
     if booked > ZERO and decision.state in ("void", "not_eligible"):
         state = "reversed"  # it was paid for; the ledger takes it back
     reasons = [Reason(rule=r.rule, sentence=r.sentence) for r in decision.reasons]
+    routing_revision = facts.routed.revision
     if latest is not None and (
         latest.state == state
         and latest.amount == decision.amount
         and latest.routing_revision == routing_revision
         and latest.event.get("reasons") == [r.model_dump() for r in reasons]
     ):
+        if latest.next_review_at != decision.next_review_at:
+            await store.set_next_review(session, lead_id, latest.revision, decision.next_review_at)
         return None
+    if latest is not None and latest.next_review_at is not None:
+        await store.set_next_review(session, lead_id, latest.revision, None)
     revision = (latest.revision if latest else 0) + 1
     event = CreditDecided(
         lead_id=lead_id,
@@ -77,7 +101,7 @@ async def redecide(
         currency=decision.currency,
         policy_version=decision.policy_version,
         reasons=reasons,
-        decided_at=now,
+        decided_at=as_of,
     )
     session.add(
         store.CreditDecisionRow(
@@ -90,8 +114,9 @@ async def redecide(
             currency=decision.currency,
             policy_version=decision.policy_version,
             contract_version=decision.contract_version,
-            decided_at=now,
+            decided_at=as_of,
             event=event.model_dump(mode="json"),
+            next_review_at=decision.next_review_at,
         )
     )
     await _book(
@@ -102,6 +127,18 @@ async def redecide(
     )
     await outbox.add(session, event)
     return event
+
+
+async def _count_return(
+    session: AsyncSession, lead_id: UUID, firm: str | None, decision: Decision, *, capped: bool
+) -> None:
+    """Keep the lead's place among the firm's returns of the month; when it moves, the
+    later returns' counts change, so their decisions are due for review (the cap)."""
+    if decision.return_claimed_at is not None and firm is not None:
+        await store.lock_returns(session, firm)
+    moved = await store.record_return(session, lead_id, firm, decision.return_claimed_at)
+    if moved is not None and firm is not None and capped:
+        await store.review_later_returns(session, firm, moved, lead_id)
 
 
 async def _book(
@@ -123,6 +160,10 @@ async def _book(
         currency=event.currency,
         meetings=_meetings_in(decision) - booked_meetings,
         period=f"{event.decided_at:%Y-%m}",
-        payable_on=(event.decided_at + timedelta(days=contract_holding_days)).date(),
+        payable_on=(
+            decision.payable_on
+            if delta > 0 and decision.payable_on
+            else (event.decided_at + timedelta(days=contract_holding_days)).date()
+        ),
         reason=event.reasons[-1].sentence if event.reasons else event.state,
     )

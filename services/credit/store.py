@@ -23,6 +23,8 @@ from sqlalchemy import (
     Uuid,
     func,
     select,
+    tuple_,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,6 +61,10 @@ class CreditDecisionRow(SQLModel, table=True):
     contract_version: str | None = None
     decided_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     event: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    # set on the current revision only: when, with no new fact, the decision changes
+    next_review_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
 
 
 contracts = Table(
@@ -87,6 +93,14 @@ touches = Table(
     Column("email_domain", String(255), nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
 )
+returns = Table(
+    "returns",
+    _metadata,
+    Column("lead_id", Uuid, primary_key=True),
+    Column("firm_id", String(100), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("returned_at", DateTime(timezone=True), nullable=False),
+)
 ledger = Table(
     "ledger",
     _metadata,
@@ -108,6 +122,13 @@ ledger = Table(
 async def lock(session: AsyncSession, key: str) -> None:
     """A transaction-scoped advisory lock on a business key (a lead, a domain)."""
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
+async def try_lock(session: AsyncSession, key: str) -> bool:
+    """The same lock if it is free now; False if another transaction holds it."""
+    return bool(
+        await session.scalar(select(func.pg_try_advisory_xact_lock(func.hashtextextended(key, 0))))
+    )
 
 
 # --- contracts ---------------------------------------------------------------------
@@ -286,9 +307,110 @@ async def decision_history(session: AsyncSession, lead_id: UUID) -> list[CreditD
     return list((await session.execute(query)).scalars().all())
 
 
+async def set_next_review(
+    session: AsyncSession, lead_id: UUID, revision: int, at: datetime | None
+) -> None:
+    await session.execute(
+        update(CreditDecisionRow)
+        .where(
+            CreditDecisionRow.lead_id == lead_id,  # type: ignore[arg-type]
+            CreditDecisionRow.revision == revision,  # type: ignore[arg-type]
+        )
+        .values(next_review_at=at)
+    )
+
+
+async def due_for_review(session: AsyncSession, now: datetime, limit: int) -> list[UUID]:
+    """Leads whose current decision changes by ``now`` with no new fact, earliest first."""
+    decisions = CreditDecisionRow.__table__  # type: ignore[attr-defined]
+    rows = await session.execute(
+        select(decisions.c.lead_id)
+        .where(decisions.c.next_review_at <= now)
+        .order_by(decisions.c.next_review_at)
+        .limit(limit)
+    )
+    return [r[0] for r in rows]
+
+
 async def decision_count(session: AsyncSession, lead_id: UUID) -> int:
     query = select(func.count()).where(CreditDecisionRow.lead_id == lead_id)  # type: ignore[arg-type]
     return int(await session.scalar(query) or 0)
+
+
+# --- returns (the monthly cap) ---------------------------------------------------------
+
+
+async def lock_returns(session: AsyncSession, firm_id: str) -> None:
+    """Held while a firm's returns are counted and recorded, so two returns decided at
+    once each see the other."""
+    await lock(session, f"returns:{firm_id}")
+
+
+async def returns_before(session: AsyncSession, firm_id: str, at: datetime, lead_id: UUID) -> int:
+    """The firm's returns in ``at``'s month that came before this one (event time, then
+    lead id: the same order however the facts arrived)."""
+    total = await session.scalar(
+        select(func.count()).where(
+            returns.c.firm_id == firm_id,
+            returns.c.period == f"{at:%Y-%m}",
+            tuple_(returns.c.returned_at, returns.c.lead_id) < tuple_(at, lead_id),
+        )
+    )
+    return int(total or 0)
+
+
+async def record_return(
+    session: AsyncSession, lead_id: UUID, firm_id: str | None, at: datetime | None
+) -> datetime | None:
+    """Keep the lead's return (or its absence) current. Returns the earliest time whose
+    place in the count moved (the old or the new return), None if nothing changed."""
+    old = (
+        await session.execute(
+            select(returns.c.firm_id, returns.c.returned_at).where(returns.c.lead_id == lead_id)
+        )
+    ).first()
+    if old is not None and firm_id is not None and (old.firm_id, old.returned_at) == (firm_id, at):
+        return None
+    if at is None or firm_id is None:
+        if old is None:
+            return None
+        await session.execute(returns.delete().where(returns.c.lead_id == lead_id))
+        return old.returned_at  # type: ignore[no-any-return]
+    await session.execute(
+        insert(returns)
+        .values(lead_id=lead_id, firm_id=firm_id, period=f"{at:%Y-%m}", returned_at=at)
+        .on_conflict_do_update(
+            index_elements=[returns.c.lead_id],
+            set_={"firm_id": firm_id, "period": f"{at:%Y-%m}", "returned_at": at},
+        )
+    )
+    return min(at, old.returned_at) if old is not None else at
+
+
+async def review_later_returns(
+    session: AsyncSession, firm_id: str, since: datetime, lead_id: UUID
+) -> None:
+    """Another return took or gave up a place before these: their count changed, so their
+    current decisions are due for review as of when they were made (the sweep re-decides)."""
+    decisions = CreditDecisionRow.__table__  # type: ignore[attr-defined]
+    newer = decisions.alias("newer")
+    is_current = ~(
+        select(newer.c.revision)
+        .where(newer.c.lead_id == decisions.c.lead_id, newer.c.revision > decisions.c.revision)
+        .exists()
+    )
+    await session.execute(
+        decisions.update()
+        .where(
+            decisions.c.lead_id == returns.c.lead_id,
+            is_current,
+            returns.c.firm_id == firm_id,
+            returns.c.period == f"{since:%Y-%m}",
+            tuple_(returns.c.returned_at, returns.c.lead_id) > tuple_(since, lead_id),
+            returns.c.lead_id != lead_id,
+        )
+        .values(next_review_at=decisions.c.decided_at)
+    )
 
 
 # --- ledger --------------------------------------------------------------------------
