@@ -84,8 +84,8 @@ class Firm:
     ) -> Envelope:
         return LeadStatusChanged(
             lead_id=lead_id,
-            stage=stage,  # type: ignore[arg-type]
-            reason_code=reason,  # type: ignore[arg-type]
+            stage=stage,
+            reason_code=reason,
             actor="sales",
             occurred_at=at,
         ).envelope("/test")
@@ -99,7 +99,7 @@ class Firm:
             lead_id=lead_id,
             contact_email=f"cio@{self.domain}",
             email_domain=self.domain,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             occurred_at=at,
             reported_at=more.pop("reported_at", at),
             reported_by="firm",
