@@ -3,7 +3,10 @@ the lifecycle and SLA tests, a database of their own, a driven clock and New Yor
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -11,15 +14,18 @@ from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
 from services.router import workspace
 from services.router.api.schemas import AccountIn, FirmAssignmentIn, OwnerIn, TeamIn
+from services.router.app import create_app
 from services.router.domain.ruleset import RuleSet
 from services.router.domain.sla import BusinessHours, SlaPolicy
 from services.router.tables import SlaTimerRow
+from shared.auth import hash_token, new_token
 from shared.db import SessionFactory, make_engine, make_sessions
 from shared.events.envelope import Envelope
 from shared.events.leads import LeadReceived
@@ -221,3 +227,36 @@ async def timers_of(sessions: SessionFactory, lead_id: UUID) -> list[SlaTimerRow
             .order_by(col(SlaTimerRow.id))
         )
         return list((await session.execute(query)).scalars())
+
+
+TOKEN = new_token()
+OPS = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@contextlib.asynccontextmanager
+async def running_router(
+    infra: Infra, database_url: str, clock: FakeClock, *, sla_tick_s: float = 0.1
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A router instance in process (its real lifespan: relay to the real broker,
+    consumers, SLA timer worker) on ``database_url``, driven by ``clock``."""
+    settings = infra.settings(
+        database_url=database_url, leadflow_ops_token_sha256=hash_token(TOKEN)
+    )
+    app = create_app(settings, clock=clock, sla_tick_s=sla_tick_s)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://router", timeout=30
+        ) as client:
+            yield client
+
+
+async def outbox_drained(sessions: SessionFactory, timeout_s: float = 30) -> None:
+    """Wait until the router's relay has published every event written so far."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        async with sessions() as session:
+            if await OUTBOX.backlog(session) == 0:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the router's outbox was not drained")

@@ -1,0 +1,157 @@
+"""The lifecycle over HTTP, on a router running in process against the real database
+and broker: sales accepts a lead (its SLA timers stop, ``lead.status_changed`` is
+published by the router); an illegal move is a 409 problem naming the stages; a lead
+known only from a meeting is not routed yet (409); meetings move the stage leniently."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import uuid4
+
+from services.router import service
+from services.router.consumer import on_meeting_updated
+from shared.db import SessionFactory
+from shared.events.activities import MeetingStatus, MeetingUpdated
+from shared.events.status import LeadStatusChanged
+from tests.integration.router.conftest import (
+    OPS,
+    OUTBOX,
+    FakeClock,
+    envelope_of,
+    ny,
+    outbox_drained,
+    running_router,
+    sla_space,
+)
+from tests.support.infra import Infra
+from tests.support.kafka import read_until
+
+PROBLEM = "application/problem+json"
+
+
+def _meeting(lead_id: object, status: MeetingStatus, at: object) -> MeetingUpdated:
+    return MeetingUpdated(
+        meeting_id=uuid4(),
+        firm_id="firm-x",
+        lead_id=lead_id,  # type: ignore[arg-type]
+        contact_email="pat@example.com",
+        email_domain="example.com",
+        status=status,
+        occurred_at=at,  # type: ignore[arg-type]
+        reported_at=at,  # type: ignore[arg-type]
+        reported_by="firm",
+    )
+
+
+async def test_sales_moves_a_lead_through_the_stage_api(
+    infra: Infra, own_database: str, own_sessions: SessionFactory
+) -> None:
+    space = await sla_space(own_sessions)
+    clock = FakeClock(ny(24, 10))
+    lead = space.lead()
+    async with own_sessions() as session, session.begin():
+        await service.route_new_lead(session, OUTBOX, lead, ruleset=space.ruleset, now=clock())
+    url = f"/v1/leads/{lead.lead_id}"
+    async with running_router(infra, own_database, clock) as router:
+        anonymous = await router.post(f"{url}/stage", json={"stage": "accepted", "actor": "x"})
+        assert anonymous.status_code == 401
+
+        before = (await router.get(f"{url}/lifecycle", headers=OPS)).json()
+        assert before["stage"] == "routed"
+        assert [t["kind"] for t in before["pending_timers"]] == ["reminder", "breach", "reassign"]
+
+        no_reason = await router.post(
+            f"{url}/stage", json={"stage": "rejected", "actor": "ana"}, headers=OPS
+        )
+        assert no_reason.status_code == 422
+        assert no_reason.headers["content-type"] == PROBLEM
+        assert "reason_code is required" in no_reason.json()["detail"]
+        bad_reason = await router.post(
+            f"{url}/stage",
+            json={"stage": "rejected", "reason_code": "not_a_code", "actor": "ana"},
+            headers=OPS,
+        )
+        assert bad_reason.status_code == 422
+        assert bad_reason.json()["errors"][0]["field"] == "reason_code"
+
+        clock.now = ny(24, 11)
+        accepted = await router.post(
+            f"{url}/stage", json={"stage": "accepted", "actor": space.id("ana")}, headers=OPS
+        )
+        assert accepted.status_code == 200, accepted.text
+        body = accepted.json()
+        assert (body["stage"], body["pending_timers"]) == ("accepted", [])
+        assert body["history"][-1]["from"] == "routed"
+        assert body["history"][-1]["actor"] == space.id("ana")
+        assert body["stage_at"].startswith("2026-11-24T16:00:00")  # 11 am in New York
+
+        again = await router.post(
+            f"{url}/stage", json={"stage": "accepted", "actor": "ana"}, headers=OPS
+        )
+        assert again.status_code == 409
+        assert again.headers["content-type"] == PROBLEM
+        problem = again.json()
+        assert "stage accepted cannot move to accepted" in problem["detail"]
+        assert problem["errors"] == [
+            {
+                "field": "stage",
+                "reason": "from accepted; allowed: disqualified, meeting_booked, qualified",
+            }
+        ]
+        closed = await router.post(
+            f"{url}/stage", json={"stage": "closed_won", "actor": "crm"}, headers=OPS
+        )
+        assert closed.status_code == 409
+
+        unknown = await router.post(
+            f"/v1/leads/{uuid4()}/stage", json={"stage": "accepted", "actor": "x"}, headers=OPS
+        )
+        assert unknown.status_code == 404
+        assert unknown.headers["content-type"] == PROBLEM
+        assert (await router.get(f"/v1/leads/{uuid4()}/lifecycle", headers=OPS)).status_code == 404
+
+        # A meeting reported for a lead the router has not routed yet.
+        early = uuid4()
+        async with own_sessions() as session, session.begin():
+            await on_meeting_updated(
+                session, envelope_of(_meeting(early, "booked", clock())), clock=clock
+            )
+        not_routed = await router.post(
+            f"/v1/leads/{early}/stage", json={"stage": "accepted", "actor": "x"}, headers=OPS
+        )
+        assert not_routed.status_code == 409
+        assert not_routed.json()["errors"][0]["field"] == "lead_id"
+        assert "not routed yet" in not_routed.json()["detail"]
+
+        # Meetings move the accepted lead leniently: held before booked is kept, and the
+        # late booking report does not move it back.
+        for status, minutes in (("held", 60), ("booked", 30)):
+            async with own_sessions() as session, session.begin():
+                meeting = _meeting(lead.lead_id, status, clock() + timedelta(minutes=minutes))
+                await on_meeting_updated(session, envelope_of(meeting), clock=clock)
+        after = (await router.get(f"{url}/lifecycle", headers=OPS)).json()
+        assert after["stage"] == "meeting_held"
+        assert [(h["stage"], h["in_order"], h.get("fact")) for h in after["history"][-2:]] == [
+            ("meeting_held", False, "meeting.held"),
+            ("meeting_booked", False, "meeting.booked"),
+        ]
+        qualified = await router.post(
+            f"{url}/stage", json={"stage": "qualified", "actor": "ana"}, headers=OPS
+        )
+        assert qualified.status_code == 200, qualified.text
+        await outbox_drained(own_sessions)
+
+    seen = await read_until(
+        infra.bootstrap_servers,
+        "leads.status",
+        lambda found: sum(e.data.get("lead_id") == str(lead.lead_id) for e in found) >= 2,
+    )
+    published = [
+        (e.source, e.data["stage"], e.data["actor"])
+        for e in seen
+        if e.type == LeadStatusChanged.event_type and e.data["lead_id"] == str(lead.lead_id)
+    ]
+    assert published == [
+        ("/router", "accepted", space.id("ana")),
+        ("/router", "qualified", "ana"),
+    ]
