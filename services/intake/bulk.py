@@ -25,6 +25,7 @@ from shared.events.envelope import utcnow
 from shared.events.leads import LeadReceived
 from shared.events.status import LeadDuplicate
 from shared.outbox import Outbox
+from shared.tracing import with_trace_context
 
 _LOCK_SCOPES = text(
     "SELECT pg_advisory_xact_lock(h) FROM "
@@ -150,7 +151,7 @@ async def _add_all(
         return
     rows = []
     for event in events:
-        envelope = event.envelope(outbox.source)
+        envelope = with_trace_context(event.envelope(outbox.source))
         rows.append(
             {
                 "event_id": envelope.id,

@@ -22,6 +22,7 @@ from shared.db import SessionFactory
 from shared.observability import get_logger
 from shared.problems import PROBLEM_JSON, Problem
 from shared.service import runtime_of
+from shared.tracing import detached
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/v1/imports", tags=["imports"], responses=INTAKE_ERRORS)
@@ -115,7 +116,8 @@ async def post_import(
 async def _counted(sessions: SessionFactory, job_id: UUID, job: Awaitable[None]) -> None:
     """Run the import, then count its rows in ``leadflow_intake_leads_total`` (at the end:
     an import's rows show up in the rate when its job finishes)."""
-    await job
+    with detached():
+        await job
     try:
         found = await read_job(sessions, job_id)
     except Exception as exc:  # the job itself is recorded; only its count is lost
