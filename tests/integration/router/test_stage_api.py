@@ -5,8 +5,8 @@ known only from a meeting is not routed yet (409); meetings move the stage lenie
 
 from __future__ import annotations
 
-from datetime import timedelta
-from uuid import uuid4
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
 
 from services.router import service
 from services.router.consumer import on_meeting_updated
@@ -29,16 +29,16 @@ from tests.support.kafka import read_until
 PROBLEM = "application/problem+json"
 
 
-def _meeting(lead_id: object, status: MeetingStatus, at: object) -> MeetingUpdated:
+def _meeting(lead_id: UUID, status: MeetingStatus, at: datetime) -> MeetingUpdated:
     return MeetingUpdated(
         meeting_id=uuid4(),
         firm_id="firm-x",
-        lead_id=lead_id,  # type: ignore[arg-type]
+        lead_id=lead_id,
         contact_email="pat@example.com",
         email_domain="example.com",
         status=status,
-        occurred_at=at,  # type: ignore[arg-type]
-        reported_at=at,  # type: ignore[arg-type]
+        occurred_at=at,
+        reported_at=at,
         reported_by="firm",
     )
 
@@ -125,7 +125,8 @@ async def test_sales_moves_a_lead_through_the_stage_api(
 
         # Meetings move the accepted lead leniently: held before booked is kept, and the
         # late booking report does not move it back.
-        for status, minutes in (("held", 60), ("booked", 30)):
+        reports: list[tuple[MeetingStatus, int]] = [("held", 60), ("booked", 30)]
+        for status, minutes in reports:
             async with own_sessions() as session, session.begin():
                 meeting = _meeting(lead.lead_id, status, clock() + timedelta(minutes=minutes))
                 await on_meeting_updated(session, envelope_of(meeting), clock=clock)
