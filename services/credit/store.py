@@ -267,7 +267,7 @@ async def lead_facts(session: AsyncSession, lead_id: UUID) -> LeadFacts:
     found_touches: tuple[Touch, ...] = ()
     if received is not None:
         found_touches = tuple(
-            Touch(firm, at)
+            Touch(firm, at, received.email_domain)
             for firm, at in await session.execute(
                 select(touches.c.firm_id, touches.c.occurred_at).where(
                     touches.c.email_domain == received.email_domain
@@ -463,7 +463,21 @@ async def statement_lines(session: AsyncSession, firm_id: str, period: str) -> l
     return [dict(r._mapping) for r in rows]
 
 
-# --- reports -------------------------------------------------------------------------
+# --- reports ---
+
+
+async def firm_touches(
+    session: AsyncSession, firm_id: str, since: datetime, until: datetime
+) -> list[Touch]:
+    """The firm's own touches (calls, emails...) made in ``[since, until)``."""
+    rows = await session.execute(
+        select(touches.c.occurred_at, touches.c.email_domain).where(
+            touches.c.firm_id == firm_id,
+            touches.c.occurred_at >= since,
+            touches.c.occurred_at < until,
+        )
+    )
+    return [Touch(firm_id, at, domain) for at, domain in rows]
 
 
 async def firm_leads(session: AsyncSession, firm_id: str) -> list[LeadStanding]:

@@ -5,13 +5,14 @@ summary of one firm, for ops (any firm) and for the firm itself through its part
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 
 from services.credit import store
-from services.credit.domain.report import Report, build_report, week_of
+from services.credit.domain.report import Report, build_report, report_csv, week_of
 from shared.auth import OpsCaller
 from shared.partners import partner_dependency
 from shared.problems import PROBLEM_RESPONSES, Problem
@@ -21,6 +22,7 @@ ops_router = APIRouter(prefix="/v1/firms", tags=["reports"], responses=PROBLEM_R
 partner_router = APIRouter(prefix="/v1/partner", tags=["partner"], responses=PROBLEM_RESPONSES)
 Firm = Annotated[str, Depends(partner_dependency(store.SCHEMA, lambda r: runtime_of(r).sessions))]
 Kind = Literal["daily", "weekly"]
+Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -35,28 +37,57 @@ def _day(value: str) -> date:
         ) from None
 
 
-async def _report(request: Request, firm_id: str, kind: Kind, day: str) -> Report:
+async def _report(request: Request, firm_id: str, kind: Kind, day: str, fmt: str) -> Response:
     start = _day(day)
+    days = 1
     if kind == "weekly":
-        start = week_of(start)
+        start, days = week_of(start), 7
+    since = datetime.combine(start, time(), tzinfo=UTC)
     async with runtime_of(request).sessions() as session:
         leads = await store.firm_leads(session, firm_id)
-    return build_report(firm_id, leads, start, 7 if kind == "weekly" else 1)
+        touches = await store.firm_touches(session, firm_id, since, since + timedelta(days=days))
+    report = build_report(firm_id, leads, start, days, touches)
+    if fmt == "csv":
+        filename = f"{firm_id}-{kind}-{start.isoformat()}.csv"
+        return Response(
+            report_csv(report),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    return Response(report.model_dump_json(), media_type="application/json")
+
+
+REPORT_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {
+        "model": Report,
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": "The report as JSON, or as CSV with `format=csv`",
+    }
+}
 
 
 @ops_router.get(
     "/{firm_id}/reports/{kind}/{day}",
     summary="A firm's daily referral report or weekly summary (the week holding the day)",
+    responses=REPORT_RESPONSES,
 )
 async def ops_report(
-    firm_id: str, kind: Kind, day: str, request: Request, _caller: OpsCaller
-) -> Report:
-    return await _report(request, firm_id, kind, day)
+    firm_id: str,
+    kind: Kind,
+    day: str,
+    request: Request,
+    _caller: OpsCaller,
+    format: Format = "json",
+) -> Response:
+    return await _report(request, firm_id, kind, day, format)
 
 
 @partner_router.get(
     "/reports/{kind}/{day}",
     summary="The firm's own daily referral report or weekly summary",
+    responses=REPORT_RESPONSES,
 )
-async def partner_report(kind: Kind, day: str, request: Request, firm: Firm) -> Report:
-    return await _report(request, firm, kind, day)
+async def partner_report(
+    kind: Kind, day: str, request: Request, firm: Firm, format: Format = "json"
+) -> Response:
+    return await _report(request, firm, kind, day, format)

@@ -35,6 +35,7 @@ class Routed:
 class Touch:
     firm_id: str
     occurred_at: datetime
+    email_domain: str = ""  # the account's domain (a lead's touches all share the lead's)
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,16 @@ facts in, counts out, in event time."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
 
 import pytest
 
-from services.credit.domain.facts import LeadFacts, MeetingEvent, Received, StatusEvent
-from services.credit.domain.report import LeadStanding, build_report, week_of
+from services.credit.domain.facts import LeadFacts, MeetingEvent, Received, StatusEvent, Touch
+from services.credit.domain.report import LeadStanding, build_report, report_csv, week_of
 
 MON = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -88,3 +90,58 @@ def test_an_empty_window_is_zeros() -> None:
     assert report.leads_sent == report.credited == 0
     assert report.amount == "0.00"
     assert report.referrals == []
+
+
+def test_rejections_come_back_to_the_firm_as_reason_codes_with_counts_and_meanings() -> None:
+    """Issue 6: the firm sees why its leads were rejected, so it can improve."""
+    hour = timedelta(hours=1)
+    leads = [
+        lead(MON, "void", statuses=(("rejected", "contact_left_company", MON + hour),)),
+        lead(MON, "void", statuses=(("rejected", "contact_left_company", MON + 2 * hour),)),
+        lead(MON, "void", statuses=(("rejected", "missing_information", MON + hour),)),
+        lead(MON, "credited", "150", statuses=(("accepted", None, MON + hour),)),
+    ]
+    report = build_report("acme", leads, MON.date(), 1)
+    assert report.rejected_reasons == {"contact_left_company": 2, "missing_information": 1}
+    assert [(f.reason_code, f.count) for f in report.rejection_feedback] == [
+        ("contact_left_company", 2),
+        ("missing_information", 1),
+    ]
+    assert report.rejection_feedback[0].meaning == "The contact no longer works there."
+    assert sorted(str(r.rejection_reason) for r in report.referrals) == [
+        "None",
+        "contact_left_company",
+        "contact_left_company",
+        "missing_information",
+    ]
+
+
+def test_touches_logged_are_the_firms_own_in_the_window() -> None:
+    touches = [
+        Touch("acme", MON, "a.com"),
+        Touch("acme", MON + timedelta(hours=3), "a.com"),
+        Touch("acme", MON + timedelta(hours=4), "b.com"),
+        Touch("acme", MON + timedelta(days=1), "c.com"),  # the next day
+        Touch("rival", MON, "d.com"),  # another firm's
+    ]
+    report = build_report("acme", [], MON.date(), 1, touches)
+    assert (report.touches_logged, report.accounts_touched) == (3, 2)
+
+
+def test_the_csv_holds_the_counts_the_reasons_and_one_row_per_referral() -> None:
+    leads = [
+        lead(MON, "void", statuses=(("rejected", "not_icp", MON),)),
+        lead(MON + timedelta(hours=1), "credited", "150"),
+    ]
+    report = build_report("acme", leads, MON.date(), 1)
+    summary, referrals = report_csv(report).split("\r\n\r\n")
+    metrics = dict(csv.reader(io.StringIO(summary)))
+    assert metrics["leads_sent"] == "2"
+    assert metrics["amount"] == "150.00"
+    assert metrics["rejected:not_icp"] == "1"
+    rows = list(csv.DictReader(io.StringIO(referrals)))
+    assert [(r["state"], r["rejection_reason"]) for r in rows] == [
+        ("void", "not_icp"),
+        ("credited", ""),
+    ]
+    assert rows[0]["lead_id"] == str(leads[0].facts.lead_id)
