@@ -6,7 +6,7 @@ there and which SLA timers are running."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -24,6 +24,9 @@ router = APIRouter(
     tags=["lifecycle"],
     responses={**PROBLEM_RESPONSES, 409: PROBLEM_RESPONSES[404] | {"description": "Conflict"}},
 )
+
+
+API_STAGES = frozenset(get_args(LeadStage))  # the router's own moves (routed) are not here
 
 
 class StageIn(BaseModel):
@@ -119,10 +122,11 @@ async def post_stage(
                 409, str(error), errors=[{"field": "lead_id", "reason": str(error)}]
             ) from None
         except IllegalTransition as error:
-            allowed = ", ".join(error.allowed) or "none"
+            allowed = ", ".join(s for s in error.allowed if s in API_STAGES) or "none (final)"
             raise Problem(
                 409,
-                str(error),
+                f"A lead in stage {error.current} cannot move to {error.wanted}; "
+                f"allowed from there: {allowed}.",
                 errors=[{"field": "stage", "reason": f"from {error.current}; allowed: {allowed}"}],
             ) from None
         found = await lifecycle.view(session, lead_id)
