@@ -148,6 +148,8 @@ CHANNELS = (
 )
 """Lead ``i`` comes in through ``CHANNELS[i % 10]``."""
 IMPORT_ROWS = 40
+RETRIED = {409, 429, 500, 502, 503, 504}
+"""In flight elsewhere (an Idempotency-Key), rate-limited, or an outage: try again."""
 WEBHOOK_SOURCE = "chaos-hooks"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"chaos-webhook-secret-0123456789").decode()
 FORM_ORIGIN = "https://www.example.com"
@@ -175,6 +177,8 @@ class Sender:
                 answer = await self.client.post(f"{target.url}{path}", **make())
                 if answer.status_code in (200, 201, 202, 303):
                     return answer
+                if answer.status_code not in RETRIED:
+                    raise AssertionError(f"{path} answered {answer.status_code}: {answer.text}")
             except httpx.HTTPError:
                 pass
             attempt += 1
@@ -188,7 +192,12 @@ class Sender:
             i, "/v1/partner/leads", lambda: {"json": body, "headers": headers}
         )
         lead_id = got.json()["results"][0]["id"]
-        touch = {"kind": "email", "contact_email": email, "lead_id": lead_id}
+        touch = {
+            "kind": "email",
+            "contact_email": email,
+            "lead_id": lead_id,
+            "occurred_at": datetime.now(UTC).isoformat(),
+        }
         touch_headers = {**self.partner, "Idempotency-Key": f"touch-{run}-{i}"}
         await self.until_accepted(
             i, "/v1/partner/activities", lambda: {"json": touch, "headers": touch_headers}
