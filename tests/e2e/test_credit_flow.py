@@ -1,7 +1,10 @@
 """Credit end to end, through the running services: a firm submits a lead and books a
-meeting through intake, sales marks it held, and the firm sees ``credited`` with the
-amount and the reasons, and the month's statement lists it; a no-show never held ends
-``void``; another firm cannot see it; a dispute is settled by ops."""
+meeting through intake, sales accepts the lead (router's stage API) and marks the meeting
+held, and the firm sees ``credited`` with the amount and the reasons, and the month's
+statement lists it; a rejected lead comes back to the firm in its reports with the
+reason code; a no-show never held ends ``void``; another firm cannot see it; a dispute
+is settled by ops; a meeting nobody reports on counts as held once the reporting window
+passes, by the service's own review sweep."""
 
 from __future__ import annotations
 
@@ -53,6 +56,31 @@ async def new_firm(client: httpx.AsyncClient, stack: Stack, **terms: Any) -> tup
     return firm, key.json()["token"], domain
 
 
+async def submit(
+    client: httpx.AsyncClient, stack: Stack, partner: dict[str, str], **lead: Any
+) -> str:
+    got = await client.post(f"{stack.urls['intake']}/v1/partner/leads", json=lead, headers=partner)
+    assert got.status_code in (201, 202), got.text
+    return str(got.json()["results"][0]["id"])
+
+
+async def move_stage(
+    client: httpx.AsyncClient, stack: Stack, lead_id: str, stage: str, reason: str | None = None
+) -> None:
+    """Sales answers through the router (404, then 409, until the router has it routed)."""
+    body = {"stage": stage, "actor": "sales-e2e"}
+    if reason:
+        body["reason_code"] = reason
+    for _ in range(150):
+        got = await client.post(
+            f"{stack.urls['router']}/v1/leads/{lead_id}/stage", json=body, headers=stack.auth
+        )
+        if got.status_code not in (404, 409):
+            break
+        await asyncio.sleep(0.2)
+    assert got.status_code == 200, got.text
+
+
 async def credit_until(
     client: httpx.AsyncClient,
     url: str,
@@ -77,18 +105,14 @@ async def test_a_held_meeting_is_credited_and_on_the_statement(demo: Stack) -> N
     async with httpx.AsyncClient(timeout=15) as client:
         firm, token, domain = await new_firm(client, demo)
         partner = {"Authorization": f"Bearer {token}"}
-        lead = await client.post(
-            f"{urls['intake']}/v1/partner/leads",
-            json={
-                "email": f"cio@{domain}",
-                "name": "Casey",
-                "company": "Prospect Inc",
-                "title": "CIO",
-            },
-            headers=partner,
+        lead_id = await submit(
+            client, demo, partner, email=f"cio@{domain}", name="Casey", company="Prospect Inc"
         )
-        assert lead.status_code in (201, 202), lead.text
-        lead_id = lead.json()["results"][0]["id"]
+        returned = await submit(
+            client, demo, partner, email=f"gone@{domain}", name="Gone", company="Prospect Inc"
+        )
+        await move_stage(client, demo, lead_id, "accepted")
+        await move_stage(client, demo, returned, "rejected", "contact_left_company")
         meeting = await client.post(
             f"{urls['intake']}/v1/partner/meetings",
             json={
@@ -115,15 +139,22 @@ async def test_a_held_meeting_is_credited_and_on_the_statement(demo: Stack) -> N
             lambda d: d["state"] == "credited" and d["amount"] == "500.00",
         )
         rules = [r["rule"] for r in decision["reasons"]]
-        assert "lead.credited" in rules
-        assert "meeting.held" in rules
+        assert {"acceptance.accepted", "lead.credited", "meeting.held"} <= set(rules)
+        assert "payment.holding" in rules  # payable after the 30-day holding period
+        rejected = await credit_until(
+            client,
+            f"{urls['credit']}/v1/partner/credits/{returned}",
+            partner,
+            lambda d: d["state"] == "void",
+        )
+        assert "acceptance.rejected" in [r["rule"] for r in rejected["reasons"]]
 
         period = datetime.now(UTC).strftime("%Y-%m")
         statement = (
             await client.get(f"{urls['credit']}/v1/partner/statements/{period}", headers=partner)
         ).json()
         assert statement["total"] == "500.00"
-        assert {line["lead_id"] for line in statement["lines"]} == {lead_id}
+        assert {line["lead_id"] for line in statement["lines"]} == {lead_id}  # not the void one
         as_csv = await client.get(
             f"{urls['credit']}/v1/firms/{firm}/statements/{period}",
             params={"format": "csv"},
@@ -133,19 +164,37 @@ async def test_a_held_meeting_is_credited_and_on_the_statement(demo: Stack) -> N
         assert lead_id in as_csv.text
         assert "TOTAL" in as_csv.text
 
-        # SP9: the firm's daily referral report and weekly summary, its own leads only.
+        # SP9: the firm's daily referral report and weekly summary, its own leads only,
+        # with the rejection's reason code coming back to it (issue 6)
         today = datetime.now(UTC).date().isoformat()
         daily = (
             await client.get(f"{urls['credit']}/v1/partner/reports/daily/{today}", headers=partner)
         ).json()
-        assert [r["lead_id"] for r in daily["referrals"]] == [lead_id]
-        assert daily["referrals"][0]["state"] == "credited"
-        assert (daily["leads_sent"], daily["credited"], daily["amount"]) == (1, 1, "500.00")
+        states = {r["lead_id"]: (r["state"], r["rejection_reason"]) for r in daily["referrals"]}
+        assert states == {lead_id: ("credited", None), returned: ("void", "contact_left_company")}
+        assert (daily["leads_sent"], daily["credited"], daily["amount"]) == (2, 1, "500.00")
+        assert (daily["accepted"], daily["rejected"]) == (1, 1)
+        assert daily["rejected_reasons"] == {"contact_left_company": 1}
+        assert daily["rejection_feedback"] == [
+            {
+                "reason_code": "contact_left_company",
+                "count": 1,
+                "meaning": "The contact no longer works there.",
+            }
+        ]
         assert (daily["meetings_booked"], daily["meetings_held"]) == (1, 1)
         weekly = await client.get(
             f"{urls['credit']}/v1/firms/{firm}/reports/weekly/{today}", headers=auth
         )
         assert weekly.json()["amount"] == "500.00"
+        for report_url, headers in (
+            (f"{urls['credit']}/v1/partner/reports/daily/{today}", partner),
+            (f"{urls['credit']}/v1/firms/{firm}/reports/weekly/{today}", auth),
+        ):
+            report_csv = await client.get(report_url, params={"format": "csv"}, headers=headers)
+            assert report_csv.headers["content-type"].startswith("text/csv")
+            assert "rejected:contact_left_company,1" in report_csv.text
+            assert lead_id in report_csv.text
         bad_day = await client.get(
             f"{urls['credit']}/v1/partner/reports/daily/yesterday", headers=partner
         )
@@ -220,3 +269,38 @@ async def test_a_no_show_never_held_ends_void_and_a_dispute_goes_to_ops(demo: St
         assert settled.json()["decision"]["state"] == "credited"
         history = (await client.get(f"{url}/history", headers=auth)).json()["revisions"]
         assert [r["state"] for r in history][-3:] == ["void", "disputed", "credited"]
+
+
+async def test_a_meeting_nobody_reports_on_counts_as_held_when_the_window_passes(
+    demo: Stack,
+) -> None:
+    """No new fact arrives: the credit service's review sweep (every 30 s) sees the
+    reporting window pass and re-decides the lead as of that moment."""
+    urls, auth = demo.urls, demo.auth
+    async with httpx.AsyncClient(timeout=15) as client:
+        _firm, token, domain = await new_firm(
+            client, demo, pays_for="meeting", no_show_report_hours=0
+        )
+        partner = {"Authorization": f"Bearer {token}"}
+        lead_id = await submit(client, demo, partner, email=f"cto@{domain}", company="P Inc")
+        starts = datetime.now(UTC) + timedelta(seconds=3)
+        booked = await client.post(
+            f"{urls['intake']}/v1/partner/meetings",
+            json={
+                "contact_email": f"cto@{domain}",
+                "lead_id": lead_id,
+                "scheduled_for": starts.isoformat(),
+            },
+            headers=partner,
+        )
+        assert booked.status_code == 201, booked.text
+        url = f"{urls['credit']}/v1/leads/{lead_id}/credit"
+        waiting = await credit_until(
+            client, url, auth, lambda d: "meeting.scheduled" in str(d["reasons"])
+        )
+        assert waiting["state"] == "pending"
+        held = await credit_until(
+            client, url, auth, lambda d: d["state"] == "credited", timeout_s=75
+        )
+        assert "meeting.unreported_counts_as_held" in [r["rule"] for r in held["reasons"]]
+        assert held["amount"] == "350.00"
