@@ -120,8 +120,7 @@ async def record(session: AsyncSession, envelope: Envelope, topic: str) -> bool:
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('ops.event_log'))"))
     columns = indexed(envelope.data)
     firm_id, account_id = columns.firm_id, columns.account_id
-    is_firm_source = envelope.type in LEAD_FIRM_SOURCES
-    if columns.lead_id is not None and not is_firm_source:
+    if columns.lead_id is not None and (firm_id is None or account_id is None):
         known = await _lead_firm_and_account(session, columns.lead_id)
         firm_id = firm_id or known[0]
         account_id = account_id or known[1]
@@ -147,7 +146,8 @@ async def record(session: AsyncSession, envelope: Envelope, topic: str) -> bool:
     )
     if inserted is None:
         return False
-    if columns.lead_id is not None and is_firm_source and (firm_id or account_id):
+    says_whose = envelope.type in LEAD_FIRM_SOURCES and (columns.firm_id or columns.account_id)
+    if columns.lead_id is not None and says_whose:
         await _backfill_lead(session, columns.lead_id, firm_id, account_id)
     await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, str(inserted))))
     return True
@@ -176,13 +176,13 @@ async def _lead_firm_and_account(
 async def _backfill_lead(
     session: AsyncSession, lead_id: UUID, firm_id: str | None, account_id: str | None
 ) -> None:
-    """A lead's earlier events that carried no firm or account of their own (a status
-    change arriving before the routing decision) take the lead's, for the stream filters."""
+    """A lead's earlier events that carried no firm or account (a status change arriving
+    before the routing decision, an inbound lead before it is routed to a firm's account)
+    take the lead's, for the stream filters: a firm sees its leads' whole story."""
     await session.execute(
         update(event_log)
         .where(
             event_log.c.lead_id == lead_id,
-            event_log.c.type.not_in(LEAD_FIRM_SOURCES),
             or_(event_log.c.firm_id.is_(None), event_log.c.account_id.is_(None)),
         )
         .values(

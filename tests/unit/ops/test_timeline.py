@@ -1,0 +1,241 @@
+"""A lead's timeline from its events: the one-line summaries, the routing trace and the
+credit reasons, the order (event time), and the header saying where the lead stands."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from services.ops.domain.timeline import Fact, details, summary, timeline
+
+T0 = datetime(2026, 11, 20, 15, tzinfo=UTC)
+LEAD = uuid4()
+
+RECEIVED: dict[str, Any] = {
+    "lead_id": str(LEAD),
+    "channel": "api",
+    "source": "website",
+    "campaign": "demo-request",
+    "email": "jordan.lee@walmart.com",
+    "name": "Jordan Lee",
+    "company": "Walmart Inc.",
+}
+ROUTED: dict[str, Any] = {
+    "lead_id": str(LEAD),
+    "revision": 1,
+    "rule": "firm_assignment",
+    "reason": "received",
+    "owner": {"owner_id": "own-dana", "name": "Dana Ortiz", "role": "AE"},
+    "account": {"account_id": "acc-walmart", "name": "Walmart"},
+    "firm_assignment": {"firm_id": "acme-outreach", "starts_on": "2026-01-01"},
+    "explanation": "Routed to Dana Ortiz (AE) because Walmart is assigned to acme-outreach.",
+    "trace": [
+        {"rule": "customer", "matched": False, "reason": "Walmart is a prospect"},
+        {"rule": "firm_assignment", "matched": True, "reason": "assigned to acme-outreach"},
+    ],
+}
+
+
+def credit(revision: int, state: str, amount: str) -> dict[str, Any]:
+    return {
+        "lead_id": str(LEAD),
+        "revision": revision,
+        "firm_id": "acme-outreach",
+        "state": state,
+        "amount": amount,
+        "currency": "USD",
+        "reasons": [{"rule": "touch.window", "sentence": "acme-outreach touched it in time."}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data", "expected"),
+    [
+        (
+            "leadflow.lead.received.v1",
+            RECEIVED,
+            "Received Jordan Lee <jordan.lee@walmart.com> at Walmart Inc. via api "
+            "(website, campaign demo-request).",
+        ),
+        (
+            "leadflow.lead.received.v1",
+            {"email": "a@b.com", "channel": "partner", "source": "acme", "firm_id": "acme"},
+            "Received a@b.com <a@b.com> via partner (acme), submitted by firm acme.",
+        ),
+        (
+            "leadflow.lead.routed.v1",
+            ROUTED,
+            "Routed (revision 1, rule firm_assignment): Routed to Dana Ortiz (AE) because "
+            "Walmart is assigned to acme-outreach.",
+        ),
+        (
+            "leadflow.lead.routed.v1",
+            {**ROUTED, "revision": 2, "reason": "owner_rejected"},
+            "Routed (revision 2, rule firm_assignment, because owner_rejected): Routed to Dana "
+            "Ortiz (AE) because Walmart is assigned to acme-outreach.",
+        ),
+        (
+            "leadflow.lead.status_changed.v1",
+            {"stage": "accepted", "actor": "own-dana"},
+            "Accepted by own-dana.",
+        ),
+        (
+            "leadflow.lead.status_changed.v1",
+            {"stage": "rejected", "actor": "own-dana", "reason_code": "contact_left_company"},
+            "Rejected by own-dana: the contact no longer works there.",
+        ),
+        (
+            "leadflow.lead.status_changed.v1",
+            {"stage": "rejected", "actor": "x", "reason_code": "other", "comment": "spam"},
+            "Rejected by x: another reason — “spam”.",
+        ),
+        (
+            "leadflow.lead.status_changed.v1",
+            {"stage": "closed_won", "actor": "crm"},
+            "Moved to closed won by crm.",
+        ),
+        (
+            "leadflow.meeting.updated.v1",
+            {"status": "no_show", "reported_by": "sales", "firm_id": "acme"},
+            "Meeting no show, reported by sales (firm acme).",
+        ),
+        (
+            "leadflow.credit.decided.v1",
+            credit(2, "credited", "150.00"),
+            "Credit revision 2: credited, 150.00 USD for acme-outreach.",
+        ),
+        (
+            "leadflow.credit.decided.v1",
+            {"revision": 1, "state": "not_eligible", "amount": "0", "currency": "USD"},
+            "Credit revision 1: not eligible, 0 USD for no firm.",
+        ),
+        (
+            "leadflow.lead.sla_reminder.v1",
+            {"owner_id": "own-lee", "due_at": "2026-11-20T17:00:00Z"},
+            "SLA reminder to own-lee: accept by 2026-11-20T17:00:00Z.",
+        ),
+        (
+            "leadflow.lead.sla_breached.v1",
+            {"owner_id": "own-lee", "escalated_to": "own-sam"},
+            "SLA breached: own-lee did not accept in time; escalated to own-sam.",
+        ),
+        (
+            "leadflow.lead.reassigned.v1",
+            {"owner_id": "own-dana", "previous_owner_id": "own-lee"},
+            "Reassigned from own-lee to own-dana.",
+        ),
+        ("leadflow.lead.teleported.v9", {"x": 1}, "leadflow.lead.teleported.v9 from router."),
+    ],
+)
+def test_each_event_has_one_human_line(
+    event_type: str, data: dict[str, Any], expected: str
+) -> None:
+    assert summary(event_type, data, "/router") == expected
+
+
+def test_the_routing_trace_and_credit_reasons_are_the_details() -> None:
+    assert details("leadflow.lead.routed.v1", ROUTED) == [
+        "· customer: Walmart is a prospect",
+        "✓ firm_assignment: assigned to acme-outreach",
+    ]
+    assert details("leadflow.credit.decided.v1", credit(1, "credited", "1")) == [
+        "acme-outreach touched it in time."
+    ]
+    assert details("leadflow.lead.received.v1", RECEIVED) == []
+    assert details("leadflow.lead.routed.v1", {"trace": "not a list"}) == []
+
+
+def test_the_timeline_is_in_event_time_and_the_header_says_where_the_lead_stands() -> None:
+    facts = [
+        # Credit's second revision arrives (stream position) before the first was logged.
+        Fact(
+            5,
+            "leadflow.credit.decided.v1",
+            "/credit",
+            T0 + timedelta(hours=3),
+            credit(2, "credited", "150.00"),
+        ),
+        Fact(1, "leadflow.lead.received.v1", "/intake", T0, RECEIVED),
+        Fact(
+            4,
+            "leadflow.credit.decided.v1",
+            "/credit",
+            T0 + timedelta(seconds=3),
+            credit(1, "pending", "0"),
+        ),
+        Fact(2, "leadflow.lead.routed.v1", "/router", T0 + timedelta(seconds=2), ROUTED),
+        Fact(
+            3,
+            "leadflow.lead.status_changed.v1",
+            "/intake",
+            T0 + timedelta(hours=1),
+            {"stage": "accepted", "actor": "own-dana"},
+        ),
+        Fact(
+            6,
+            "leadflow.lead.reassigned.v1",
+            "/router",
+            T0 + timedelta(hours=2),
+            {"owner_id": "own-lee", "owner_name": "Lee Chen"},
+        ),
+    ]
+    told = timeline(LEAD, facts)
+    assert [e.seq for e in told.events] == [1, 2, 4, 3, 6, 5]
+    assert [e.service for e in told.events][:3] == ["intake", "router", "credit"]
+    head = told.lead
+    assert (head.email, head.channel, head.campaign) == (
+        "jordan.lee@walmart.com",
+        "api",
+        "demo-request",
+    )
+    assert (head.stage, head.stage_at) == ("accepted", T0 + timedelta(hours=1))
+    assert (head.owner_id, head.owner_name) == ("own-lee", "Lee Chen")
+    assert (head.account_id, head.account_name, head.firm_id) == (
+        "acc-walmart",
+        "Walmart",
+        "acme-outreach",
+    )
+    assert head.credit is not None
+    assert (head.credit.state, head.credit.amount, head.credit.revision) == (
+        "credited",
+        "150.00",
+        2,
+    )
+
+
+def test_a_late_older_credit_revision_does_not_replace_the_newer() -> None:
+    facts = [
+        Fact(1, "leadflow.credit.decided.v1", "/credit", T0, credit(2, "void", "0")),
+        Fact(
+            2,
+            "leadflow.credit.decided.v1",
+            "/credit",
+            T0 + timedelta(seconds=1),
+            credit(1, "pending", "0"),
+        ),
+    ]
+    head = timeline(LEAD, facts).lead
+    assert head.credit is not None
+    assert head.credit.state == "void"
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data", "stage"),
+    [
+        ("leadflow.lead.routed.v1", {"owner": None, "queue": "unassigned"}, "unassigned"),
+        ("leadflow.meeting.updated.v1", {"status": "held"}, "meeting_held"),
+        ("leadflow.lead.status_changed.v1", {"stage": "qualified"}, "qualified"),
+        ("leadflow.activity.logged.v1", {"kind": "call"}, "received"),
+    ],
+)
+def test_stage_follows_the_latest_event_that_moves_the_lead(
+    event_type: str, data: dict[str, Any], stage: str
+) -> None:
+    facts = [
+        Fact(1, "leadflow.lead.received.v1", "/intake", T0, RECEIVED),
+        Fact(2, event_type, "/x", T0 + timedelta(minutes=1), data),
+    ]
+    assert timeline(LEAD, facts).lead.stage == stage
