@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel
 
 from services.credit.domain.contract import Contract, Terms
@@ -285,7 +286,19 @@ async def lead_firm(session: AsyncSession, lead_id: UUID) -> str | None:
     return latest.firm_id if latest else None
 
 
-# --- decisions -----------------------------------------------------------------------
+# --- decisions ---------------------------------------------------------------------
+
+_DECISIONS: Table = CreditDecisionRow.__table__  # type: ignore[attr-defined]
+
+
+def _is_current() -> ColumnElement[bool]:
+    """A decision row no later revision of its lead supersedes."""
+    newer = _DECISIONS.alias("newer")
+    return ~(
+        select(newer.c.revision)
+        .where(newer.c.lead_id == _DECISIONS.c.lead_id, newer.c.revision > _DECISIONS.c.revision)
+        .exists()
+    )
 
 
 async def latest_decision(session: AsyncSession, lead_id: UUID) -> CreditDecisionRow | None:
@@ -322,7 +335,7 @@ async def set_next_review(
 
 async def due_for_review(session: AsyncSession, now: datetime, limit: int) -> list[UUID]:
     """Leads whose current decision changes by ``now`` with no new fact, earliest first."""
-    decisions = CreditDecisionRow.__table__  # type: ignore[attr-defined]
+    decisions = _DECISIONS
     rows = await session.execute(
         select(decisions.c.lead_id)
         .where(decisions.c.next_review_at <= now)
@@ -392,13 +405,8 @@ async def review_later_returns(
 ) -> None:
     """Another return took or gave up a place before these: their count changed, so their
     current decisions are due for review as of when they were made (the sweep re-decides)."""
-    decisions = CreditDecisionRow.__table__  # type: ignore[attr-defined]
-    newer = decisions.alias("newer")
-    is_current = ~(
-        select(newer.c.revision)
-        .where(newer.c.lead_id == decisions.c.lead_id, newer.c.revision > decisions.c.revision)
-        .exists()
-    )
+    decisions = _DECISIONS
+    is_current = _is_current()
     await session.execute(
         decisions.update()
         .where(
@@ -483,15 +491,11 @@ async def firm_touches(
 async def firm_leads(session: AsyncSession, firm_id: str) -> list[LeadStanding]:
     """Every lead whose current decision is about the firm, with its facts (SP9 reports).
     One facts read per lead: fine for a firm's daily volume; batch it if that grows."""
-    latest = (
-        select(CreditDecisionRow)
-        .distinct(CreditDecisionRow.lead_id)  # type: ignore[arg-type]
-        .order_by(
-            CreditDecisionRow.lead_id,  # type: ignore[arg-type]
-            CreditDecisionRow.revision.desc(),  # type: ignore[attr-defined]
-        )
-    ).subquery()
-    rows = (await session.execute(select(latest).where(latest.c.firm_id == firm_id))).all()
+    decisions = _DECISIONS
+    is_current = _is_current()
+    rows = (
+        await session.execute(select(decisions).where(decisions.c.firm_id == firm_id, is_current))
+    ).all()
     standings = []
     for row in rows:
         reasons = row.event.get("reasons") or [{}]
