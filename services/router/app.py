@@ -15,16 +15,11 @@ from functools import partial
 from fastapi import FastAPI
 
 from services.router.api import admin, lifecycle, routing, rulesets
-from services.router.consumer import (
-    Clock,
-    on_lead_received,
-    on_lead_status_changed,
-    on_meeting_updated,
-)
+from services.router.clock import SYSTEM_CLOCK, Clock
+from services.router.consumer import on_lead_received, on_lead_status_changed, on_meeting_updated
 from services.router.sla_timers import SlaTimers
 from services.router.tables import SCHEMA
 from shared.events.activities import MeetingUpdated
-from shared.events.envelope import utcnow
 from shared.events.leads import LeadReceived
 from shared.events.status import LeadStatusChanged
 from shared.events.topics import LEADS_RECEIVED, LEADS_STATUS, MEETINGS_UPDATED
@@ -62,7 +57,7 @@ def _consumers(runtime: Runtime, clock: Clock) -> Sequence[ConsumerSpec]:
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Clock = utcnow, sla_tick_s: float = SLA_TICK_S
+    settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK, sla_tick_s: float = SLA_TICK_S
 ) -> FastAPI:
     app = create_service(
         name="router",

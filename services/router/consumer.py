@@ -11,15 +11,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import lifecycle, service, store
+from services.router.clock import SYSTEM_CLOCK, Clock
 from services.router.domain.lifecycle import MEETING_STAGES
 from shared.events.activities import MeetingUpdated
-from shared.events.envelope import Envelope, utcnow
+from shared.events.envelope import Envelope
 from shared.events.leads import LeadReceived
 from shared.events.status import LeadStatusChanged
 from shared.observability import get_logger
@@ -27,17 +25,15 @@ from shared.outbox import Outbox
 
 log = get_logger(__name__)
 
-Clock = Callable[[], datetime]
-
 
 async def on_lead_received(
-    session: AsyncSession, envelope: Envelope, outbox: Outbox, clock: Clock = utcnow
+    session: AsyncSession, envelope: Envelope, outbox: Outbox, clock: Clock = SYSTEM_CLOCK
 ) -> None:
     await service.route_new_lead(session, outbox, LeadReceived.from_envelope(envelope), now=clock())
 
 
 async def on_lead_status_changed(
-    session: AsyncSession, envelope: Envelope, outbox: Outbox, clock: Clock = utcnow
+    session: AsyncSession, envelope: Envelope, outbox: Outbox, clock: Clock = SYSTEM_CLOCK
 ) -> None:
     if envelope.source == outbox.source:
         return  # made through the router's stage API, and applied there
@@ -84,7 +80,7 @@ async def on_lead_status_changed(
 
 
 async def on_meeting_updated(
-    session: AsyncSession, envelope: Envelope, clock: Clock = utcnow
+    session: AsyncSession, envelope: Envelope, clock: Clock = SYSTEM_CLOCK
 ) -> None:
     meeting = MeetingUpdated.from_envelope(envelope)
     if meeting.lead_id is None:

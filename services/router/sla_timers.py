@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.router import service, stages, store
+from services.router.clock import Clock
 from services.router.domain.lifecycle import awaits_acceptance
 from services.router.tables import LeadRow, LifecycleRow, OwnerRow, SlaTimerRow
 from shared.db import SessionFactory
@@ -35,8 +35,6 @@ from shared.observability import get_logger
 from shared.outbox import Outbox
 
 log = get_logger(__name__)
-
-Clock = Callable[[], datetime]
 
 SLA_EVENTS = Counter(
     "leadflow_sla_events_total", "SLA timers fired, by kind (reminder, breached, reassigned)",

@@ -10,9 +10,11 @@ from datetime import timedelta
 import pytest
 
 from services.router import lifecycle, service, store
+from services.router.consumer import on_lead_status_changed
 from services.router.domain.lifecycle import IllegalTransition
 from services.router.sla_timers import SLA_EVENTS, SlaTimers
 from shared.db import SessionFactory
+from shared.events.envelope import Envelope
 from shared.events.lifecycle import LeadReassigned, LeadSlaBreached, LeadSlaReminder
 from shared.events.routing import LeadRouted
 from shared.events.status import LeadStatusChanged
@@ -220,3 +222,46 @@ async def test_stage_changes_follow_the_table_and_publish_status_changes(
         ("opportunity", None),
         ("closed_won", None),
     ]
+
+
+async def test_outside_status_facts_are_recorded_and_the_routers_own_are_skipped(
+    own_sessions: SessionFactory,
+) -> None:
+    space = await sla_space(own_sessions)
+    clock = FakeClock(ny(24, 10))
+    lead = space.lead()
+    async with own_sessions() as session, session.begin():
+        await service.route_new_lead(session, OUTBOX, lead, ruleset=space.ruleset, now=clock())
+
+    def status(stage: str, reason: str | None, source: str) -> Envelope:
+        return LeadStatusChanged(
+            lead_id=lead.lead_id,
+            stage=stage,
+            reason_code=reason,
+            actor="crm",
+            occurred_at=clock(),
+        ).envelope(source)
+
+    async with own_sessions() as session, session.begin():  # already applied by the API
+        await on_lead_status_changed(session, status("accepted", None, "/router"), OUTBOX, clock)
+    async with own_sessions() as session:
+        found = await lifecycle.view(session, lead.lead_id)
+    assert found is not None
+    assert found.row.stage == "routed"
+    assert len(found.timers) == 3
+
+    async with own_sessions() as session, session.begin():
+        await on_lead_status_changed(
+            session, status("rejected", "contact_left_company", "/crm"), OUTBOX, clock
+        )
+    async with own_sessions() as session:
+        found = await lifecycle.view(session, lead.lead_id)
+    assert found is not None
+    assert found.row.stage == "rejected"
+    assert found.timers == []
+    last = found.row.history[-1]
+    assert (last["source"], last["in_order"], last["reason_code"]) == (
+        "/crm",
+        True,
+        "contact_left_company",
+    )

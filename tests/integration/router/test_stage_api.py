@@ -95,7 +95,7 @@ async def test_sales_moves_a_lead_through_the_stage_api(
         assert problem["errors"] == [
             {
                 "field": "stage",
-                "reason": "from accepted; allowed: disqualified, meeting_booked, qualified",
+                "reason": "from accepted; allowed: disqualified, qualified",  # meetings: intake
             }
         ]
         closed = await router.post(
