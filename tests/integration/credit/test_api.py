@@ -6,6 +6,7 @@ key."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,9 +31,9 @@ class Credit:
     clock: Clock
 
 
-@pytest.fixture
-async def credit(infra: Infra) -> AsyncIterator[Credit]:
-    clock = Clock(WED)
+@contextlib.asynccontextmanager
+async def running_credit(infra: Infra, clock: Clock) -> AsyncIterator[Credit]:
+    """Credit in process, its review sweep every 50 ms on ``clock``."""
     app = create_app(
         infra.settings(leadflow_ops_token_sha256=hash_token(TOKEN)),
         clock=clock,
@@ -48,6 +49,12 @@ async def credit(infra: Infra) -> AsyncIterator[Credit]:
     finally:
         await client.aclose()
         await lifespan.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def credit(infra: Infra) -> AsyncIterator[Credit]:
+    async with running_credit(infra, Clock(WED)) as running:
+        yield running
 
 
 @pytest.mark.parametrize(
@@ -89,6 +96,25 @@ async def test_the_services_sweep_accepts_by_silence_when_its_clock_passes_the_d
     assert decision["state"] == "credited"
     assert decision["decided_at"] == "2026-12-01T00:00:00Z"
     assert "acceptance.by_silence" in [r["rule"] for r in decision["reasons"]]
+
+
+async def test_a_deadline_that_passed_while_no_instance_ran_is_acted_on_at_start(
+    infra: Infra, sessions: SessionFactory
+) -> None:
+    """The due time is a database row, not a timer in memory: a service started after it
+    passed re-decides the lead on its first sweep, once, as of the deadline."""
+    firm = await new_firm(sessions, pays_for="lead", acceptance_business_days=2)
+    lead = await new_lead(sessions, firm, WED)
+    after = Clock(datetime(2026, 12, 3, tzinfo=UTC))
+    async with running_credit(infra, after), running_credit(infra, after):  # two instances
+        for _ in range(100):
+            if (await current(sessions, lead)).state == "credited":
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # more sweeps by both: nothing more to do
+    row = await current(sessions, lead)
+    assert (row.state, row.revision) == ("credited", 2)
+    assert row.decided_at == datetime(2026, 12, 1, tzinfo=UTC)
 
 
 async def _firm_with_a_month(sessions: SessionFactory) -> tuple[Firm, str]:
