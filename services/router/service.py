@@ -18,7 +18,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import stages, store
-from services.router.domain.model import Decision, Lead
+from services.router.domain.model import Decision, Lead, Snapshot
 from services.router.domain.rules import decide
 from services.router.domain.ruleset import RuleSet
 from services.router.tables import LeadRow, RoutingDecisionRow
@@ -108,7 +108,7 @@ async def _decide(
     now: datetime,
     excluded: frozenset[str],
     lock: bool,
-) -> Decision:
+) -> tuple[Decision, Snapshot]:
     accounts = await store.candidate_accounts(session, lead)
     snapshot = await store.snapshot_for(
         session, lead, as_of=now, excluded=excluded, accounts=accounts
@@ -118,7 +118,7 @@ async def _decide(
     for _ in range(LOCK_ATTEMPTS):
         teams = {team_id for team_id, _ in decision.round_robin}
         if not lock or teams <= locked:
-            return decision
+            return decision, snapshot
         await store.lock_round_robin(session, teams - locked)
         locked |= teams
         snapshot = await store.snapshot_for(
@@ -132,9 +132,10 @@ async def simulate(
     session: AsyncSession, lead: Lead, ruleset: RuleSet, *, now: datetime | None = None
 ) -> Decision:
     """A dry run: the decision and trace, nothing stored, no event."""
-    return await _decide(
+    decision, _ = await _decide(
         session, lead, ruleset, now=now or utcnow(), excluded=frozenset(), lock=False
     )
+    return decision
 
 
 async def route(
@@ -154,7 +155,7 @@ async def route(
     one unless given (tests, replays); ``now``: the router's clock."""
     now = now or utcnow()
     ruleset = ruleset or await store.active_ruleset(session)
-    decision = await _decide(
+    decision, snapshot = await _decide(
         session, lead_of(received), ruleset, now=now, excluded=excluded, lock=True
     )
     event = routed_event(
@@ -198,7 +199,11 @@ async def route(
                 raised_at=now,
             ),
         )
-    await stages.on_routed(session, event, ruleset, new_lead=revision == 1)
+    owner = decision.owner
+    team = snapshot.teams.get(owner.team_id or "") if owner else None
+    await stages.on_routed(
+        session, event, ruleset, owner=owner, team=team or decision.team, new_lead=revision == 1
+    )
     return event
 
 

@@ -13,16 +13,21 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import (
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.router import store
 from services.router.domain.lifecycle import Stage, awaits_acceptance, record
+from services.router.domain.model import Owner, Team
 from services.router.domain.ruleset import RuleSet
 from services.router.domain.sla import DEFAULT_HOURS, BusinessHours, SlaPolicy, plan, policy_for
-from services.router.tables import LeadRow, LifecycleRow, OwnerRow, SlaTimerRow, TeamRow
+from services.router.tables import LeadRow, LifecycleRow, SlaTimerRow
 from shared.events.routing import LeadRouted
 
 
@@ -105,12 +110,20 @@ async def cancel_timers(session: AsyncSession, lead_id: UUID, now: datetime) -> 
 
 
 async def on_routed(
-    session: AsyncSession, routed: LeadRouted, ruleset: RuleSet, *, new_lead: bool
+    session: AsyncSession,
+    routed: LeadRouted,
+    ruleset: RuleSet,
+    *,
+    owner: Owner | None,
+    team: Team | None,
+    new_lead: bool,
 ) -> None:
     """Record a routing revision in the lifecycle and, when the lead now waits for its
     owner's answer, arm the SLA timers in the owner's business hours (cancelling the
-    previous revision's). A new lead costs two inserts; nothing is read from the
-    database that the routing did not load already."""
+    previous revision's). ``owner`` and ``team`` (the owner's, else the deciding one)
+    come from the decision's snapshot: a new lead costs two inserts and no reads (one
+    statement with a data-modifying CTE was tried: slower, SQLAlchemy compiles it each
+    time)."""
     now = routed.decided_at
     owner_id = routed.owner.owner_id if routed.owner else None
     entry = history_entry(
@@ -132,71 +145,78 @@ async def on_routed(
         source="leads.received",
         channel=routed.channel,
     )
-    created = None
-    if new_lead:
-        created = await session.scalar(
-            insert(LifecycleRow)
-            .values(
-                lead_id=routed.lead_id,
-                stage="routed",
-                stage_at=now,
-                owner_id=owner_id,
-                revision=routed.revision,
-                history=[received, entry],
-            )
-            .on_conflict_do_nothing()
-            .returning(col(LifecycleRow.lead_id))
+    created = new_lead and await session.scalar(
+        insert(LifecycleRow)
+        .values(
+            lead_id=routed.lead_id,
+            stage="routed",
+            stage_at=now,
+            owner_id=owner_id,
+            revision=routed.revision,
+            history=[received, entry],
         )
-    if created is None:  # re-routed, or outside facts about the lead came first
-        _, row = await lock(session, routed.lead_id)
-        if row is None:
-            row = LifecycleRow(lead_id=routed.lead_id, stage="received", stage_at=now, history=[])
-            session.add(row)
-            note(row, received)
-        recorded = record(row.stage, "routed")  # type: ignore[arg-type]
-        entry["from"], entry["in_order"] = row.stage, recorded.in_order
-        move(row, recorded.stage, entry, now)
-        row.owner_id, row.revision = owner_id, routed.revision
-        await session.flush()
-        await cancel_timers(session, routed.lead_id, now)
-        if not awaits_acceptance(recorded.stage):
-            return
-    if owner_id is not None:
-        await arm_timers(session, routed, ruleset)
+        .on_conflict_do_nothing()
+        .returning(col(LifecycleRow.lead_id))
+    )
+    # Re-routed, or outside facts about the lead came first: the row is there already.
+    if not created and not await _record_routed(session, routed, received, entry):
+        return  # the lead is past waiting for acceptance: no SLA
+    if owner is not None:
+        await arm_timers(session, routed, ruleset, owner, team)
 
 
-async def arm_timers(session: AsyncSession, routed: LeadRouted, ruleset: RuleSet) -> None:
-    assert routed.owner is not None
-    # Owners and teams were loaded whole for the decision: these come from the session.
-    owner = await session.get(OwnerRow, routed.owner.owner_id)
-    team_id = (owner.team_id if owner else None) or (routed.team.team_id if routed.team else None)
-    team = await session.get(TeamRow, team_id) if team_id else None
+async def _record_routed(
+    session: AsyncSession, routed: LeadRouted, received: dict[str, Any], entry: dict[str, Any]
+) -> bool:
+    """Record a revision in an existing lifecycle (or one of a lead routed before they
+    were kept) and cancel the previous revision's timers. True when the lead now waits
+    for its owner's answer."""
+    now = routed.decided_at
+    _, row = await lock(session, routed.lead_id)
+    if row is None:
+        row = LifecycleRow(lead_id=routed.lead_id, stage="received", stage_at=now, history=[])
+        session.add(row)
+        note(row, received)
+    recorded = record(row.stage, "routed")  # type: ignore[arg-type]
+    entry["from"], entry["in_order"] = row.stage, recorded.in_order
+    move(row, recorded.stage, entry, now)
+    row.owner_id, row.revision = entry.get("owner_id"), routed.revision
+    await session.flush()
+    await cancel_timers(session, routed.lead_id, now)
+    return awaits_acceptance(recorded.stage)
+
+
+def timer_rows(
+    routed: LeadRouted, ruleset: RuleSet, owner: Owner, team: Team | None
+) -> list[dict[str, Any]]:
+    """The SLA timers of this routing, in the owner's business hours."""
     policy = policy_for(
         ruleset.rule_sla(routed.rule),
         SlaPolicy.model_validate(team.sla) if team and team.sla else None,
         ruleset.sla,
     )
-    hours = _hours(owner.business_hours if owner else None)
-    timers = plan(policy, hours.calendar(), routed.decided_at)
-    await session.execute(
-        insert(SlaTimerRow).values(
-            [
-                {
-                    "lead_id": routed.lead_id,
-                    "revision": routed.revision,
-                    "kind": t.kind,
-                    "owner_id": routed.owner.owner_id,
-                    "account_id": routed.account.account_id if routed.account else None,
-                    "sla_name": policy.name,
-                    "sla_minutes": policy.accept_within_minutes,
-                    "routed_at": routed.decided_at,
-                    "due_at": t.due_at,
-                    "fire_at": t.fire_at,
-                }
-                for t in timers
-            ]
-        )
-    )
+    timers = plan(policy, _hours(owner.business_hours).calendar(), routed.decided_at)
+    return [
+        {
+            "lead_id": routed.lead_id,
+            "revision": routed.revision,
+            "kind": t.kind,
+            "owner_id": owner.owner_id,
+            "account_id": routed.account.account_id if routed.account else None,
+            "sla_name": policy.name,
+            "sla_minutes": policy.accept_within_minutes,
+            "routed_at": routed.decided_at,
+            "due_at": t.due_at,
+            "fire_at": t.fire_at,
+        }
+        for t in timers
+    ]
+
+
+async def arm_timers(
+    session: AsyncSession, routed: LeadRouted, ruleset: RuleSet, owner: Owner, team: Team | None
+) -> None:
+    await session.execute(insert(SlaTimerRow).values(timer_rows(routed, ruleset, owner, team)))
 
 
 def _hours(data: Mapping[str, Any] | None) -> BusinessHours:

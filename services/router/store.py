@@ -87,6 +87,7 @@ def owner_of(row: OwnerRow) -> Owner:
         weight=row.weight,
         out_of_office=windows,
         open_leads=row.open_leads,
+        business_hours=row.business_hours,
     )
 
 
@@ -140,7 +141,7 @@ async def snapshot_for(
     return Snapshot(
         accounts=accounts if accounts is not None else await candidate_accounts(session, lead),
         owners={o.id: owner_of(o) for o in owners},
-        teams={t.id: Team(t.id, t.name, t.queue) for t in teams},
+        teams={t.id: Team(t.id, t.name, t.queue, t.sla) for t in teams},
         territories={
             t.id: Territory(
                 t.id,

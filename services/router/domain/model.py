@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 ROLES = ("AE", "AM", "SDR", "manager")
@@ -38,6 +39,9 @@ class Owner:
     weight: int = 1
     out_of_office: tuple[OutOfOffice, ...] = ()
     open_leads: int = 0
+    # Working hours for the SLA (``domain/sla.py`` BusinessHours), parsed only when the
+    # owner gets a lead: most owners in a snapshot never do.
+    business_hours: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def away_on(self, day: date) -> bool:
         return any(w.covers(day) for w in self.out_of_office)
@@ -53,6 +57,7 @@ class Team:
     team_id: str
     name: str
     queue: str | None = None
+    sla: Mapping[str, Any] | None = field(default=None, compare=False)  # an SlaPolicy
 
     @property
     def queue_name(self) -> str:
