@@ -1,7 +1,8 @@
 """The lifecycle over HTTP, on a router running in process against the real database
 and broker: sales accepts a lead (its SLA timers stop, ``lead.status_changed`` is
 published by the router); an illegal move is a 409 problem naming the stages; a lead
-known only from a meeting is not routed yet (409); meetings move the stage leniently."""
+known only from a meeting is not routed yet (409); meetings move the stage leniently;
+owners' business hours and teams' SLA are validated (422 naming the field)."""
 
 from __future__ import annotations
 
@@ -140,6 +141,24 @@ async def test_sales_moves_a_lead_through_the_stage_api(
             f"{url}/stage", json={"stage": "qualified", "actor": "ana"}, headers=OPS
         )
         assert qualified.status_code == 200, qualified.text
+        bad_zone = await router.put(
+            f"/v1/owners/{space.id('zed')}",
+            json={"name": "Zed", "role": "AE", "business_hours": {"timezone": "Mars/Olympus"}},
+            headers=OPS,
+        )
+        assert bad_zone.status_code == 422
+        assert bad_zone.json()["errors"][0]["field"] == "business_hours.timezone"
+        bad_sla = await router.put(
+            f"/v1/teams/{space.team}",
+            json={"name": "T", "sla": {"accept_within_minutes": 60, "reminder_share": 2}},
+            headers=OPS,
+        )
+        assert bad_sla.status_code == 422
+        assert bad_sla.json()["errors"][0]["field"] == "sla.reminder_share"
+        owner = (await router.get(f"/v1/owners/{space.id('ana')}", headers=OPS)).json()
+        assert owner["business_hours"]["timezone"] == "America/New_York"
+        teams = (await router.get("/v1/teams", headers=OPS)).json()
+        assert next(t for t in teams if t["team_id"] == space.team)["sla"]["name"] == "accept-8h"
         await outbox_drained(own_sessions)
 
     seen = await read_until(

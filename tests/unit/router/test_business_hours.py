@@ -16,6 +16,7 @@ from services.router.domain.business_hours import (
     add_business_minutes,
     business_minutes_between,
 )
+from services.router.domain.ruleset import RuleSet, default_ruleset, parse_ruleset
 from services.router.domain.sla import BusinessHours, SlaPolicy, plan, policy_for
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -179,3 +180,43 @@ def test_a_deadline_is_never_on_a_day_off_even_over_long_spans() -> None:
         assert due.weekday() < 5, minutes
         assert due.date() not in US.holidays, minutes
         assert due - start < timedelta(days=80)
+
+
+def test_a_rule_set_carries_a_default_sla_and_rules_their_own() -> None:
+    ruleset = parse_ruleset(
+        """
+version: sla-test
+sla: {name: accept-1d, accept_within_minutes: 480}
+rules:
+  - kind: named_owner
+    sla: {name: named-2h, accept_within_minutes: 120, reminder_share: 0.25}
+  - kind: unassigned
+"""
+    )
+    assert ruleset.sla.name == "accept-1d"
+    named = ruleset.rule_sla("named_owner")
+    assert named is not None
+    assert (named.accept_within_minutes, named.reminder_share, named.reassign_share) == (
+        120,
+        0.25,
+        2.0,
+    )
+    assert ruleset.rule_sla("unassigned") is None
+    assert ruleset.rule_sla(None) is None
+    assert default_ruleset().sla == SlaPolicy()
+
+
+@pytest.mark.parametrize(
+    ("sla", "field"),
+    [
+        ({"accept_within_minutes": 0}, "accept_within_minutes"),
+        ({"reminder_share": 1.5}, "reminder_share"),
+        ({"reassign_share": 0.5}, "reassign_share"),
+        ({"escalate_to": "ceo"}, "escalate_to"),
+    ],
+)
+def test_bad_slas_are_refused_where_they_are(sla: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError, match=field):
+        RuleSet.model_validate(
+            {"version": "x", "rules": [{"kind": "named_owner", "sla": sla}, {"kind": "unassigned"}]}
+        )
