@@ -262,9 +262,8 @@ def run_stack(settings: Settings, *, demo: bool, traffic_per_minute: float = 0) 
             if demo and token:
                 _send_demo_lead(token, ports)
                 if traffic_per_minute > 0:
-                    procs.traffic = start_demo_traffic(
-                        f"http://127.0.0.1:{ports['intake']}", token, traffic_per_minute
-                    )[1]
+                    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+                    procs.traffic = start_demo_traffic(urls, token, traffic_per_minute)[1]
                     _say(
                         f"demo traffic: about {traffic_per_minute:g} leads a minute"
                         " (--traffic 0: none)"

@@ -2,9 +2,10 @@
 intake's real API, so the dashboard has something to show a minute after ``leadflow up``.
 
 Each lead arrives through one of intake's channels (the API with a campaign, a partner
-firm's key, a web form); a little later sales accepts or rejects the API and partner
-leads and, on the demo firm's accounts, the firm books a meeting that is held or missed.
-Nothing here touches a database: it is a client, like a website or a partner would be.
+firm's key, a web form). A little later sales accepts or rejects the API and partner
+leads (router's stage API); on the demo firm's accounts the firm then books a meeting,
+held or missed; some accepted leads go on to qualified, opportunity and won or lost.
+Nothing here touches a database: it is a client, like a website, a partner or a CRM.
 """
 
 from __future__ import annotations
@@ -58,8 +59,15 @@ class _FollowUp:
 class DemoTraffic:
     """Sends about ``per_minute`` new leads a minute (and their follow-ups) until stopped."""
 
-    def __init__(self, intake_url: str, ops_token: str, per_minute: float, seed: int | None = None):
-        self.intake = intake_url.rstrip("/")
+    def __init__(
+        self,
+        urls: dict[str, str],
+        ops_token: str,
+        per_minute: float,
+        seed: int | None = None,
+    ) -> None:
+        self.intake = urls["intake"].rstrip("/")
+        self.router = urls["router"].rstrip("/")
         self.ops = {"Authorization": f"Bearer {ops_token}"}
         self.per_minute = per_minute
         self.random = random.Random(seed)  # noqa: S311 - demo data, not secrets
@@ -97,8 +105,10 @@ class DemoTraffic:
         except httpx.HTTPError as exc:  # a busy or restarting intake: the demo goes on
             log.warning("demo_traffic_failed", error=repr(exc))
 
-    def _post(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
-        answer = self._client.post(f"{self.intake}{path}", json=body, headers=headers)
+    def _post(
+        self, path: str, body: dict[str, Any], headers: dict[str, str], *, to: str = ""
+    ) -> httpx.Response:
+        answer = self._client.post(f"{to or self.intake}{path}", json=body, headers=headers)
         answer.raise_for_status()
         return answer
 
@@ -154,11 +164,12 @@ class DemoTraffic:
             lead_id = self._post("/v1/leads", body, self.ops).json()["lead_id"]
         self.sent += 1
         domain = person["email"].split("@")[1]
-        if domain in FIRM_DOMAINS or channel == "partner":
-            if self.random.random() < 0.3:
-                self._attempt(lambda: self._touch(person["email"]))
-            self._later(self.random.uniform(3, 10), lambda: self._book(lead_id, person["email"]))
-        self._later(self.random.uniform(5, 25), lambda: self._decide(lead_id))
+        firms_lead = domain in FIRM_DOMAINS or channel == "partner"
+        if firms_lead and self.random.random() < 0.3:
+            self._attempt(lambda: self._touch(person["email"]))
+        self._later(
+            self.random.uniform(5, 15), lambda: self._decide(lead_id, person["email"], firms_lead)
+        )
 
     def _touch(self, email: str) -> None:
         touch = {
@@ -168,13 +179,33 @@ class DemoTraffic:
         }
         self._post("/v1/partner/activities", touch, self.partner)
 
-    def _decide(self, lead_id: str) -> None:
-        if self.random.random() < 0.75:
-            body: dict[str, Any] = {"decision": "accepted", "actor": "demo-sales"}
+    def _stage(self, lead_id: str, stage: str, reason_code: str | None = None) -> None:
+        body: dict[str, Any] = {"stage": stage, "actor": "demo-sales"}
+        if reason_code is not None:
+            body["reason_code"] = reason_code
+        self._post(f"/v1/leads/{lead_id}/stage", body, self.ops, to=self.router)
+
+    def _decide(self, lead_id: str, email: str, firms_lead: bool) -> None:
+        """Sales answers; an accepted lead of the firm's gets a meeting, another may move
+        on through the funnel."""
+        if self.random.random() >= 0.75:
+            self._stage(lead_id, "rejected", self.random.choice(REJECTIONS))
+        elif firms_lead:
+            self._stage(lead_id, "accepted")
+            self._later(self.random.uniform(3, 10), lambda: self._book(lead_id, email))
         else:
-            reason = self.random.choice(REJECTIONS)
-            body = {"decision": "rejected", "reason_code": reason, "actor": "demo-sales"}
-        self._post(f"/v1/leads/{lead_id}/acceptance", body, self.ops)
+            self._stage(lead_id, "accepted")
+            self._maybe_progress(lead_id)
+
+    def _maybe_progress(self, lead_id: str) -> None:
+        if self.random.random() < 0.5:
+            steps = ["qualified", "opportunity", self.random.choice(["closed_won", "closed_lost"])]
+            self._later(self.random.uniform(10, 30), lambda: self._advance(lead_id, steps))
+
+    def _advance(self, lead_id: str, steps: list[str]) -> None:
+        self._stage(lead_id, steps[0])
+        if steps[1:]:
+            self._later(self.random.uniform(10, 30), lambda: self._advance(lead_id, steps[1:]))
 
     def _book(self, lead_id: str, email: str) -> None:
         meeting = {
@@ -184,18 +215,23 @@ class DemoTraffic:
         }
         meeting_id = self._post("/v1/partner/meetings", meeting, self.partner).json()["meeting_id"]
         outcome = "held" if self.random.random() < 0.7 else "no_show"
-        self._later(self.random.uniform(10, 30), lambda: self._outcome(meeting_id, outcome))
+        self._later(
+            self.random.uniform(10, 30), lambda: self._outcome(lead_id, meeting_id, outcome)
+        )
 
-    def _outcome(self, meeting_id: str, outcome: str) -> None:
+    def _outcome(self, lead_id: str, meeting_id: str, outcome: str) -> None:
         self._post(f"/v1/meetings/{meeting_id}/outcome", {"status": outcome}, self.ops)
+        if outcome == "held":
+            self._maybe_progress(lead_id)
 
 
 def start_demo_traffic(
-    intake_url: str, ops_token: str, per_minute: float
+    urls: dict[str, str], ops_token: str, per_minute: float
 ) -> tuple[threading.Thread, threading.Event]:
-    """Run the demo traffic in a daemon thread; set the event to stop it."""
+    """Run the demo traffic (``urls``: intake's and router's) in a daemon thread; set the
+    event to stop it."""
     stop = threading.Event()
-    traffic = DemoTraffic(intake_url, ops_token, per_minute)
+    traffic = DemoTraffic(urls, ops_token, per_minute)
     thread = threading.Thread(target=traffic.run, args=(stop,), name="demo-traffic", daemon=True)
     thread.start()
     return thread, stop

@@ -27,7 +27,7 @@ CHARTS = ["flow", "rules", "owners", "credit", "funnel", "lag"]
 @pytest.fixture(scope="module")
 def traffic(stack: Stack) -> Iterator[Stack]:
     asyncio.run(load_demo(stack.infra.database_url))
-    thread, stop = start_demo_traffic(stack.urls["intake"], stack.token, per_minute=60)
+    thread, stop = start_demo_traffic(stack.urls, stack.token, per_minute=60)
     try:
         yield stack
     finally:

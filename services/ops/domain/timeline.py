@@ -15,8 +15,6 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from services.ops.domain.extract import indexed
-
 Data = Mapping[str, Any]
 
 REJECTION_REASONS = {
@@ -27,6 +25,16 @@ REJECTION_REASONS = {
     "not_icp": "not the ideal customer profile",
     "duplicate": "a duplicate",
     "other": "another reason",
+}
+
+# As the router's lifecycle moves a lead on a meeting report; a cancellation or the
+# bad-meeting flag does not move it.
+MEETING_STAGES = {
+    "booked": "meeting_booked",
+    "held": "meeting_held",
+    "no_show": "no_show",
+    "rescheduled_by_prospect": "rescheduled",
+    "rescheduled_by_sales": "rescheduled",
 }
 
 
@@ -142,20 +150,29 @@ def _credit(d: Data) -> str:
     ).replace(" .", ".")
 
 
+def _sla(d: Data) -> str:
+    minutes = f", {d['sla_minutes']} business minutes" if d.get("sla_minutes") else ""
+    return f"{_s(d, 'sla_name', 'SLA')}{minutes}"
+
+
 def _sla_reminder(d: Data) -> str:
-    due = next((d[k] for k in ("due_at", "deadline", "breach_at") if d.get(k)), None)
-    return f"SLA reminder to {_s(d, 'owner_id')}" + (f": accept by {due}." if due else ".")
+    return f"SLA reminder to {_s(d, 'owner_id')}: accept by {_s(d, 'due_at')} ({_sla(d)})."
 
 
 def _sla_breached(d: Data) -> str:
-    to = next((d[k] for k in ("escalated_to", "manager_id") if d.get(k)), None)
-    escalated = f"; escalated to {to}" if to else ""
-    return f"SLA breached: {_s(d, 'owner_id')} did not accept in time{escalated}."
+    told = f"; manager {d['manager_id']} told" if d.get("manager_id") else "; no manager to tell"
+    return (
+        f"SLA breached: {_s(d, 'owner_id')} did not accept by {_s(d, 'due_at')} ({_sla(d)}){told}."
+    )
 
 
 def _reassigned(d: Data) -> str:
-    before = next((d[k] for k in ("previous_owner_id", "from_owner_id") if d.get(k)), "?")
-    return f"Reassigned from {before} to {_s(d, 'owner_id')}."
+    to = d.get("to_owner_id") or f"queue {_s(d, 'queue', 'unassigned')}"
+    rule = f", rule {d['rule']}" if d.get("rule") else ""
+    return (
+        f"Reassigned from {_s(d, 'from_owner_id')} to {to} after a second SLA "
+        f"(revision {_s(d, 'to_revision')}{rule})."
+    )
 
 
 SUMMARIES: dict[str, Callable[[Data], str]] = {
@@ -206,8 +223,8 @@ def _stage(event_type: str, data: Data) -> str | None:
         return "routed" if data.get("owner") else "unassigned"
     if event_type == "leadflow.lead.status_changed.v1" and data.get("stage"):
         return str(data["stage"])
-    if event_type == "leadflow.meeting.updated.v1" and data.get("status"):
-        return f"meeting_{data['status']}"
+    if event_type == "leadflow.meeting.updated.v1":
+        return MEETING_STAGES.get(str(data.get("status")))
     return None
 
 
@@ -227,9 +244,6 @@ def _fold_header(header: Header, fact: Fact) -> None:
         header.account_id, header.account_name = account.get("account_id"), account.get("name")
         firm = d.get("firm_assignment") or {}
         header.firm_id = firm.get("firm_id") or header.firm_id
-    elif fact.type == "leadflow.lead.reassigned.v1":
-        header.owner_id = indexed(d).owner_id or header.owner_id
-        header.owner_name = d.get("owner_name")
     elif fact.type == "leadflow.credit.decided.v1":
         revision = int(d.get("revision") or 0)
         if header.credit is None or revision >= header.credit.revision:

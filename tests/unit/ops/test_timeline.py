@@ -114,18 +114,47 @@ def credit(revision: int, state: str, amount: str) -> dict[str, Any]:
         ),
         (
             "leadflow.lead.sla_reminder.v1",
-            {"owner_id": "own-lee", "due_at": "2026-11-20T17:00:00Z"},
-            "SLA reminder to own-lee: accept by 2026-11-20T17:00:00Z.",
+            {
+                "owner_id": "own-lee",
+                "due_at": "2026-11-20T17:00:00Z",
+                "sla_name": "default",
+                "sla_minutes": 240,
+            },
+            "SLA reminder to own-lee: accept by 2026-11-20T17:00:00Z (default, 240 business "
+            "minutes).",
         ),
         (
             "leadflow.lead.sla_breached.v1",
-            {"owner_id": "own-lee", "escalated_to": "own-sam"},
-            "SLA breached: own-lee did not accept in time; escalated to own-sam.",
+            {
+                "owner_id": "own-lee",
+                "due_at": "2026-11-20T17:00:00Z",
+                "sla_name": "team",
+                "manager_id": "own-sam",
+            },
+            "SLA breached: own-lee did not accept by 2026-11-20T17:00:00Z (team); manager "
+            "own-sam told.",
+        ),
+        (
+            "leadflow.lead.sla_breached.v1",
+            {"owner_id": "own-lee", "due_at": "x", "manager_id": None},
+            "SLA breached: own-lee did not accept by x (SLA); no manager to tell.",
         ),
         (
             "leadflow.lead.reassigned.v1",
-            {"owner_id": "own-dana", "previous_owner_id": "own-lee"},
-            "Reassigned from own-lee to own-dana.",
+            {
+                "owner_id": "own-lee",
+                "from_owner_id": "own-lee",
+                "to_owner_id": "own-dana",
+                "to_revision": 2,
+                "rule": "north-america",
+            },
+            "Reassigned from own-lee to own-dana after a second SLA (revision 2, rule "
+            "north-america).",
+        ),
+        (
+            "leadflow.lead.reassigned.v1",
+            {"from_owner_id": "own-lee", "to_owner_id": None, "queue": "na", "to_revision": 3},
+            "Reassigned from own-lee to queue na after a second SLA (revision 3).",
         ),
         ("leadflow.lead.teleported.v9", {"x": 1}, "leadflow.lead.teleported.v9 from router."),
     ],
@@ -174,12 +203,12 @@ def test_the_timeline_is_in_event_time_and_the_header_says_where_the_lead_stands
             T0 + timedelta(hours=1),
             {"stage": "accepted", "actor": "own-dana"},
         ),
-        Fact(
+        Fact(  # a second revision (the account changed hands): a new owner
             6,
-            "leadflow.lead.reassigned.v1",
+            "leadflow.lead.routed.v1",
             "/router",
             T0 + timedelta(hours=2),
-            {"owner_id": "own-lee", "owner_name": "Lee Chen"},
+            {**ROUTED, "revision": 2, "owner": {"owner_id": "own-lee", "name": "Lee Chen"}},
         ),
     ]
     told = timeline(LEAD, facts)
@@ -191,7 +220,7 @@ def test_the_timeline_is_in_event_time_and_the_header_says_where_the_lead_stands
         "api",
         "demo-request",
     )
-    assert (head.stage, head.stage_at) == ("accepted", T0 + timedelta(hours=1))
+    assert (head.stage, head.stage_at) == ("routed", T0 + timedelta(hours=2))  # routed again
     assert (head.owner_id, head.owner_name) == ("own-lee", "Lee Chen")
     assert (head.account_id, head.account_name, head.firm_id) == (
         "acc-walmart",
@@ -227,6 +256,8 @@ def test_a_late_older_credit_revision_does_not_replace_the_newer() -> None:
     [
         ("leadflow.lead.routed.v1", {"owner": None, "queue": "unassigned"}, "unassigned"),
         ("leadflow.meeting.updated.v1", {"status": "held"}, "meeting_held"),
+        ("leadflow.meeting.updated.v1", {"status": "rescheduled_by_sales"}, "rescheduled"),
+        ("leadflow.meeting.updated.v1", {"status": "flagged_bad"}, "received"),
         ("leadflow.lead.status_changed.v1", {"stage": "qualified"}, "qualified"),
         ("leadflow.activity.logged.v1", {"kind": "call"}, "received"),
     ],
