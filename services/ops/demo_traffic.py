@@ -32,8 +32,8 @@ FORM_ORIGIN = "https://www.example.com"
 
 FIRST = ["Alex", "Sam", "Jordan", "Casey", "Riley", "Morgan", "Taylor", "Jamie", "Robin", "Kim"]
 LAST = ["Lee", "Patel", "Garcia", "Nguyen", "Smith", "Okafor", "Rossi", "Müller", "Kowalski"]
-# (domain, company, country): the demo workspace's accounts (a firm's, a named owner's, a
-# customer's) and prospects only a territory or the unassigned queue will take.
+# (domain, company, country): the demo workspace's accounts (the firm's, a named owner's,
+# a customer's) and prospects only a territory or the unassigned queue will take.
 COMPANIES = [
     ("walmart.com", "Walmart Inc.", "US"),
     ("samsclub.com", "Sam's Club", "US"),
@@ -164,11 +164,11 @@ class DemoTraffic:
             lead_id = self._post("/v1/leads", body, self.ops).json()["lead_id"]
         self.sent += 1
         domain = person["email"].split("@")[1]
-        firms_lead = domain in FIRM_DOMAINS or channel == "partner"
-        if firms_lead and self.random.random() < 0.3:
-            self._attempt(lambda: self._touch(person["email"]))
+        if domain in FIRM_DOMAINS and self.random.random() < 0.5:
+            self._attempt(lambda: self._touch(person["email"]))  # the firm worked it before
+        submitted = channel == "partner"  # a firm books meetings on its own leads only
         self._later(
-            self.random.uniform(5, 15), lambda: self._decide(lead_id, person["email"], firms_lead)
+            self.random.uniform(5, 15), lambda: self._decide(lead_id, person["email"], submitted)
         )
 
     def _touch(self, email: str) -> None:
@@ -185,12 +185,12 @@ class DemoTraffic:
             body["reason_code"] = reason_code
         self._post(f"/v1/leads/{lead_id}/stage", body, self.ops, to=self.router)
 
-    def _decide(self, lead_id: str, email: str, firms_lead: bool) -> None:
-        """Sales answers; an accepted lead of the firm's gets a meeting, another may move
-        on through the funnel."""
+    def _decide(self, lead_id: str, email: str, submitted_by_firm: bool) -> None:
+        """Sales answers; an accepted lead the firm submitted gets a meeting, another may
+        move on through the funnel."""
         if self.random.random() >= 0.75:
             self._stage(lead_id, "rejected", self.random.choice(REJECTIONS))
-        elif firms_lead:
+        elif submitted_by_firm:
             self._stage(lead_id, "accepted")
             self._later(self.random.uniform(3, 10), lambda: self._book(lead_id, email))
         else:

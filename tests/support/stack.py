@@ -1,4 +1,5 @@
-"""The three services running as real processes against the test infrastructure."""
+"""Every service (intake, router, credit, ops) running as real processes against the test
+infrastructure."""
 
 from __future__ import annotations
 
