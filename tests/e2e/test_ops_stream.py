@@ -12,10 +12,13 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 
+from shared.events.envelope import Envelope
 from tests.support.stack import Stack
 
 RECEIVED = "leadflow.lead.received.v1"
@@ -210,3 +213,31 @@ async def test_stream_keeps_idle_clients_alive_with_comments(stack: Stack) -> No
         with contextlib.suppress(StopAsyncIteration):
             first = await asyncio.wait_for(response.aiter_lines().__anext__(), 5)
     assert first.startswith(":") or first.startswith("retry")
+
+
+async def test_an_event_type_ops_does_not_know_is_kept_streamed_and_told(stack: Stack) -> None:
+    """A newer service's event on a catalog topic: logged with its topic and fields,
+    streamed, shown in the lead's timeline with a generic line — never refused."""
+    lead_id = str(uuid4())
+    envelope = Envelope(
+        source="/scoring",
+        type="leadflow.lead.scored.v7",
+        subject=f"lead/{lead_id}",
+        partitionkey=lead_id,
+        data={"lead_id": lead_id, "score": 87, "owner_id": "own-lee"},
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=stack.infra.bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait("leads.status", envelope.to_bytes(), key=lead_id.encode())
+    finally:
+        await producer.stop()
+    params = {"type": "leadflow.lead.scored.v7", "last_event_id": "0"}
+    async with httpx.AsyncClient(timeout=30) as client:
+        stream = f"{stack.urls['ops']}/v1/events/stream"
+        (event,) = await asyncio.wait_for(collect(client, stream, stack.auth, params, 1), 60)
+        told = await client.get(f"{stack.urls['ops']}/v1/leads/{lead_id}", headers=stack.auth)
+    assert (event.data["id"], event.data["topic"]) == (str(envelope.id), "leads.status")
+    assert event.data["data"]["score"] == 87
+    (entry,) = told.json()["events"]
+    assert entry["summary"] == "leadflow.lead.scored.v7 from scoring."

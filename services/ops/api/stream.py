@@ -87,6 +87,7 @@ async def event_stream(
     return EventSourceResponse(
         _events(request, where, after, open_streams),
         ping=settings.stream_ping_s,
+        send_timeout=30,  # a client that stops reading is let go
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
