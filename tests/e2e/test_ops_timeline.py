@@ -128,8 +128,16 @@ async def test_the_timeline_tells_each_step_across_services(demo: Stack) -> None
             lambda t: (
                 (t["lead"]["credit"] or {}).get("state") == "credited"
                 and any(e["type"] == "leadflow.lead.status_changed.v1" for e in t["events"])
+                and any("Meeting held" in e["summary"] for e in t["events"])
             ),
         )
+        # Credit re-decides on each fact: let the last revision arrive.
+        while True:
+            await asyncio.sleep(1.5)
+            again = await timeline_until(client, demo, lead_id, lambda t: True)
+            if len(again["events"]) == len(told["events"]):
+                break
+            told = again
         found = await client.get(f"{urls['ops']}/v1/leads", params={"q": domain}, headers=auth)
         by_id = await client.get(f"{urls['ops']}/v1/leads", params={"q": lead_id[:8]}, headers=auth)
 
@@ -147,17 +155,21 @@ async def test_the_timeline_tells_each_step_across_services(demo: Stack) -> None
     assert "rule firm_assignment" in routed["summary"]
     assert any(line.startswith("✓ firm_assignment") for line in routed["details"])
     credited = [e for e in events if e["type"] == "leadflow.credit.decided.v1"][-1]
-    assert credited["summary"].endswith(f"credited, 500.00 USD for {firm}.")
+    head = told["lead"]
+    assert credited["summary"] == (
+        f"Credit revision {head['credit']['revision']}: credited, "
+        f"{head['credit']['amount']} USD for {firm}."
+    )
     assert credited["details"]  # the reasons, in sentences
     assert by_type["leadflow.lead.status_changed.v1"]["summary"] == "Accepted by own-lee."
     assert any("Meeting held" in e["summary"] for e in events)
-    head = told["lead"]
     assert (head["owner_id"], head["account_id"], head["firm_id"]) == (
         "own-lee",
         f"acc-{firm}",
         firm,
     )
-    assert (head["credit"]["state"], head["credit"]["amount"]) == ("credited", "500.00")
+    assert head["credit"]["state"] == "credited"
+    assert float(head["credit"]["amount"]) > 0
     assert head["stage"] == "meeting_held"
     assert [h["lead_id"] for h in found.json()["leads"]] == [lead_id]
     assert lead_id in [h["lead_id"] for h in by_id.json()["leads"]]
