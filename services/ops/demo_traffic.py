@@ -5,6 +5,7 @@ Each lead arrives through one of intake's channels (the API with a campaign, a p
 firm's key, a web form). A little later sales accepts or rejects the API and partner
 leads (router's stage API); on the demo firm's accounts the firm then books a meeting,
 held or missed; some accepted leads go on to qualified, opportunity and won or lost.
+The demo team gets a three-minute acceptance SLA, so unanswered leads show SLA events.
 Nothing here touches a database: it is a client, like a website, a partner or a CRM.
 """
 
@@ -29,6 +30,12 @@ log = get_logger(__name__)
 DEMO_FIRM = "acme-outreach"
 FORM_KEY = "demo-site"
 FORM_ORIGIN = "https://www.example.com"
+DEMO_TEAM = "na-commercial"
+DEMO_TEAM_SLA = {
+    "name": "North America commercial",
+    "queue": "na-commercial",
+    "sla": {"name": "demo-3min", "accept_within_minutes": 3, "reminder_share": 0.5},
+}
 
 FIRST = ["Alex", "Sam", "Jordan", "Casey", "Riley", "Morgan", "Taylor", "Jamie", "Robin", "Kim"]
 LAST = ["Lee", "Patel", "Garcia", "Nguyen", "Smith", "Okafor", "Rossi", "Müller", "Kowalski"]
@@ -126,6 +133,11 @@ class DemoTraffic:
         form = {"name": "Demo site contact form", "allowed_origins": [FORM_ORIGIN]}
         self._client.put(
             f"{self.intake}/v1/forms/{FORM_KEY}", json=form, headers=self.ops
+        ).raise_for_status()
+        # A short SLA on the demo team, so the leads nobody answers (the web-form ones)
+        # are reminded, breached and reassigned within minutes (in business hours).
+        self._client.put(
+            f"{self.router}/v1/teams/{DEMO_TEAM}", json=DEMO_TEAM_SLA, headers=self.ops
         ).raise_for_status()
 
     def _person(self) -> dict[str, str]:

@@ -17,7 +17,8 @@ from playwright.sync_api import Page, sync_playwright
 
 from services.ops.demo_traffic import start_demo_traffic
 from services.stack import load_demo
-from tests.support.stack import Stack
+from tests.support.infra import start_infra
+from tests.support.stack import Stack, run_stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
@@ -25,14 +26,20 @@ CHARTS = ["flow", "rules", "owners", "credit", "funnel", "lag"]
 
 
 @pytest.fixture(scope="module")
-def traffic(stack: Stack) -> Iterator[Stack]:
-    asyncio.run(load_demo(stack.infra.database_url))
-    thread, stop = start_demo_traffic(stack.urls, stack.token, per_minute=60)
-    try:
-        yield stack
-    finally:
-        stop.set()
-        thread.join(15)
+def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack of its own (the demo traffic changes the demo team's SLA and fills its
+    round robin, which the session's other tests must not see), with demo traffic."""
+    with (
+        start_infra(tmp_path_factory.mktemp("browser-infra")) as infra,
+        run_stack(infra, tmp_path_factory.mktemp("browser-logs")) as stack,
+    ):
+        asyncio.run(load_demo(stack.infra.database_url))
+        thread, stop = start_demo_traffic(stack.urls, stack.token, per_minute=60)
+        try:
+            yield stack
+        finally:
+            stop.set()
+            thread.join(15)
 
 
 @pytest.fixture(scope="module")
