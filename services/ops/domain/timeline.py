@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -94,17 +94,34 @@ def _s(data: Data, key: str, default: str = "?") -> str:
     return str(value) if value not in (None, "") else default
 
 
+def _when(value: Any) -> str:
+    """An ISO timestamp as people read it (UTC, to the minute); anything else as given."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def _via(d: Data) -> str:
+    """The channel, and the source and campaign where they say more."""
+    channel, source = _s(d, "channel"), d.get("source")
+    said = [str(source)] if source and source != channel else []
+    said += [f"campaign {d['campaign']}"] if d.get("campaign") else []
+    return f"via {channel}" + (f" ({', '.join(said)})" if said else "")
+
+
 def _received(d: Data) -> str:
     who = d.get("name") or d.get("email") or "someone"
     at = f" at {d['company']}" if d.get("company") else ""
-    campaign = f", campaign {d['campaign']}" if d.get("campaign") else ""
     firm = f", submitted by firm {d['firm_id']}" if d.get("firm_id") else ""
-    via = f"via {_s(d, 'channel')} ({_s(d, 'source')}{campaign})"
-    return f"Received {who} <{_s(d, 'email')}>{at} {via}{firm}."
+    return f"Received {who} <{_s(d, 'email')}>{at} {_via(d)}{firm}."
 
 
 def _duplicate(d: Data) -> str:
-    return f"Submitted again via {_s(d, 'channel')} ({_s(d, 'source')}): kept as the same lead."
+    return f"Submitted again {_via(d)}: kept as the same lead."
 
 
 def _routed(d: Data) -> str:
@@ -134,7 +151,7 @@ def _status(d: Data) -> str:
 
 def _meeting(d: Data) -> str:
     status = _s(d, "status").replace("_", " ")
-    when = f" for {d['scheduled_for']}" if d.get("scheduled_for") else ""
+    when = f" for {_when(d['scheduled_for'])}" if d.get("scheduled_for") else ""
     return f"Meeting {status}{when}, reported by {_s(d, 'reported_by')} (firm {_s(d, 'firm_id')})."
 
 
@@ -156,14 +173,13 @@ def _sla(d: Data) -> str:
 
 
 def _sla_reminder(d: Data) -> str:
-    return f"SLA reminder to {_s(d, 'owner_id')}: accept by {_s(d, 'due_at')} ({_sla(d)})."
+    return f"SLA reminder to {_s(d, 'owner_id')}: accept by {_when(d.get('due_at'))} ({_sla(d)})."
 
 
 def _sla_breached(d: Data) -> str:
     told = f"; manager {d['manager_id']} told" if d.get("manager_id") else "; no manager to tell"
-    return (
-        f"SLA breached: {_s(d, 'owner_id')} did not accept by {_s(d, 'due_at')} ({_sla(d)}){told}."
-    )
+    due = _when(d.get("due_at"))
+    return f"SLA breached: {_s(d, 'owner_id')} did not accept by {due} ({_sla(d)}){told}."
 
 
 def _reassigned(d: Data) -> str:

@@ -66,6 +66,21 @@ def credit(revision: int, state: str, amount: str) -> dict[str, Any]:
             "Received a@b.com <a@b.com> via partner (acme), submitted by firm acme.",
         ),
         (
+            "leadflow.lead.received.v1",
+            {"email": "a@b.com", "name": "Al", "channel": "web_form", "source": "web_form"},
+            "Received Al <a@b.com> via web_form.",
+        ),
+        (
+            "leadflow.meeting.updated.v1",
+            {
+                "status": "booked",
+                "scheduled_for": "2026-11-24T16:30:00+01:00",
+                "reported_by": "firm",
+                "firm_id": "acme",
+            },
+            "Meeting booked for 2026-11-24 15:30 UTC, reported by firm (firm acme).",
+        ),
+        (
             "leadflow.lead.routed.v1",
             ROUTED,
             "Routed (revision 1, rule firm_assignment): Routed to Dana Ortiz (AE) because "
@@ -120,7 +135,7 @@ def credit(revision: int, state: str, amount: str) -> dict[str, Any]:
                 "sla_name": "default",
                 "sla_minutes": 240,
             },
-            "SLA reminder to own-lee: accept by 2026-11-20T17:00:00Z (default, 240 business "
+            "SLA reminder to own-lee: accept by 2026-11-20 17:00 UTC (default, 240 business "
             "minutes).",
         ),
         (
@@ -131,7 +146,7 @@ def credit(revision: int, state: str, amount: str) -> dict[str, Any]:
                 "sla_name": "team",
                 "manager_id": "own-sam",
             },
-            "SLA breached: own-lee did not accept by 2026-11-20T17:00:00Z (team); manager "
+            "SLA breached: own-lee did not accept by 2026-11-20 17:00 UTC (team); manager "
             "own-sam told.",
         ),
         (
