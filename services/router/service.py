@@ -3,6 +3,10 @@ a dry run) store the decision as a new revision with its round-robin counters an
 publish ``lead.routed`` (and an alert when nobody owns the lead), all in the caller's
 transaction.
 
+The snapshot's owners, teams, territories and the active rule set come from this
+process's cache of the workspace (``settled.py``), checked against the workspace version
+on every lead; counters and open-lead counts are read fresh each time.
+
 Round robin across instances: the first decision is taken on unlocked counters; if it
 used a team's rotation, the team's lock row is taken (``SELECT ... FOR UPDATE``), the
 snapshot re-read and the lead decided again, so two instances never hand out the same
@@ -17,7 +21,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.router import stages, store
+from services.router import settled, stages, store
 from services.router.domain.model import Decision, Lead, Snapshot
 from services.router.domain.rules import decide
 from services.router.domain.ruleset import RuleSet
@@ -103,27 +107,25 @@ def routed_event(
 async def _decide(
     session: AsyncSession,
     lead: Lead,
-    ruleset: RuleSet,
+    ruleset: RuleSet | None,
     *,
     now: datetime,
     excluded: frozenset[str],
     lock: bool,
-) -> tuple[Decision, Snapshot]:
+) -> tuple[Decision, Snapshot, RuleSet]:
+    """The decision on ``ruleset`` (the active one when None), its snapshot and rule set."""
     accounts = await store.candidate_accounts(session, lead)
-    snapshot = await store.snapshot_for(
-        session, lead, as_of=now, excluded=excluded, accounts=accounts
-    )
+    snapshot, active = await settled.snapshot_for(session, accounts, as_of=now, excluded=excluded)
+    ruleset = ruleset or active
     decision = decide(lead, snapshot, ruleset)
     locked: set[str] = set()
     for _ in range(LOCK_ATTEMPTS):
         teams = {team_id for team_id, _ in decision.round_robin}
         if not lock or teams <= locked:
-            return decision, snapshot
+            return decision, snapshot, ruleset
         await store.lock_round_robin(session, teams - locked)
         locked |= teams
-        snapshot = await store.snapshot_for(
-            session, lead, as_of=now, excluded=excluded, accounts=accounts
-        )
+        snapshot, _ = await settled.snapshot_for(session, accounts, as_of=now, excluded=excluded)
         decision = decide(lead, snapshot, ruleset)
     raise RuntimeError("round-robin teams kept changing while locking")  # pragma: no cover
 
@@ -132,7 +134,7 @@ async def simulate(
     session: AsyncSession, lead: Lead, ruleset: RuleSet, *, now: datetime | None = None
 ) -> Decision:
     """A dry run: the decision and trace, nothing stored, no event."""
-    decision, _ = await _decide(
+    decision, _, _ = await _decide(
         session, lead, ruleset, now=now or utcnow(), excluded=frozenset(), lock=False
     )
     return decision
@@ -154,8 +156,7 @@ async def route(
     it in the lead's lifecycle and arm the owner's SLA timers. ``ruleset``: the active
     one unless given (tests, replays); ``now``: the router's clock."""
     now = now or utcnow()
-    ruleset = ruleset or await store.active_ruleset(session)
-    decision, snapshot = await _decide(
+    decision, snapshot, ruleset = await _decide(
         session, lead_of(received), ruleset, now=now, excluded=excluded, lock=True
     )
     event = routed_event(

@@ -20,9 +20,6 @@ from services.router.domain.model import (
     Lead,
     OutOfOffice,
     Owner,
-    Snapshot,
-    Team,
-    Territory,
 )
 from services.router.domain.names import name_block, registrable_domain
 from services.router.domain.ruleset import RuleSet, default_ruleset, parse_ruleset
@@ -34,8 +31,6 @@ from services.router.tables import (
     RoundRobinRow,
     RoutingDecisionRow,
     RuleSetRow,
-    TeamRow,
-    TerritoryRow,
 )
 
 __all__ = ["SCHEMA", "AccountRow", "OwnerRow", "RoutingDecisionRow"]
@@ -122,40 +117,6 @@ async def candidate_accounts(session: AsyncSession, lead: Lead) -> dict[str, Acc
             found[row.id] = account_of(row)
         wanted = {a.parent_id for a in found.values() if a.parent_id} - found.keys()
     return found
-
-
-async def snapshot_for(
-    session: AsyncSession,
-    lead: Lead,
-    *,
-    as_of: datetime,
-    excluded: Iterable[str] = (),
-    accounts: dict[str, Account] | None = None,
-) -> Snapshot:
-    """What the router knows about ``lead`` now. Owners, teams, territories and counters
-    are few (hundreds) and loaded whole; accounts only as far as the lead reaches."""
-    owners = (await session.execute(select(OwnerRow))).scalars()
-    teams = (await session.execute(select(TeamRow))).scalars()
-    territories = (await session.execute(select(TerritoryRow))).scalars()
-    counters = (await session.execute(select(RoundRobinRow))).scalars()
-    return Snapshot(
-        accounts=accounts if accounts is not None else await candidate_accounts(session, lead),
-        owners={o.id: owner_of(o) for o in owners},
-        teams={t.id: Team(t.id, t.name, t.queue, t.sla) for t in teams},
-        territories={
-            t.id: Territory(
-                t.id,
-                t.name,
-                tuple(c.upper() for c in t.countries or ()),
-                tuple(t.regions or ()),
-                tuple(s.upper() for s in t.states or ()),
-            )
-            for t in territories
-        },
-        round_robin={(c.team_id, c.owner_id): c.counter for c in counters},
-        as_of=as_of,
-        excluded_owner_ids=frozenset(excluded),
-    )
 
 
 async def lock_round_robin(session: AsyncSession, team_ids: Iterable[str]) -> None:

@@ -1,0 +1,182 @@
+"""Leads per second through router's real ``lead.received`` handler on embedded PostgreSQL.
+
+    .venv/bin/python -m bench.router_consumer [--leads 1000] [--runs 3] [--batch 1]
+
+Starts its own embedded PostgreSQL (migrated), loads the demo workspace plus a few
+hundred owners in teams and territories, then for each run routes N leads one after
+another as the consumer does: a transaction per ``--batch`` leads, each lead's
+processed-event row then ``on_lead_received`` (snapshot, decision, round-robin counters,
+decision row, outbox, lifecycle and SLA timers). The ceiling, measured in the same run, is
+the same count of bare asyncpg round trips (``SELECT 1``) on one connection; ours is
+printed as a ratio to it. Medians of the runs are reported (the machine is shared).
+``--profile`` prints the top functions of one extra run by cumulative time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import secrets
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
+
+import asyncpg
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import make_url
+
+from services.catalog import migrate
+from services.router.consumer import on_lead_received
+from services.router.demo import seed_demo
+from services.router.tables import SCHEMA, OwnerRow, TeamRow, TerritoryRow
+from shared.db import SessionFactory, asyncpg_dsn, make_engine, make_sessions
+from shared.embedded import EmbeddedPostgres
+from shared.events.leads import LeadReceived
+from shared.outbox import Outbox
+from shared.plumbing_tables import processed_events_table
+
+OUTBOX = Outbox(SCHEMA, source="/router")
+PROCESSED = processed_events_table(SCHEMA)
+DOMAINS = ["walmart.com", "initech.com", "globex.com", "gmail.com", "example.org"]
+TEAMS, OWNERS_PER_TEAM = 20, 10
+
+
+async def seed(sessions: SessionFactory) -> None:
+    """The demo workspace, and 20 teams of 10 owners, each team a territory of its own."""
+    async with sessions() as session:
+        await seed_demo(session)
+    async with sessions() as session, session.begin():
+        for t in range(TEAMS):
+            team = f"bench-team-{t}"
+            await session.execute(
+                insert(TeamRow)
+                .values(id=team, name=f"Bench {t}", queue=team)
+                .on_conflict_do_nothing()
+            )
+            await session.execute(
+                insert(TerritoryRow)
+                .values(id=f"bench-{t}", name=f"Bench {t}", countries=[f"Q{chr(65 + t)}"])
+                .on_conflict_do_nothing()
+            )
+            for o in range(OWNERS_PER_TEAM):
+                await session.execute(
+                    insert(OwnerRow)
+                    .values(id=f"bench-{t}-{o}", name=f"Rep {t}.{o}", role="AE", team_id=team)
+                    .on_conflict_do_nothing()
+                )
+
+
+def lead(run: int, i: int) -> LeadReceived:
+    domain = DOMAINS[i % len(DOMAINS)]
+    return LeadReceived(
+        lead_id=uuid4(),
+        received_at=datetime.now(UTC),
+        channel="api",
+        source="bench",
+        email=f"person{run}x{i}@{domain}",
+        email_domain=domain,
+        free_mail=domain == "gmail.com",
+        company="Bench Co",
+        country="US",
+    )
+
+
+async def route_leads(sessions: SessionFactory, run: int, n: int, batch: int) -> float:
+    envelopes = [lead(run, i).envelope("/intake") for i in range(n)]
+    started = time.perf_counter()
+    for start in range(0, n, batch):
+        async with sessions() as session, session.begin():
+            for envelope in envelopes[start : start + batch]:
+                await session.execute(
+                    insert(PROCESSED).values(
+                        consumer="router.leads",
+                        event_id=envelope.id,
+                        topic="leads.received",
+                        outcome="applied",
+                    )
+                )
+                await on_lead_received(session, envelope, OUTBOX)
+    return n / (time.perf_counter() - started)
+
+
+async def round_trip_rate(database_url: str, n: int) -> float:
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        started = time.perf_counter()
+        for _ in range(n):
+            await conn.fetchval("SELECT 1")
+        return n / (time.perf_counter() - started)
+    finally:
+        await conn.close()
+
+
+async def bench(database_url: str, leads: int, runs: int, batch: int, profile: bool) -> None:
+    engine = make_engine(database_url, pool_size=2)
+    sessions = make_sessions(engine)
+    try:
+        await seed(sessions)
+        await route_leads(sessions, -1, 50, batch)  # warm up (imports, caches, pool)
+        ours, ceiling = [], []
+        for run in range(runs):
+            ours.append(await route_leads(sessions, run, leads, batch))
+            ceiling.append(await round_trip_rate(database_url, leads))
+        if profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            await route_leads(sessions, runs, leads, batch)
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    finally:
+        await engine.dispose()
+    table = Table(title=f"router consumer: {leads} leads per run, {batch} per transaction")
+    table.add_column("metric")
+    for run in range(runs):
+        table.add_column(f"run {run + 1}", justify="right")
+    table.add_column("median", justify="right")
+    ratio = [o / c for o, c in zip(ours, ceiling, strict=True)]
+    for name, values, fmt in (
+        ("routed leads/s", ours, "{:.0f}"),
+        ("ceiling: asyncpg round trips/s", ceiling, "{:.0f}"),
+        ("routed / round trips", ratio, "{:.3f}"),
+    ):
+        cells = [fmt.format(v) for v in values]
+        table.add_row(name, *cells, fmt.format(statistics.median(values)))
+    Console().print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=1, help="leads per transaction")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        postgres = EmbeddedPostgres(Path(work) / "postgres", fast=True).start()
+        try:
+            name = f"leadflow_bench_{secrets.token_hex(4)}"
+
+            async def create() -> None:
+                conn = await asyncpg.connect(asyncpg_dsn(postgres.url))
+                try:
+                    await conn.execute(f'CREATE DATABASE "{name}"')
+                finally:
+                    await conn.close()
+
+            asyncio.run(create())
+            url = make_url(postgres.url).set(database=name).render_as_string(hide_password=False)
+            migrate(url, ["router"])
+            asyncio.run(bench(url, args.leads, args.runs, args.batch, args.profile))
+        finally:
+            postgres.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""The slow-changing part of the routing workspace (owners as an admin set them, teams,
+territories, the active rule set), cached per router process and keyed by the workspace
+version: a random id that every write to those tables replaces in the same transaction
+(statement triggers, migration 0005). A lead costs one small query: the version with the
+fast-changing counts (round-robin counters, capacity-limited owners' open leads), which
+are never cached. Another instance's admin write is seen on the next lead: its commit
+changes the version the lead reads.
+
+Reading the version before the tables (a later statement sees at least that commit) means
+an entry may hold newer rows than its key, never older: at worst one extra reload.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.router import store
+from services.router.domain.model import Account, Owner, Snapshot, Team, Territory
+from services.router.domain.ruleset import RuleSet
+from services.router.tables import OwnerRow, TeamRow, TerritoryRow
+
+KEPT = 4  # versions kept (a process may serve several databases, in tests)
+
+# One round trip per lead: the version, then every counter and open-lead count.
+_COUNTS = text(
+    "SELECT 'v', version::text, NULL, 0 FROM router.workspace_version "
+    "UNION ALL SELECT 'rr', team_id, owner_id, counter FROM router.round_robin "
+    "UNION ALL SELECT 'open', id, NULL, open_leads FROM router.owners "
+    "WHERE capacity IS NOT NULL"
+)
+
+
+@dataclass(frozen=True)
+class Settled:
+    version: UUID
+    owners: dict[str, Owner]  # open_leads 0: the counts are read per lead
+    teams: dict[str, Team]
+    territories: dict[str, Territory]
+    ruleset: RuleSet
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What changes with every lead, read fresh (under the team locks when taken)."""
+
+    version: UUID
+    round_robin: dict[tuple[str, str], int]
+    open_leads: dict[str, int]
+
+
+_cache: OrderedDict[UUID, Settled] = OrderedDict()
+
+
+async def counts(session: AsyncSession) -> Counts:
+    version: UUID | None = None
+    round_robin: dict[tuple[str, str], int] = {}
+    open_leads: dict[str, int] = {}
+    for kind, key, owner_id, n in await session.execute(_COUNTS):
+        if kind == "v":
+            version = UUID(key)
+        elif kind == "rr":
+            round_robin[(key, owner_id)] = n
+        else:
+            open_leads[key] = n
+    if version is None:
+        raise RuntimeError("router.workspace_version has no row: run the migrations")
+    return Counts(version, round_robin, open_leads)
+
+
+async def settled(session: AsyncSession, version: UUID) -> Settled:
+    """The workspace at ``version`` (or a little newer), from the cache when it is there."""
+    found = _cache.get(version)
+    if found is not None:
+        _cache.move_to_end(version)
+        return found
+    owners = (await session.execute(select(OwnerRow))).scalars()
+    teams = (await session.execute(select(TeamRow))).scalars()
+    territories = (await session.execute(select(TerritoryRow))).scalars()
+    found = Settled(
+        version=version,
+        owners={o.id: replace(store.owner_of(o), open_leads=0) for o in owners},
+        teams={t.id: Team(t.id, t.name, t.queue, t.sla) for t in teams},
+        territories={
+            t.id: Territory(
+                t.id,
+                t.name,
+                tuple(c.upper() for c in t.countries or ()),
+                tuple(t.regions or ()),
+                tuple(s.upper() for s in t.states or ()),
+            )
+            for t in territories
+        },
+        ruleset=await store.active_ruleset(session),
+    )
+    _cache[version] = found
+    while len(_cache) > KEPT:
+        _cache.popitem(last=False)
+    return found
+
+
+async def snapshot_for(
+    session: AsyncSession,
+    accounts: dict[str, Account],
+    *,
+    as_of: datetime,
+    excluded: Iterable[str] = (),
+) -> tuple[Snapshot, RuleSet]:
+    """What the router knows about a lead now (``accounts``: the ones it reaches), and
+    the active rule set."""
+    current = await counts(session)
+    space = await settled(session, current.version)
+    owners = dict(space.owners)
+    for owner_id, n in current.open_leads.items():
+        owner = owners.get(owner_id)
+        if owner is not None and n:
+            owners[owner_id] = replace(owner, open_leads=n)
+    snapshot = Snapshot(
+        accounts=accounts,
+        owners=owners,
+        teams=space.teams,
+        territories=space.territories,
+        round_robin=current.round_robin,
+        as_of=as_of,
+        excluded_owner_ids=frozenset(excluded),
+    )
+    return snapshot, space.ruleset
