@@ -187,6 +187,8 @@ async function refresh() {
     renderLag(board.lag);
     $("totals").textContent =
       `${board.events_logged.toLocaleString()} events logged · updated ${hhmm(board.generated_at)}`;
+    // The live list opens with the latest events, then follows.
+    if (state.lastEventId === null) state.lastEventId = String(Math.max(0, board.events_logged - 25));
   } catch (error) {
     if (!(error instanceof Unauthorized)) $("totals").textContent = `not updated: ${error.message}`;
   }
@@ -358,11 +360,11 @@ async function openLead(leadId) {
 
 // --- start ---------------------------------------------------------------------------
 
-function start() {
-  refresh();
+async function start() {
+  await refresh();
   if (!state.started) setInterval(() => state.token && refresh(), REFRESH_MS);
   state.started = true;
-  if (!state.following) follow();
+  if (!state.following && state.token) follow();
 }
 
 state.token = takeToken();
