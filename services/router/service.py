@@ -25,7 +25,7 @@ from services.router import settled, stages, store
 from services.router.domain.model import Decision, Lead, Snapshot
 from services.router.domain.rules import decide
 from services.router.domain.ruleset import RuleSet
-from services.router.tables import LeadRow, RoutingDecisionRow
+from services.router.tables import RoutingDecisionRow
 from shared.events import routing as ev
 from shared.events.envelope import utcnow
 from shared.events.leads import LeadReceived
@@ -222,10 +222,8 @@ async def route_new_lead(
 ) -> bool:
     """Revision 1 of a lead's routing. False when it was routed already (the same lead
     re-published under another event id)."""
-    if await store.lead_row(session, received.lead_id) is not None:
+    if not await store.add_lead(session, received.lead_id, received.model_dump(mode="json")):
         return False
-    session.add(LeadRow(lead_id=received.lead_id, received=received.model_dump(mode="json")))
-    await session.flush()
     await route(session, outbox, received, revision=1, ruleset=ruleset, now=now)
     return True
 

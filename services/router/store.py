@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, or_, select, update
@@ -121,30 +122,33 @@ async def candidate_accounts(session: AsyncSession, lead: Lead) -> dict[str, Acc
 
 async def lock_round_robin(session: AsyncSession, team_ids: Iterable[str]) -> None:
     """Take the teams' rotation locks (a row per team, owner id ''), in a fixed order so
-    two instances never deadlock. Held to the end of the transaction."""
+    two instances never deadlock. Held to the end of the transaction. One statement per
+    team: the upsert creates the row or locks the one there (keeping its counter)."""
     for team_id in sorted(set(team_ids)):
         await session.execute(
             insert(RoundRobinRow)
             .values(team_id=team_id, owner_id="", counter=0)
-            .on_conflict_do_nothing()
-        )
-        await session.execute(
-            select(col(RoundRobinRow.counter))
-            .where(col(RoundRobinRow.team_id) == team_id, col(RoundRobinRow.owner_id) == "")
-            .with_for_update()
+            .on_conflict_do_update(
+                index_elements=["team_id", "owner_id"],
+                set_={"counter": col(RoundRobinRow.counter)},
+            )
         )
 
 
 async def save_round_robin(session: AsyncSession, updates: dict[tuple[str, str], int]) -> None:
-    for (team_id, owner_id), counter in sorted(updates.items()):
-        statement = insert(RoundRobinRow).values(
-            team_id=team_id, owner_id=owner_id, counter=counter
+    if not updates:
+        return
+    statement = insert(RoundRobinRow).values(
+        [
+            {"team_id": team_id, "owner_id": owner_id, "counter": counter}
+            for (team_id, owner_id), counter in sorted(updates.items())
+        ]
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["team_id", "owner_id"], set_={"counter": statement.excluded.counter}
         )
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["team_id", "owner_id"], set_={"counter": counter}
-            )
-        )
+    )
 
 
 async def move_open_lead(session: AsyncSession, from_id: str | None, to_id: str | None) -> None:
@@ -209,6 +213,18 @@ async def leads_on_account(session: AsyncSession, account_id: str, limit: int) -
         .limit(limit)
     )
     return list((await session.execute(query)).scalars())
+
+
+async def add_lead(session: AsyncSession, lead_id: UUID, received: dict[str, Any]) -> bool:
+    """Keep the lead as it arrived; False when it was there already (one statement: a
+    second instance inserting the same lead waits for the first and gets False)."""
+    added = await session.scalar(
+        insert(LeadRow)
+        .values(lead_id=lead_id, received=received, rejected_by=[], closed=False)
+        .on_conflict_do_nothing()
+        .returning(col(LeadRow.lead_id))
+    )
+    return added is not None
 
 
 async def lead_row(session: AsyncSession, lead_id: UUID, *, lock: bool = False) -> LeadRow | None:
