@@ -1,4 +1,4 @@
-"""Router's queries: the snapshot a lead is decided on, round-robin counters under row
+"""Router's queries: the accounts a lead can reach, round-robin counters under row
 locks, routing decisions (one row per revision, never overwritten) and rule sets.
 Rows are mapped to the domain model here and never leave this module's callers' edges.
 """
