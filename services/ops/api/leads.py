@@ -45,7 +45,15 @@ class SearchResult(BaseModel):
 async def search(
     request: Request,
     _caller: OpsCaller,
-    q: Annotated[str, Query(min_length=2, max_length=200, description="What to look for")],
+    q: Annotated[
+        str,
+        Query(
+            min_length=2,
+            max_length=200,
+            pattern=r"^[^\x00-\x1f\x7f]*$",  # no control characters (NUL breaks the query)
+            description="What to look for",
+        ),
+    ],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> SearchResult:
     async with runtime_of(request).sessions() as session:

@@ -33,8 +33,13 @@ async def dashboard(request: Request, _caller: OpsCaller) -> Dashboard:
     return await cached.get()
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)  # far enough; the default span still fits
+
+
 def _bound(value: str | None, field: str, default: datetime) -> datetime:
-    """A date (the day's start, UTC) or a timestamp with an offset."""
+    """A date (the day's start, UTC) or a timestamp with an offset, inside
+    [EARLIEST, LATEST] so the span arithmetic and the database never overflow."""
     if value is None or value == "":
         return default
     try:
@@ -46,13 +51,20 @@ def _bound(value: str | None, field: str, default: datetime) -> datetime:
             errors=[{"field": field, "reason": "not a date or timestamp"}],
         ) from None
     if len(value) == 10:
-        return datetime.combine(parsed.date(), time(), tzinfo=UTC)
+        parsed = datetime.combine(parsed.date(), time(), tzinfo=UTC)
     if parsed.tzinfo is None:
         raise Problem(
             422,
             f"{field}: a timestamp needs an offset (Z or +hh:mm)",
             errors=[{"field": field, "reason": "timestamp without an offset"}],
         )
+    try:
+        in_range = EARLIEST <= parsed.astimezone(UTC) <= LATEST
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        reason = f"outside {EARLIEST.date().isoformat()} .. {LATEST.date().isoformat()}"
+        raise Problem(422, f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
     return parsed
 
 
