@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
 from services.ops import store
 from services.ops.api.auth import ViewerCaller
@@ -35,10 +36,30 @@ router = APIRouter(prefix="/v1/events", tags=["events"], responses=PROBLEM_RESPO
 
 @dataclass
 class OpenStreams:
-    """Streams open in this process, bounded by ``OPS_MAX_STREAMS``."""
+    """Streams open in this process, bounded by ``OPS_MAX_STREAMS``. A slot is taken in the
+    request handler, in the same step as the check (no await between them, so a burst of
+    requests cannot all pass the check before any stream starts), and given back once."""
 
     limit: int
     count: int = 0
+
+    def take(self) -> Slot | None:
+        if self.count >= self.limit:
+            return None
+        self.count += 1
+        return Slot(self)
+
+
+@dataclass
+class Slot:
+    streams: OpenStreams
+    released: bool = False
+
+    async def release(self) -> None:
+        """Idempotent: called when the stream ends and again after the response."""
+        if not self.released:
+            self.released = True
+            self.streams.count -= 1
 
 
 @router.get(
@@ -76,29 +97,35 @@ async def event_stream(
     except NotYours as other:
         raise Problem(403, f"A partner key sees its own firm's events, not {other}.") from other
     open_streams: OpenStreams = request.app.state.open_streams
-    if open_streams.count >= open_streams.limit:
+    slot = open_streams.take()
+    if slot is None:
         raise Problem(
             429, "Too many open event streams; retry shortly.", headers={"Retry-After": "5"}
         )
-    if after is None:
-        async with runtime_of(request).sessions() as session:
-            after = await store.last_seq(session)
+    try:
+        if after is None:
+            async with runtime_of(request).sessions() as session:
+                after = await store.last_seq(session)
+    except BaseException:
+        await slot.release()
+        raise
     settings: OpsSettings = request.app.state.ops_settings
     return EventSourceResponse(
-        _events(request, where, after, open_streams),
+        _events(request, where, after, slot),
         ping=settings.stream_ping_s,
         send_timeout=30,  # a client that stops reading is let go
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        # the slot goes back even when the stream never starts (HEAD, a failed send)
+        background=BackgroundTask(slot.release),
     )
 
 
 async def _events(
-    request: Request, where: StreamFilter, after: int, open_streams: OpenStreams
+    request: Request, where: StreamFilter, after: int, slot: Slot
 ) -> AsyncIterator[ServerSentEvent]:
     runtime = runtime_of(request)
     new_events: NewEvents = request.app.state.new_events
     poll_s: float = request.app.state.ops_settings.stream_poll_s
-    open_streams.count += 1  # here, so a stream that never starts is never counted
     try:
         yield ServerSentEvent(retry=2000, comment=f"resuming after {after}")
         while not runtime.stop.is_set():
@@ -114,4 +141,4 @@ async def _events(
             if len(batch) < store.STREAM_BATCH:
                 await new_events.wait(poll_s)
     finally:
-        open_streams.count -= 1
+        await slot.release()

@@ -1,13 +1,17 @@
 """Ops' HTTP API in process on the real database and broker: bad query parameters are
-refused as problem+json naming the field, never a 500."""
+refused as problem+json naming the field, never a 500; open streams stay under the limit."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from services.ops.app import create_app
 from services.ops.settings import OpsSettings
@@ -19,26 +23,92 @@ OPS = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @contextlib.asynccontextmanager
-async def running_ops(infra: Infra, **own: object) -> AsyncIterator[httpx.AsyncClient]:
+async def running_app(infra: Infra, own: OpsSettings | None = None) -> AsyncIterator[FastAPI]:
     app = create_app(
-        infra.settings(leadflow_ops_token_sha256=hash_token(TOKEN)), OpsSettings(**own)
+        infra.settings(leadflow_ops_token_sha256=hash_token(TOKEN)), own or OpsSettings()
     )
     lifespan = app.router.lifespan_context(app)
     await lifespan.__aenter__()
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://ops", timeout=30
-    )
     try:
-        yield client
+        yield app
     finally:
-        await client.aclose()
         await lifespan.__aexit__(None, None, None)
 
 
 @pytest.fixture
 async def ops(infra: Infra) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_ops(infra) as client:
-        yield client
+    async with running_app(infra) as app:
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://ops", timeout=30
+        )
+        async with client:
+            yield client
+
+
+@dataclass
+class Stream:
+    """One request to the event stream driven at the ASGI level (httpx's in-process
+    transport waits for the whole body, which a stream never ends)."""
+
+    task: asyncio.Task[None]
+    started: asyncio.Event
+    hang_up: asyncio.Event
+    status: list[int] = field(default_factory=list)
+
+
+def open_stream(app: FastAPI) -> Stream:
+    started, hang_up = asyncio.Event(), asyncio.Event()
+    requested = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await hang_up.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            stream.status.append(message["status"])
+            started.set()
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/v1/events/stream",
+        "raw_path": b"/v1/events/stream",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"ops"), (b"authorization", f"Bearer {TOKEN}".encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("ops", 80),
+    }
+    stream = Stream(asyncio.create_task(app(scope, receive, send)), started, hang_up)
+    return stream
+
+
+async def test_a_burst_of_streams_gets_no_more_than_the_limit_and_slots_come_back(
+    infra: Infra,
+) -> None:
+    async with running_app(infra, OpsSettings(max_streams=2)) as app:
+        # All at once: the check and the count used to be apart (the count taken only
+        # when the stream started), so every request of a burst passed the check.
+        burst = [open_stream(app) for _ in range(6)]
+        await asyncio.wait_for(asyncio.gather(*(s.started.wait() for s in burst)), 20)
+        assert sorted(s.status[0] for s in burst) == [200, 200, 429, 429, 429, 429]
+        for s in burst:
+            s.hang_up.set()
+        await asyncio.wait_for(asyncio.gather(*(s.task for s in burst)), 20)
+        assert app.state.open_streams.count == 0
+        again = open_stream(app)
+        await asyncio.wait_for(again.started.wait(), 20)
+        assert again.status == [200]
+        again.hang_up.set()
+        await asyncio.wait_for(again.task, 20)
 
 
 @pytest.mark.parametrize(
