@@ -7,7 +7,7 @@ import io
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -20,6 +20,9 @@ from shared.service import runtime_of
 router = APIRouter(prefix="/v1/firms", tags=["firms"], responses=PROBLEM_RESPONSES)
 
 FIRM_ID = r"^[a-z0-9][a-z0-9_-]{0,99}$"
+# A firm named in a read: any id the services may have given it, and nothing that breaks
+# the query (NUL) or the CSV's Content-Disposition header (quotes, non-Latin-1).
+FirmIdPath = Annotated[str, Path(max_length=100, pattern=r"^[A-Za-z0-9._:@-]{1,100}$")]
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -50,7 +53,7 @@ async def put_contract(
 
 
 @router.get("/{firm_id}/contract", summary="The firm's current contract")
-async def get_contract(firm_id: str, request: Request, _caller: OpsCaller) -> Contract:
+async def get_contract(firm_id: FirmIdPath, request: Request, _caller: OpsCaller) -> Contract:
     async with runtime_of(request).sessions() as session:
         contract = await store.current_contract(session, firm_id)
     if contract is None:
@@ -107,7 +110,7 @@ def as_csv(statement: Statement) -> Response:
 
 @router.get("/{firm_id}/statements/{period}", summary="The firm's statement for a month")
 async def get_statement(
-    firm_id: str,
+    firm_id: FirmIdPath,
     period: str,
     request: Request,
     _caller: OpsCaller,

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from services.credit import store
+from services.credit.api.firms import FirmIdPath
 from services.credit.domain.report import Report, build_report, report_csv, week_of
 from shared.auth import OpsCaller
 from shared.partners import partner_dependency
@@ -24,17 +25,22 @@ Firm = Annotated[str, Depends(partner_dependency(store.SCHEMA, lambda r: runtime
 Kind = Literal["daily", "weekly"]
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+EARLIEST, LATEST = date(1970, 1, 1), date(9000, 1, 1)  # a week past either still fits
 
 
 def _day(value: str) -> date:
     try:
         if not DAY.match(value):
             raise ValueError(value)
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise Problem(
             422, "day: YYYY-MM-DD", errors=[{"field": "day", "reason": "a date, YYYY-MM-DD"}]
         ) from None
+    if not EARLIEST <= day <= LATEST:
+        reason = f"outside {EARLIEST.isoformat()} .. {LATEST.isoformat()}"
+        raise Problem(422, f"day: {reason}", errors=[{"field": "day", "reason": reason}])
+    return day
 
 
 async def _report(request: Request, firm_id: str, kind: Kind, day: str, fmt: str) -> Response:
@@ -72,7 +78,7 @@ REPORT_RESPONSES: dict[int | str, dict[str, object]] = {
     responses=REPORT_RESPONSES,
 )
 async def ops_report(
-    firm_id: str,
+    firm_id: FirmIdPath,
     kind: Kind,
     day: str,
     request: Request,
