@@ -117,6 +117,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         return await on_unexpected(request, exc)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Errors raised in a middleware (idempotency, limits) skip the handlers by class
+        # and land here: a database outage is still a 503, not a bug.
+        if lost_connection(exc):
+            return await on_database_down(request, exc)
         log.exception("unhandled_error", path=request.url.path)
         return problem_response(request, 500, "An unexpected error occurred; it has been logged.")
 

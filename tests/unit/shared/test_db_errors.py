@@ -23,3 +23,25 @@ def test_a_wrong_statement_is_not() -> None:
     assert not lost_connection(wrapped(asyncpg.exceptions.UniqueViolationError("dup")))
     assert not lost_connection(wrapped(asyncpg.exceptions.UndefinedTableError("no table")))
     assert not lost_connection(ValueError("bad data"))
+
+
+def test_an_outage_raised_in_a_middleware_is_a_503_not_a_500() -> None:
+    """Starlette sends errors raised by a middleware (here: the idempotency edge's insert
+    during a database restart) to the catch-all handler, not to the handlers by class."""
+    from fastapi import FastAPI, Request, Response
+    from fastapi.testclient import TestClient
+    from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+    from shared.problems import install_problem_handlers
+
+    class Failing(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+            raise wrapped(asyncpg.exceptions.AdminShutdownError("terminating connection"))
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.add_middleware(Failing)
+    answer = TestClient(app, raise_server_exceptions=False).get("/anything")
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "5"
+    assert answer.headers["content-type"] == "application/problem+json"
