@@ -488,13 +488,33 @@ async def firm_touches(
     return [Touch(firm_id, at, domain) for at, domain in rows]
 
 
-async def firm_leads(session: AsyncSession, firm_id: str) -> list[LeadStanding]:
-    """Every lead whose current decision is about the firm, with its facts (SP9 reports).
-    One facts read per lead: fine for a firm's daily volume; batch it if that grows."""
+REPORTED_KINDS = ("received", "status", "meeting")  # what a report counts, by event time
+
+
+async def firm_leads(
+    session: AsyncSession, firm_id: str, since: datetime, until: datetime
+) -> list[LeadStanding]:
+    """The leads whose current decision is about the firm and that were received, changed
+    stage or had a meeting in ``[since, until)`` (all a report over that window counts),
+    with their facts (SP9 reports). One facts read per such lead."""
     decisions = _DECISIONS
-    is_current = _is_current()
+    in_window = (
+        select(facts.c.lead_id)
+        .where(
+            facts.c.kind.in_(REPORTED_KINDS),
+            facts.c.occurred_at >= since,
+            facts.c.occurred_at < until,
+        )
+        .distinct()
+    )
     rows = (
-        await session.execute(select(decisions).where(decisions.c.firm_id == firm_id, is_current))
+        await session.execute(
+            select(decisions).where(
+                decisions.c.firm_id == firm_id,
+                decisions.c.lead_id.in_(in_window),
+                _is_current(),
+            )
+        )
     ).all()
     standings = []
     for row in rows:

@@ -49,9 +49,10 @@ async def _report(request: Request, firm_id: str, kind: Kind, day: str, fmt: str
     if kind == "weekly":
         start, days = week_of(start), 7
     since = datetime.combine(start, time(), tzinfo=UTC)
+    until = since + timedelta(days=days)
     async with runtime_of(request).sessions() as session:
-        leads = await store.firm_leads(session, firm_id)
-        touches = await store.firm_touches(session, firm_id, since, since + timedelta(days=days))
+        leads = await store.firm_leads(session, firm_id, since, until)
+        touches = await store.firm_touches(session, firm_id, since, until)
     report = build_report(firm_id, leads, start, days, touches)
     if fmt == "csv":
         filename = f"{firm_id}-{kind}-{start.isoformat()}.csv"
