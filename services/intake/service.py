@@ -116,21 +116,3 @@ async def submit_lead(
         ),
     )
     return Registered(lead_id, duplicate=False)
-
-
-async def register_lead(
-    session: AsyncSession,
-    outbox: Outbox,
-    lead: NormalizedLead,
-    *,
-    channel: str,
-    raw: dict[str, Any],
-    received_at: datetime | None = None,
-    window: timedelta = DEFAULT_WINDOW,
-) -> UUID:
-    """Store the lead (or its repeat touch) and its event atomically; returns the lead id."""
-    async with session.begin():
-        registered = await submit_lead(
-            session, outbox, lead, channel=channel, raw=raw, window=window, received_at=received_at
-        )
-    return registered.lead_id
