@@ -71,6 +71,14 @@ async def firm_for_token(session: AsyncSession, schema: str, token: str) -> str 
     return row.firm_id if hmac.compare_digest(hash_token(token), row.token_sha256) else None
 
 
+async def key_in_force(session: AsyncSession, schema: str, key_id: str) -> bool:
+    """Whether a key that was valid is still unrevoked: for long-lived connections (an
+    event stream) opened with it, which must end when the key is revoked."""
+    table = partner_keys_table(schema)
+    revoked = await session.scalar(select(table.c.revoked).where(table.c.key_id == key_id))
+    return revoked is False
+
+
 async def apply_key_change(session: AsyncSession, schema: str, change: PartnerKeyChanged) -> None:
     """Keep this service's copy of a key in step with intake's (idempotent upsert)."""
     table = partner_keys_table(schema)

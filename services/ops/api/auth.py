@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.ops.store import SCHEMA
 from shared.auth import token_matches
-from shared.partners import firm_for_token
+from shared.partners import firm_for_token, key_id_of
 from shared.problems import Problem
 from shared.service import runtime_of
 
@@ -21,6 +21,7 @@ _bearer = HTTPBearer(auto_error=False, description="Ops token or a partner firm'
 @dataclass(frozen=True)
 class Viewer:
     firm_id: str | None  # None: ops, who sees every firm
+    key_id: str | None = None  # the partner key used (a stream ends when it is revoked)
 
 
 async def require_viewer(
@@ -39,7 +40,7 @@ async def require_viewer(
         raise Problem(
             401, "The token is neither an ops token nor a valid partner key.", headers=unauthorized
         )
-    return Viewer(firm_id=firm_id)
+    return Viewer(firm_id=firm_id, key_id=key_id_of(credentials.credentials))
 
 
 ViewerCaller = Annotated[Viewer, Depends(require_viewer)]

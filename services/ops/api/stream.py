@@ -28,6 +28,8 @@ from services.ops.domain.stream_filter import (
 )
 from services.ops.live import NewEvents
 from services.ops.settings import OpsSettings
+from services.ops.store import SCHEMA
+from shared.partners import key_in_force
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
 
@@ -111,18 +113,20 @@ async def event_stream(
         raise
     settings: OpsSettings = request.app.state.ops_settings
     return EventSourceResponse(
-        _events(request, where, after, slot),
+        _events(request, where, after, slot, viewer.key_id),
         ping=settings.stream_ping_s,
         send_timeout=30,  # a client that stops reading is let go
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        # the slot goes back even when the stream never starts (HEAD, a failed send)
+        # the slot goes back even if the stream never starts (the client gone before)
         background=BackgroundTask(slot.release),
     )
 
 
 async def _events(
-    request: Request, where: StreamFilter, after: int, slot: Slot
+    request: Request, where: StreamFilter, after: int, slot: Slot, key_id: str | None
 ) -> AsyncIterator[ServerSentEvent]:
+    """Matching events after ``after``, then live ones. A partner's stream ends as soon as
+    its key is revoked (checked at each look, before anything more is sent)."""
     runtime = runtime_of(request)
     new_events: NewEvents = request.app.state.new_events
     poll_s: float = request.app.state.ops_settings.stream_poll_s
@@ -130,6 +134,8 @@ async def _events(
         yield ServerSentEvent(retry=2000, comment=f"resuming after {after}")
         while not runtime.stop.is_set():
             async with runtime.sessions() as session:
+                if key_id is not None and not await key_in_force(session, SCHEMA, key_id):
+                    return
                 batch = await store.events_after(session, after, where)
             for event in batch:
                 after = event.seq

@@ -1,5 +1,6 @@
 """Ops' HTTP API in process on the real database and broker: bad query parameters are
-refused as problem+json naming the field, never a 500; open streams stay under the limit."""
+refused as problem+json naming the field, never a 500; open streams stay under the limit;
+a partner's stream ends when its key is revoked."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ from fastapi import FastAPI
 
 from services.ops.app import create_app
 from services.ops.settings import OpsSettings
+from services.ops.store import SCHEMA
 from shared.auth import hash_token, new_token
+from shared.db import SessionFactory
+from shared.events.envelope import utcnow
+from shared.events.firms import PartnerKeyChanged
+from shared.partners import apply_key_change, new_partner_key
 from tests.support.infra import Infra
 
 TOKEN = new_token()
@@ -56,7 +62,7 @@ class Stream:
     status: list[int] = field(default_factory=list)
 
 
-def open_stream(app: FastAPI) -> Stream:
+def open_stream(app: FastAPI, token: str = TOKEN) -> Stream:
     started, hang_up = asyncio.Event(), asyncio.Event()
     requested = False
 
@@ -83,12 +89,48 @@ def open_stream(app: FastAPI) -> Stream:
         "raw_path": b"/v1/events/stream",
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"host", b"ops"), (b"authorization", f"Bearer {TOKEN}".encode())],
+        "headers": [(b"host", b"ops"), (b"authorization", f"Bearer {token}".encode())],
         "client": ("127.0.0.1", 1),
         "server": ("ops", 80),
     }
     stream = Stream(asyncio.create_task(app(scope, receive, send)), started, hang_up)
     return stream
+
+
+async def _key_change(
+    sessions: SessionFactory, key_id: str, firm_id: str, token: str, *, revoked: bool
+) -> None:
+    change = PartnerKeyChanged(
+        key_id=key_id,
+        firm_id=firm_id,
+        token_sha256=hash_token(token),
+        revoked=revoked,
+        changed_at=utcnow(),
+    )
+    async with sessions() as session, session.begin():
+        await apply_key_change(session, SCHEMA, change)
+
+
+async def test_a_partner_stream_ends_when_its_key_is_revoked(
+    infra: Infra, sessions: SessionFactory
+) -> None:
+    key_id, token = new_partner_key()
+    firm_id = f"firm-{key_id}"
+    await _key_change(sessions, key_id, firm_id, token, revoked=False)
+    async with running_app(infra, OpsSettings(stream_poll_s=0.2)) as app:
+        watching = open_stream(app, token)
+        await asyncio.wait_for(watching.started.wait(), 20)
+        assert watching.status == [200]
+        await asyncio.sleep(0.5)
+        assert not watching.task.done()  # a valid key's stream stays open
+        await _key_change(sessions, key_id, firm_id, token, revoked=True)
+        # Without the check, the stream went on sending the firm's events for as long as
+        # the client stayed connected.
+        await asyncio.wait_for(watching.task, 10)
+        assert app.state.open_streams.count == 0
+        refused = open_stream(app, token)
+        await asyncio.wait_for(refused.task, 20)
+        assert refused.status == [401]
 
 
 async def test_a_burst_of_streams_gets_no_more_than_the_limit_and_slots_come_back(
