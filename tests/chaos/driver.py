@@ -560,6 +560,9 @@ def main() -> None:
     parser.add_argument("--kill-every", type=float, default=8)
     parser.add_argument("--freeze", type=float, default=20)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--settle", type=float, default=600, help="seconds allowed to drain after the load"
+    )
     parser.add_argument("--keep", type=Path, help="keep logs and data in this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="leadflow-chaos-") as tmp:
@@ -573,6 +576,7 @@ def main() -> None:
             kill_every_s=args.kill_every,
             freeze_s=args.freeze,
             seed=args.seed,
+            settle_s=args.settle,
         )
     print(render(tally, checks, counts))
     sys.exit(0 if all(c.ok for c in checks) and tally.accepted == args.leads else 1)
