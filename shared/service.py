@@ -286,9 +286,12 @@ def create_service(
     app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
+    # Added innermost first. The metrics sit outside the body limit, so its 413s are
+    # counted as 413 (inside it, a streamed body's refusal was seen as a 500 and an
+    # announced one not at all).
     app.add_middleware(BacklogGuard, max_backlog=settings.outbox_max_backlog)
-    app.add_middleware(RequestMetrics, service=name)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, service=name)
     app.add_middleware(TraceRequests)  # outermost: the span covers every answer
 
     app.include_router(operations)
