@@ -82,9 +82,20 @@ def funnel(leads: Iterable[LeadProgress]) -> Funnel:
     return Funnel(rows=ordered, total=total)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula; channel and
+# campaign come from whoever submitted the lead (a partner's API call, a webhook's payload,
+# an imported CSV).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(value: str) -> str:
+    """A text cell a spreadsheet shows as text: a leading quote before a formula start."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
 def funnel_csv(result: Funnel) -> str:
     """The funnel as CSV: one line per channel and campaign, then the total, with each
-    step's count and its share of received."""
+    step's count and its share of received. Channel and campaign are text cells."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
@@ -92,7 +103,8 @@ def funnel_csv(result: Funnel) -> str:
     )
     for row in [*result.rows, result.total]:
         writer.writerow(
-            [row.channel, row.campaign, *(getattr(row, s) for s in STEPS), row.credited_amount]
+            [text_cell(row.channel), text_cell(row.campaign)]
+            + [*(getattr(row, s) for s in STEPS), row.credited_amount]
             + [row.rate(s) for s in STEPS[1:]]
         )
     return out.getvalue()
