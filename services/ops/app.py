@@ -59,7 +59,9 @@ def create_app(
     )
     app.state.ops_settings = own
     app.state.new_events = new_events
-    app.state.open_streams = stream.OpenStreams(limit=own.max_streams)
+    app.state.open_streams = stream.OpenStreams(
+        limit=own.max_streams, per_firm_limit=own.max_streams_per_firm
+    )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -15,6 +15,9 @@ class OpsSettings(BaseSettings):
     max_streams: int = Field(
         default=100, description="Open event streams per instance; beyond it 429."
     )
+    max_streams_per_firm: int = Field(
+        default=5, description="Open event streams of one partner firm per instance; beyond 429."
+    )
     stream_ping_s: float = Field(default=15, description="Keep-alive comment interval.")
     stream_poll_s: float = Field(
         default=2,

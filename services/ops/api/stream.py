@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -38,30 +38,47 @@ router = APIRouter(prefix="/v1/events", tags=["events"], responses=PROBLEM_RESPO
 
 @dataclass
 class OpenStreams:
-    """Streams open in this process, bounded by ``OPS_MAX_STREAMS``. A slot is taken in the
-    request handler, in the same step as the check (no await between them, so a burst of
-    requests cannot all pass the check before any stream starts), and given back once."""
+    """Streams open in this process, bounded by ``OPS_MAX_STREAMS``, and a partner firm's
+    by ``OPS_MAX_STREAMS_PER_FIRM`` (so one outside firm cannot take every slot and shut
+    ops' own dashboard out). A slot is taken in the request handler, in the same step as
+    the check (no await between them, so a burst of requests cannot all pass the check
+    before any stream starts), and given back once."""
 
     limit: int
+    per_firm_limit: int
     count: int = 0
+    per_firm: dict[str, int] = field(default_factory=dict)
 
-    def take(self) -> Slot | None:
+    def take(self, firm_id: str | None) -> Slot | None:
+        """A slot for ops (``firm_id`` None) or a partner firm; None when full."""
         if self.count >= self.limit:
             return None
+        if firm_id is not None:
+            if self.per_firm.get(firm_id, 0) >= self.per_firm_limit:
+                return None
+            self.per_firm[firm_id] = self.per_firm.get(firm_id, 0) + 1
         self.count += 1
-        return Slot(self)
+        return Slot(self, firm_id)
+
+    def give_back(self, firm_id: str | None) -> None:
+        self.count -= 1
+        if firm_id is not None:
+            left = self.per_firm.pop(firm_id) - 1
+            if left:
+                self.per_firm[firm_id] = left
 
 
 @dataclass
 class Slot:
     streams: OpenStreams
+    firm_id: str | None
     released: bool = False
 
     async def release(self) -> None:
         """Idempotent: called when the stream ends and again after the response."""
         if not self.released:
             self.released = True
-            self.streams.count -= 1
+            self.streams.give_back(self.firm_id)
 
 
 @router.get(
@@ -99,7 +116,7 @@ async def event_stream(
     except NotYours as other:
         raise Problem(403, f"A partner key sees its own firm's events, not {other}.") from other
     open_streams: OpenStreams = request.app.state.open_streams
-    slot = open_streams.take()
+    slot = open_streams.take(viewer.firm_id)
     if slot is None:
         raise Problem(
             429, "Too many open event streams; retry shortly.", headers={"Retry-After": "5"}

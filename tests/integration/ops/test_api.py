@@ -185,3 +185,22 @@ async def test_a_funnel_far_in_the_future_but_inside_the_range_is_answered(
     answered = await ops.get("/v1/reports/funnel?from=8999-12-01&to=8999-12-31", headers=OPS)
     assert answered.status_code == 200, answered.text
     assert answered.json()["total"]["received"] == 0
+
+
+async def test_one_partner_firm_cannot_take_every_stream(
+    infra: Infra, sessions: SessionFactory
+) -> None:
+    key_id, token = new_partner_key()
+    await _key_change(sessions, key_id, f"firm-{key_id}", token, revoked=False)
+    async with running_app(infra, OpsSettings(max_streams=4, max_streams_per_firm=2)) as app:
+        partner = [open_stream(app, token) for _ in range(4)]
+        await asyncio.wait_for(asyncio.gather(*(s.started.wait() for s in partner)), 20)
+        # Without a per-firm bound the firm held all four slots and ops got 429.
+        assert sorted(s.status[0] for s in partner) == [200, 200, 429, 429]
+        ops = [open_stream(app) for _ in range(2)]
+        await asyncio.wait_for(asyncio.gather(*(s.started.wait() for s in ops)), 20)
+        assert [s.status[0] for s in ops] == [200, 200]
+        for s in partner + ops:
+            s.hang_up.set()
+        await asyncio.wait_for(asyncio.gather(*(s.task for s in partner + ops)), 20)
+        assert (app.state.open_streams.count, app.state.open_streams.per_firm) == (0, {})
