@@ -28,6 +28,7 @@ from services.intake.tables import firms, webhook_receipts, webhook_sources
 from shared.events.activities import ActivityKind
 from shared.events.envelope import utcnow
 from shared.outbox import Outbox
+from shared.times import in_range
 
 ACTIVITY_KINDS: tuple[ActivityKind, ...] = ("call", "email", "conversation", "linkedin", "other")
 
@@ -77,8 +78,8 @@ def _event_time(raw: str | None) -> datetime:
         value = float(raw)
     except ValueError:
         parsed = datetime.fromisoformat(raw)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
+        return in_range(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+    return in_range(datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC))
 
 
 async def _apply_activity(

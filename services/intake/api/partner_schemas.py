@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.activities import ActivityKind
+from shared.times import EventTime
 
 MAX_BATCH = 500
 
@@ -51,7 +52,7 @@ class ActivityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: ActivityKind
-    occurred_at: AwareDatetime = Field(description="When the touch happened (event time).")
+    occurred_at: EventTime = Field(description="When the touch happened (event time).")
     contact_email: str = Field(max_length=320)
     lead_id: UUID | None = None
     notes: str | None = Field(default=None, max_length=2000)
@@ -69,7 +70,7 @@ class MeetingIn(BaseModel):
     contact_email: str = Field(max_length=320)
     lead_id: UUID | None = None
     status: Literal["booked"] = "booked"
-    scheduled_for: AwareDatetime | None = None
+    scheduled_for: EventTime | None = None
     comment: str | None = Field(default=None, max_length=2000)
 
 
@@ -77,8 +78,8 @@ class MeetingChangeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: FirmMeetingStatus
-    scheduled_for: AwareDatetime | None = None
-    occurred_at: AwareDatetime | None = None
+    scheduled_for: EventTime | None = None
+    occurred_at: EventTime | None = None
     comment: str | None = Field(default=None, max_length=2000)
 
 

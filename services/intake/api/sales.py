@@ -7,7 +7,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.intake.api.errors import INTAKE_ERRORS
 from services.intake.api.partner_schemas import MeetingOut
@@ -16,6 +16,7 @@ from shared.auth import OpsCaller
 from shared.events.activities import MeetingStatus
 from shared.problems import Problem
 from shared.service import runtime_of
+from shared.times import EventTime
 
 router = APIRouter(tags=["sales and ops"], responses=INTAKE_ERRORS)
 
@@ -27,8 +28,8 @@ class OutcomeIn(BaseModel):
         default=None, description="The outcome; `flagged_bad` when bad_meeting is true."
     )
     bad_meeting: bool = Field(default=False, description="Sales flags the meeting as bad.")
-    scheduled_for: AwareDatetime | None = None
-    occurred_at: AwareDatetime | None = None
+    scheduled_for: EventTime | None = None
+    occurred_at: EventTime | None = None
     comment: str | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")
