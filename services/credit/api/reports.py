@@ -18,6 +18,7 @@ from shared.auth import OpsCaller
 from shared.partners import partner_dependency
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
+from shared.times import EARLIEST, LATEST, OUT_OF_RANGE
 
 ops_router = APIRouter(prefix="/v1/firms", tags=["reports"], responses=PROBLEM_RESPONSES)
 partner_router = APIRouter(prefix="/v1/partner", tags=["partner"], responses=PROBLEM_RESPONSES)
@@ -25,7 +26,6 @@ Firm = Annotated[str, Depends(partner_dependency(store.SCHEMA, lambda r: runtime
 Kind = Literal["daily", "weekly"]
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-EARLIEST, LATEST = date(1970, 1, 1), date(9000, 1, 1)  # a week past either still fits
 
 
 def _day(value: str) -> date:
@@ -37,9 +37,10 @@ def _day(value: str) -> date:
         raise Problem(
             422, "day: YYYY-MM-DD", errors=[{"field": "day", "reason": "a date, YYYY-MM-DD"}]
         ) from None
-    if not EARLIEST <= day <= LATEST:
-        reason = f"outside {EARLIEST.isoformat()} .. {LATEST.isoformat()}"
-        raise Problem(422, f"day: {reason}", errors=[{"field": "day", "reason": reason}])
+    if not EARLIEST.date() <= day <= LATEST.date():  # a week past either still fits
+        raise Problem(
+            422, f"day: {OUT_OF_RANGE}", errors=[{"field": "day", "reason": OUT_OF_RANGE}]
+        )
     return day
 
 

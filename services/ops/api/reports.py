@@ -14,6 +14,7 @@ from shared.auth import OpsCaller
 from shared.events.envelope import utcnow
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
+from shared.times import OUT_OF_RANGE, in_range
 
 router = APIRouter(tags=["reports"], responses=PROBLEM_RESPONSES)
 
@@ -33,13 +34,9 @@ async def dashboard(request: Request, _caller: OpsCaller) -> Dashboard:
     return await cached.get()
 
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)  # far enough; the default span still fits
-
-
 def _bound(value: str | None, field: str, default: datetime) -> datetime:
     """A date (the day's start, UTC) or a timestamp with an offset, inside
-    [EARLIEST, LATEST] so the span arithmetic and the database never overflow."""
+    ``shared.times``' range so the span arithmetic and the database never overflow."""
     if value is None or value == "":
         return default
     try:
@@ -59,13 +56,11 @@ def _bound(value: str | None, field: str, default: datetime) -> datetime:
             errors=[{"field": field, "reason": "timestamp without an offset"}],
         )
     try:
-        in_range = EARLIEST <= parsed.astimezone(UTC) <= LATEST
-    except OverflowError:
-        in_range = False
-    if not in_range:
-        reason = f"outside {EARLIEST.date().isoformat()} .. {LATEST.date().isoformat()}"
-        raise Problem(422, f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
-    return parsed
+        return in_range(parsed)
+    except ValueError:
+        raise Problem(
+            422, f"{field}: {OUT_OF_RANGE}", errors=[{"field": field, "reason": OUT_OF_RANGE}]
+        ) from None
 
 
 @router.get(
