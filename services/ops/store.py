@@ -215,6 +215,8 @@ def _matching(where: StreamFilter) -> list[ColumnElement[bool]]:
         conditions.append(event_log.c.firm_id == where.firm_id)
     if where.exclude_topics:
         conditions.append(event_log.c.topic.not_in(sorted(where.exclude_topics)))
+    if where.exclude_types:
+        conditions.append(event_log.c.type.not_in(sorted(where.exclude_types)))
     if where.account_id is not None:
         conditions.append(event_log.c.account_id == where.account_id)
     return conditions

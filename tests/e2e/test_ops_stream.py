@@ -165,6 +165,13 @@ async def test_a_partner_sees_only_its_own_firm(stack: Stack) -> None:
         assert [e.data["data"]["lead_id"] for e in events] == [mine]
         assert events[0].data["data"]["firm_id"] == firm
 
+        # Its lead's routing decision (owners, accounts, other firms in the trace) is the
+        # company's internals: asked for routing and credit, the partner gets credit only.
+        asked = {"type": "leadflow.lead.routed.v1,leadflow.credit"}
+        (decided,) = await asyncio.wait_for(collect(client, stream, headers, asked, 1), 60)
+        assert decided.event == "leadflow.credit.decided.v1"
+        assert decided.data["data"]["lead_id"] == mine
+
         refused = await client.get(stream, headers=partner, params={"firm": other_firm})
         assert refused.status_code == 403
         assert refused.headers["content-type"] == "application/problem+json"

@@ -3,7 +3,11 @@
 ``type`` may repeat and may hold a comma list; each entry is an exact type
 (``leadflow.lead.routed.v1``) or a prefix: ``leadflow.lead`` takes every type under it
 (``leadflow.lead.received.v1``, ...), as does ``leadflow.lead.*``. A partner firm always
-sees only events of its own firm, and never the key-change topic.
+sees only events of its own firm, and never the company's internals about them: not the
+routing decisions (their traces name owners, accounts and other firms), not the owners'
+SLA reminders, breaches and reassignments, not the key-change topic. It does see its
+leads, touches, meetings, sales' acceptance or rejection with the reason, and the credit
+decisions with their reasons.
 """
 
 from __future__ import annotations
@@ -16,7 +20,14 @@ _TYPE = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 _VERSIONED = re.compile(r"\.v\d+$")
 _ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,100}$")
 MAX_TYPES = 20
-PARTNER_HIDDEN_TOPICS = frozenset({"firms.keys"})
+PARTNER_HIDDEN_TOPICS = frozenset({"firms.keys", "leads.routed"})
+PARTNER_HIDDEN_TYPES = frozenset(
+    {
+        "leadflow.lead.sla_reminder.v1",
+        "leadflow.lead.sla_breached.v1",
+        "leadflow.lead.reassigned.v1",
+    }
+)
 
 
 class FilterError(ValueError):
@@ -47,6 +58,7 @@ class StreamFilter:
     firm_id: str | None = None
     account_id: str | None = None
     exclude_topics: frozenset[str] = frozenset()
+    exclude_types: frozenset[str] = frozenset()
 
 
 def parse_types(values: Iterable[str]) -> TypeFilter:
@@ -92,7 +104,9 @@ def stream_filter(
         return StreamFilter(parsed, firm_id, account_id)
     if firm_id is not None and firm_id != viewer_firm:
         raise NotYours(firm_id)
-    return StreamFilter(parsed, viewer_firm, account_id, PARTNER_HIDDEN_TOPICS)
+    return StreamFilter(
+        parsed, viewer_firm, account_id, PARTNER_HIDDEN_TOPICS, PARTNER_HIDDEN_TYPES
+    )
 
 
 def resume_position(header: str | None, query: str | None) -> int | None:

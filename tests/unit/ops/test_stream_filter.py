@@ -61,6 +61,8 @@ def test_a_partner_is_bound_to_its_firm_and_never_sees_keys() -> None:
     where = stream_filter(types=[], firm=None, account="acc-1", viewer_firm="acme")
     assert (where.firm_id, where.account_id) == ("acme", "acc-1")
     assert where.exclude_topics == PARTNER_HIDDEN_TOPICS
+    assert "leads.routed" in where.exclude_topics  # traces name owners and other firms
+    assert "leadflow.lead.sla_breached.v1" in where.exclude_types
     assert stream_filter(types=[], firm="acme", account=None, viewer_firm="acme").firm_id == "acme"
     with pytest.raises(NotYours):
         stream_filter(types=[], firm="globex-partners", account=None, viewer_firm="acme")
