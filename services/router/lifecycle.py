@@ -26,11 +26,11 @@ from services.router.domain.lifecycle import (
     record,
     transition,
 )
-from services.router.tables import LifecycleRow, SlaTimerRow
+from services.router.tables import LeadRow, LifecycleRow, SlaTimerRow
 from shared.events.status import LeadStage, LeadStatusChanged, RejectionReason
 from shared.outbox import Outbox
 
-__all__ = ["IllegalTransition", "NotRouted", "StageChange", "UnknownLead"]
+__all__ = ["BeforeTheLead", "IllegalTransition", "NotRouted", "StageChange", "UnknownLead"]
 
 # Stages after which a lead no longer takes a place in its owner's capacity. A rejection
 # as "wrong_owner" is not one of them: it moves the lead to someone else.
@@ -45,6 +45,11 @@ class NotRouted(Exception):
     def __init__(self, stage: str) -> None:
         super().__init__(f"The lead is {stage} but not routed yet; try again shortly.")
         self.stage = stage
+
+
+class BeforeTheLead(ValueError):
+    """A stage change dated before the lead arrived (credit works in event time: a
+    backdated rejection could void a firm's credit)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,9 @@ def closes(stage: str, reason_code: str | None) -> bool:
     return stage in CLOSING_STAGES and not reroutes(stage, reason_code)
 
 
-async def _lifecycle(session: AsyncSession, lead_id: UUID, now: datetime) -> LifecycleRow:
+async def _lifecycle(
+    session: AsyncSession, lead_id: UUID, now: datetime
+) -> tuple[LeadRow, LifecycleRow]:
     lead, row = await stages.lock(session, lead_id)
     if row is None and lead is not None:
         row = await stages.adopt(session, lead_id, now)
@@ -72,15 +79,38 @@ async def _lifecycle(session: AsyncSession, lead_id: UUID, now: datetime) -> Lif
         raise UnknownLead(f"No lead {lead_id} is known to the router.")
     if lead is None:
         raise NotRouted(row.stage)
-    return row
+    return lead, row
+
+
+def repeats_last_move(row: LifecycleRow, change: StageChange) -> bool:
+    """The move the lead's history ends with, asked again (a client retrying after a
+    timeout): answered with the lead as it is, nothing written or published twice."""
+    if row.stage != change.stage or not row.history:
+        return False
+    last = row.history[-1]
+    return (
+        last.get("stage") == change.stage
+        and last.get("source") == "api"
+        and last.get("reason_code") == change.reason_code
+        and last.get("actor") == change.actor
+    )
 
 
 async def change_stage(
     session: AsyncSession, outbox: Outbox, lead_id: UUID, change: StageChange, *, now: datetime
 ) -> LifecycleRow:
-    """Inside the caller's transaction; raises ``UnknownLead``, ``NotRouted`` or
-    ``IllegalTransition`` before anything is written."""
-    row = await _lifecycle(session, lead_id, now)
+    """Inside the caller's transaction; raises ``UnknownLead``, ``NotRouted``,
+    ``BeforeTheLead`` or ``IllegalTransition`` before anything is written. The same move
+    repeated is a no-op."""
+    lead, row = await _lifecycle(session, lead_id, now)
+    if repeats_last_move(row, change):
+        return row
+    received_at = datetime.fromisoformat(str(lead.received["received_at"]))
+    if change.occurred_at < received_at:
+        raise BeforeTheLead(
+            f"occurred_at {change.occurred_at.isoformat()} is before the lead was received "
+            f"({received_at.isoformat()})"
+        )
     current: Stage = row.stage  # type: ignore[assignment]
     stage = transition(current, change.stage)
     stages.move(

@@ -117,8 +117,8 @@ class SlaTimers:
                 session, self.outbox, timer.lead_id, reason="sla_reassigned",
                 also_excluded=had, now=now,
             )  # fmt: skip
-            if routed is None:  # closed meanwhile: nobody to hand it to
-                return True
+            if routed is None:  # closed meanwhile: nobody to hand it to, nothing to count
+                return False
             await self.outbox.add(
                 session,
                 LeadReassigned(

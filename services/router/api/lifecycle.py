@@ -5,12 +5,12 @@ there and which SLA timers are running."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, get_args
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.router import lifecycle
 from services.router.domain.lifecycle import IllegalTransition
@@ -18,6 +18,7 @@ from shared.auth import OpsCaller
 from shared.events.status import LeadStage, RejectionReason
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
+from shared.times import EventTime
 
 router = APIRouter(
     prefix="/v1/leads",
@@ -27,6 +28,7 @@ router = APIRouter(
 
 
 API_STAGES = frozenset(get_args(LeadStage))  # the router's own moves (routed) are not here
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class StageIn(BaseModel):
@@ -38,7 +40,10 @@ class StageIn(BaseModel):
     )
     comment: str | None = Field(default=None, max_length=2000)
     actor: str = Field(min_length=1, max_length=200, description="Who moved it (rep id, crm).")
-    occurred_at: AwareDatetime | None = Field(default=None, description="Default: now.")
+    occurred_at: EventTime | None = Field(
+        default=None,
+        description="Default: now. Not in the future, not before the lead was received.",
+    )
 
     @model_validator(mode="after")
     def _reason_with_rejection(self) -> StageIn:
@@ -105,6 +110,12 @@ async def post_stage(
 ) -> LifecycleOut:
     runtime = runtime_of(request)
     now: datetime = request.app.state.clock()
+    if body.occurred_at is not None and body.occurred_at > now + CLOCK_SKEW:
+        raise Problem(
+            422,
+            "occurred_at is in the future.",
+            errors=[{"field": "occurred_at", "reason": f"after now ({now.isoformat()})"}],
+        )
     change = lifecycle.StageChange(
         stage=body.stage,
         reason_code=body.reason_code,
@@ -117,6 +128,10 @@ async def post_stage(
             await lifecycle.change_stage(session, runtime.outbox, lead_id, change, now=now)
         except lifecycle.UnknownLead as error:
             raise Problem(404, str(error)) from None
+        except lifecycle.BeforeTheLead as error:
+            raise Problem(
+                422, str(error), errors=[{"field": "occurred_at", "reason": str(error)}]
+            ) from None
         except lifecycle.NotRouted as error:
             raise Problem(
                 409, str(error), errors=[{"field": "lead_id", "reason": str(error)}]
@@ -130,7 +145,8 @@ async def post_stage(
                 errors=[{"field": "stage", "reason": f"from {error.current}; allowed: {allowed}"}],
             ) from None
         found = await lifecycle.view(session, lead_id)
-    assert found is not None
+    if found is None:  # the transaction above found it; only a concurrent delete could
+        raise Problem(404, f"No lifecycle for lead {lead_id}.")
     return _out(found)
 
 

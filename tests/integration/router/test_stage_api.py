@@ -75,6 +75,31 @@ async def test_sales_moves_a_lead_through_the_stage_api(
         assert bad_reason.status_code == 422
         assert bad_reason.json()["errors"][0]["field"] == "reason_code"
 
+        future = await router.post(
+            f"{url}/stage",
+            json={
+                "stage": "accepted",
+                "actor": "ana",
+                "occurred_at": (clock() + timedelta(hours=1)).isoformat(),
+            },
+            headers=OPS,
+        )
+        assert future.status_code == 422
+        assert future.json()["errors"][0]["field"] == "occurred_at"
+        backdated = await router.post(  # credit works in event time: no backdated rejections
+            f"{url}/stage",
+            json={
+                "stage": "rejected",
+                "reason_code": "not_icp",
+                "actor": "ana",
+                "occurred_at": (lead.received_at - timedelta(days=1)).isoformat(),
+            },
+            headers=OPS,
+        )
+        assert backdated.status_code == 422
+        assert "before the lead was received" in backdated.json()["errors"][0]["reason"]
+        assert (await router.get(f"{url}/lifecycle", headers=OPS)).json()["stage"] == "routed"
+
         clock.now = ny(24, 11)
         accepted = await router.post(
             f"{url}/stage", json={"stage": "accepted", "actor": space.id("ana")}, headers=OPS
@@ -85,6 +110,12 @@ async def test_sales_moves_a_lead_through_the_stage_api(
         assert body["history"][-1]["from"] == "routed"
         assert body["history"][-1]["actor"] == space.id("ana")
         assert body["stage_at"].startswith("2026-11-24T16:00:00")  # 11 am in New York
+
+        retried = await router.post(  # the same move again (a client's retry): a no-op
+            f"{url}/stage", json={"stage": "accepted", "actor": space.id("ana")}, headers=OPS
+        )
+        assert retried.status_code == 200, retried.text
+        assert retried.json()["history"] == body["history"]
 
         again = await router.post(
             f"{url}/stage", json={"stage": "accepted", "actor": "ana"}, headers=OPS
