@@ -77,7 +77,7 @@ async def on_activity(session: AsyncSession, envelope: Envelope, outbox: Outbox)
         email_domain=touch.email_domain,
         occurred_at=touch.occurred_at,
     )
-    for lead_id in await store.leads_on_domain(session, touch.email_domain):
+    for lead_id in await store.leads_touch_bears_on(session, touch.email_domain, touch.occurred_at):
         await redecide(session, outbox, lead_id)
 
 

@@ -3,7 +3,7 @@ facts to the domain's ``LeadFacts``. Rows never leave this module as ORM objects
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel
 
-from services.credit.domain.contract import Contract, Terms
+from services.credit.domain.contract import TOUCH_HORIZON_DAYS, Contract, Terms
 from services.credit.domain.facts import (
     DisputeEvent,
     LeadFacts,
@@ -203,13 +203,18 @@ async def add_touch(
     )
 
 
-async def leads_on_domain(
-    session: AsyncSession, email_domain: str, limit: int = 1000
+async def leads_touch_bears_on(
+    session: AsyncSession, email_domain: str, touched_at: datetime
 ) -> list[UUID]:
+    """The leads on the domain a touch at ``touched_at`` can change: received at or after
+    it, inside the look-back horizon (a touch counts only before a lead)."""
     rows = await session.execute(
-        select(facts.c.lead_id)
-        .where(facts.c.kind == "received", facts.c.email_domain == email_domain)
-        .limit(limit)
+        select(facts.c.lead_id).where(
+            facts.c.kind == "received",
+            facts.c.email_domain == email_domain,
+            facts.c.occurred_at >= touched_at,
+            facts.c.occurred_at <= touched_at + timedelta(days=TOUCH_HORIZON_DAYS),
+        )
     )
     return [r[0] for r in rows]
 
@@ -271,7 +276,10 @@ async def lead_facts(session: AsyncSession, lead_id: UUID) -> LeadFacts:
             Touch(firm, at, received.email_domain)
             for firm, at in await session.execute(
                 select(touches.c.firm_id, touches.c.occurred_at).where(
-                    touches.c.email_domain == received.email_domain
+                    touches.c.email_domain == received.email_domain,
+                    touches.c.occurred_at <= received.received_at,
+                    touches.c.occurred_at
+                    >= received.received_at - timedelta(days=TOUCH_HORIZON_DAYS),
                 )
             )
         )

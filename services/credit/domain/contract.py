@@ -14,6 +14,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+TOUCH_HORIZON_DAYS = 365
+"""The longest look-back any term may ask for: a touch older than this before a lead
+never bears on it, so a lead reads only that window of its domain's touches and a touch
+re-decides only the leads after it inside it."""
+
 RejectionCode = Literal[
     "wrong_owner",
     "contact_left_company",
@@ -70,7 +75,9 @@ class Terms(BaseModel):
     )
 
     inbound_credit: bool = Field(default=True, description="SP3: inbound leads can earn credit")
-    inbound_lookback_days: int = Field(default=30, ge=0, description="SP3: a touch this recent")
+    inbound_lookback_days: int = Field(
+        default=30, ge=0, le=TOUCH_HORIZON_DAYS, description="SP3: a touch this recent"
+    )
     customers: Literal["excluded", "cross_sell_only"] = Field(default="excluded", description="SP4")
     required_fields: list[LeadField] = Field(
         default_factory=_company_only, description="SP5: what makes a lead count"
@@ -107,6 +114,7 @@ class Terms(BaseModel):
     protection_days: int = Field(
         default=60,
         ge=0,
+        le=TOUCH_HORIZON_DAYS,
         description="conflicts: a touch by another firm or the in-house team this recent "
         "before the firm registered the lead makes it theirs (0: off)",
     )
