@@ -63,7 +63,8 @@ def pick(team_id: str, eligible: Sequence[Owner], counters: Mapping[tuple[str, s
     if not eligible:
         raise ValueError("nobody is eligible")
     total = sum(o.weight for o in eligible)
-    picks = {o.owner_id: counters.get((team_id, o.owner_id), 0) for o in eligible}
+    # Counts of picks; one that is somehow negative (hand-edited) counts as none.
+    picks = {o.owner_id: max(0, counters.get((team_id, o.owner_id), 0)) for o in eligible}
     lead_number = sum(picks.values()) + 1
     under_quota = [o for o in eligible if picks[o.owner_id] * total < lead_number * o.weight]
     chosen = min(

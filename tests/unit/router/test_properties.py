@@ -99,3 +99,10 @@ def test_the_engine_threads_round_robin_counters_fairly(weights: list[int], n: i
     total = sum(weights)
     for owner in owners.values():
         assert abs(counts[owner.owner_id] - n * owner.weight / total) <= 1
+
+
+def test_a_negative_counter_counts_as_no_picks() -> None:
+    """Hypothesis found a hand-edited (negative) counter dividing by zero."""
+    owners = [Owner(f"o{i}", f"O{i}", "AE", team_id="t") for i in range(2)]
+    chosen = pick("t", owners, {("t", "o0"): -1, ("t", "o1"): 3})
+    assert chosen.owner.owner_id == "o0"
