@@ -206,6 +206,16 @@ SUMMARIES: dict[str, Callable[[Data], str]] = {
 }
 
 
+PIPELINE_ORDER = {
+    "leadflow.lead.received.v1": 0,
+    "leadflow.lead.duplicate.v1": 0,
+    "leadflow.lead.routed.v1": 1,
+    "leadflow.routing.alert.v1": 1,
+    "leadflow.credit.decided.v1": 2,
+}
+"""Which of the same instant's events happened first: intake, then router, then credit."""
+
+
 def summary(event_type: str, data: Data, source: str = "") -> str:
     """One human line for an event; a generic one for a type without a sentence."""
     tell = SUMMARIES.get(event_type)
@@ -273,8 +283,11 @@ def _fold_header(header: Header, fact: Fact) -> None:
 
 
 def timeline(lead_id: UUID, facts: Iterable[Fact]) -> Timeline:
-    """The lead's timeline, in event time (stream order breaks ties)."""
-    ordered = sorted(facts, key=lambda f: (f.time, f.seq))
+    """The lead's timeline, in event time; at the same instant in the pipeline's order
+    (a credit decision is taken as of its latest fact, often the routing decision's
+    time, and ops may log it first: it still reads after the routing), then stream
+    order."""
+    ordered = sorted(facts, key=lambda f: (f.time, PIPELINE_ORDER.get(f.type, 0), f.seq))
     header = Header(lead_id=lead_id)
     entries: list[Entry] = []
     for fact in ordered:

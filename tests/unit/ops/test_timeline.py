@@ -285,3 +285,21 @@ def test_stage_follows_the_latest_event_that_moves_the_lead(
         Fact(2, event_type, "/x", T0 + timedelta(minutes=1), data),
     ]
     assert timeline(LEAD, facts).lead.stage == stage
+
+
+def test_at_the_same_instant_routing_reads_before_the_credit_decision_it_led_to() -> None:
+    """Credit decides as of its latest fact (often the routing's own time) and ops may log
+    the decision first: the timeline still tells it in the pipeline's order."""
+    facts = [
+        Fact(1, "leadflow.lead.received.v1", "/intake", T0, RECEIVED),
+        Fact(
+            2,
+            "leadflow.credit.decided.v1",
+            "/credit",
+            T0 + timedelta(seconds=1),
+            credit(1, "credited", "150.00"),
+        ),
+        Fact(3, "leadflow.lead.routed.v1", "/router", T0 + timedelta(seconds=1), ROUTED),
+    ]
+    told = timeline(LEAD, facts)
+    assert [e.service for e in told.events] == ["intake", "router", "credit"]
