@@ -130,7 +130,10 @@ async def _watch_broker(runtime: Runtime, every_s: float = 5.0) -> None:
         up = not error
         DEPENDENCY_UP.labels("broker").set(int(up))
         if up != was_up and was_up is not None:
-            log.warning("broker_reachable" if up else "broker_unreachable", error=error)
+            if up:  # good news, and at start-up just the producer connecting
+                log.info("broker_reachable")
+            else:
+                log.warning("broker_unreachable", error=error)
         was_up = up
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(runtime.stop.wait(), every_s)
