@@ -7,6 +7,7 @@ import json
 import time
 
 from opentelemetry.trace import SpanKind, StatusCode
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.observability import HTTP_LATENCY, HTTP_REQUESTS
@@ -188,3 +189,12 @@ class TraceRequests:
                     )
                     if status >= 500:
                         span.set_status(StatusCode.ERROR)
+
+
+def csv_download(body: str, filename: str) -> Response:
+    """A CSV answer the browser saves as ``filename`` (reports, statements, the funnel)."""
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from services.credit import store
 from services.credit.domain.contract import Contract, Terms
 from shared.auth import OpsCaller
+from shared.http import csv_download
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
 
@@ -101,11 +102,7 @@ def as_csv(statement: Statement) -> Response:
     writer.writerows(statement.lines)
     writer.writerow({"lead_id": "TOTAL", "amount": statement.total, "currency": statement.currency})
     filename = f"{statement.firm_id}-{statement.period}.csv"
-    return Response(
-        out.getvalue(),
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_download(out.getvalue(), filename)
 
 
 @router.get("/{firm_id}/statements/{period}", summary="The firm's statement for a month")

@@ -15,6 +15,7 @@ from services.credit import store
 from services.credit.api.firms import FirmIdPath
 from services.credit.domain.report import Report, build_report, report_csv, week_of
 from shared.auth import OpsCaller
+from shared.http import csv_download
 from shared.partners import partner_dependency
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
@@ -57,11 +58,7 @@ async def _report(request: Request, firm_id: str, kind: Kind, day: str, fmt: str
     report = build_report(firm_id, leads, start, days, touches)
     if fmt == "csv":
         filename = f"{firm_id}-{kind}-{start.isoformat()}.csv"
-        return Response(
-            report_csv(report),
-            media_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        return csv_download(report_csv(report), filename)
     return Response(report.model_dump_json(), media_type="application/json")
 
 

@@ -12,6 +12,7 @@ from services.ops.aggregates import Cached, Dashboard, funnel_between
 from services.ops.domain.funnel import Funnel, funnel_csv
 from shared.auth import OpsCaller
 from shared.events.envelope import utcnow
+from shared.http import csv_download
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
 from shared.times import OUT_OF_RANGE, in_range
@@ -94,9 +95,5 @@ async def funnel_report(
     result = await funnel_between(runtime_of(request).sessions, start, end)
     if format_ == "csv":
         name = f"funnel-{start.date().isoformat()}-{end.date().isoformat()}.csv"
-        return Response(
-            funnel_csv(result),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        return csv_download(funnel_csv(result), name)
     return result
