@@ -6,19 +6,13 @@ so a deadline is a pure function of its inputs."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
-
-@lru_cache(maxsize=512)
-def _public_holidays(country: str, year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays(country, years=year).keys())
+from shared.calendar import public_holidays
 
 
 def is_business_day(day: date, country: str) -> bool:
-    return day.weekday() < 5 and day not in _public_holidays(country, day.year)
+    return day.weekday() < 5 and day not in public_holidays(country)
 
 
 def business_deadline(start: datetime, days: int, *, country: str, timezone: str) -> datetime:

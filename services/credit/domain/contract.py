@@ -11,8 +11,9 @@ from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.calendar import supported_countries
 
 TOUCH_HORIZON_DAYS = 365
 """The longest look-back any term may ask for: a touch older than this before a lead
@@ -127,7 +128,7 @@ class Terms(BaseModel):
     @field_validator("country")
     @classmethod
     def _known_country(cls, value: str) -> str:
-        if value not in holidays.list_supported_countries():
+        if value not in supported_countries():
             raise ValueError("a country the holidays calendar knows (ISO 3166 alpha-2)")
         return value
 

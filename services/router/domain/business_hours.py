@@ -11,20 +11,9 @@ from __future__ import annotations
 from collections.abc import Container
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
 MAX_DAYS = 3660  # ten years of calendar: a calendar with no working day in it is an error
-
-
-@cache
-def public_holidays(country: str, subdivision: str | None = None) -> Container[date]:
-    """The country's (and subdivision's) public holidays, computed by the ``holidays``
-    package from its rules (no I/O; years are filled in as they are asked for)."""
-    found: Container[date] = holidays.country_holidays(country, subdiv=subdivision)
-    return found
 
 
 @dataclass(frozen=True)

@@ -12,18 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time
-from functools import cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.router.domain.business_hours import (
-    BusinessCalendar,
-    add_business_minutes,
-    public_holidays,
-)
+from services.router.domain.business_hours import BusinessCalendar, add_business_minutes
+from shared.calendar import public_holidays, supported_countries
 
 TimerKind = Literal["reminder", "breach", "reassign"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -64,7 +59,7 @@ class BusinessHours(_Strict):
     @field_validator("country")
     @classmethod
     def _supported(cls, value: str | None) -> str | None:
-        if value is not None and value.upper() not in _supported_countries():
+        if value is not None and value.upper() not in supported_countries():
             raise ValueError(f"no public holidays known for country {value!r}")
         return value.upper() if value else value
 
@@ -75,7 +70,7 @@ class BusinessHours(_Strict):
         if self.subdivision is not None:
             if self.country is None:
                 raise ValueError("a subdivision needs a country")
-            known = _supported_countries()[self.country]
+            known = supported_countries()[self.country]
             if self.subdivision.upper() not in {s.upper() for s in known}:
                 raise ValueError(f"{self.subdivision!r} is not a subdivision of {self.country}")
         return self
@@ -89,13 +84,6 @@ class BusinessHours(_Strict):
             work_days=frozenset(WEEKDAYS.index(d) for d in self.days),
             holidays=public_holidays(self.country, subdivision) if self.country else frozenset(),
         )
-
-
-@cache
-def _supported_countries() -> dict[str, list[str]]:
-    """Countries the ``holidays`` package knows, with their subdivisions (fixed data)."""
-    found: dict[str, list[str]] = holidays.list_supported_countries()
-    return found
 
 
 class SlaPolicy(_Strict):
