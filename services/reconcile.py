@@ -83,6 +83,10 @@ _DATABASE_CHECKS: list[tuple[str, str]] = [
         "unsent events in credit's outbox",
         "SELECT count(*) FROM credit.outbox WHERE sent_at IS NULL",
     ),
+    (
+        "leads a touch queued for credit review, not yet re-decided",
+        "SELECT count(*) FROM credit.review_queue",
+    ),
 ]
 
 _COUNTS: list[tuple[str, str]] = [

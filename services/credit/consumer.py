@@ -1,5 +1,6 @@
 """Credit's event handlers: each fact about a lead is stored as it comes (in event time,
-in any order) and the lead is re-decided from all of them."""
+in any order) and the lead is re-decided from all of them. A touch is a fact about an
+account: it is stored and the leads it bears on are queued for the review sweep."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ async def on_lead_routed(session: AsyncSession, envelope: Envelope, outbox: Outb
     await redecide(session, outbox, routed.lead_id)
 
 
-async def on_activity(session: AsyncSession, envelope: Envelope, outbox: Outbox) -> None:
+async def on_activity(session: AsyncSession, envelope: Envelope) -> None:
     touch = ActivityLogged.from_envelope(envelope)
     # A touch and a lead on the same domain, applied at once by two consumers, must not
     # each miss the other: the domain lock makes the second one see the first's commit.
@@ -77,8 +78,9 @@ async def on_activity(session: AsyncSession, envelope: Envelope, outbox: Outbox)
         email_domain=touch.email_domain,
         occurred_at=touch.occurred_at,
     )
-    for lead_id in await store.leads_touch_bears_on(session, touch.email_domain, touch.occurred_at):
-        await redecide(session, outbox, lead_id)
+    # The leads it bears on are re-decided by the review sweep, each in a transaction of
+    # its own: inline, one touch on a busy domain held every lead's lock in one transaction.
+    await store.queue_leads_touch_bears_on(session, touch.email_domain, touch.occurred_at)
 
 
 async def on_meeting(session: AsyncSession, envelope: Envelope, outbox: Outbox) -> None:
@@ -123,10 +125,10 @@ def handlers(outbox: Outbox) -> dict[str, Handler]:
     with_outbox: dict[str, Callable[..., Awaitable[None]]] = {
         LeadReceived.event_type: on_lead_received,
         LeadRouted.event_type: on_lead_routed,
-        ActivityLogged.event_type: on_activity,
         MeetingUpdated.event_type: on_meeting,
         LeadStatusChanged.event_type: on_status,
     }
     built: dict[str, Handler] = {t: partial(h, outbox=outbox) for t, h in with_outbox.items()}
+    built[ActivityLogged.event_type] = on_activity
     built[PartnerKeyChanged.event_type] = on_key_changed
     return built

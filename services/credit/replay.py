@@ -29,7 +29,15 @@ from shared.kafka import bootstrap_servers
 from shared.outbox import Outbox
 from shared.settings import Settings
 
-_EMPTIED = ("touches", "returns", "ledger", "credit_decisions", "processed_events", "partner_keys")
+_EMPTIED = (
+    "touches",
+    "review_queue",
+    "returns",
+    "ledger",
+    "credit_decisions",
+    "processed_events",
+    "partner_keys",
+)
 
 
 @dataclass(frozen=True)

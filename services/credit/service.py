@@ -4,6 +4,7 @@ caller's transaction."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -22,8 +23,7 @@ def latest_fact_time(facts: LeadFacts) -> datetime | None:
     times = [m.occurred_at for m in facts.meetings] + [s.occurred_at for s in facts.statuses]
     times += [d.occurred_at for d in facts.disputes]
     if facts.received is not None:
-        times.append(facts.received.received_at)
-    times += [t.occurred_at for t in facts.touches]
+        times.append(facts.received.received_at)  # a touch bears on a lead only before it
     return max(times) if times else None
 
 
@@ -50,8 +50,12 @@ async def redecide(
     latest = await store.latest_decision(session, lead_id)
     times = (latest_fact_time(facts), latest.decided_at if latest else None, review_due)
     as_of = max(t for t in times if t is not None)
-    firm = facts.routed.firm_id
+    routed = facts.routed
+    firm = routed.firm_id
     contract = await store.current_contract(session, firm) if firm else None
+    if contract is not None:
+        touches = await store.touches_bearing_on(session, facts.received, contract.terms)
+        facts = replace(facts, touches=touches)
     earlier = await store.meetings_credited(session, firm, f"{as_of:%Y-%m}", lead_id) if firm else 0
     claim = return_claim(facts, contract.terms) if contract else None
     returns_before = 0
@@ -78,7 +82,7 @@ async def redecide(
     if booked > ZERO and decision.state in ("void", "not_eligible"):
         state = "reversed"  # it was paid for; the ledger takes it back
     reasons = [Reason(rule=r.rule, sentence=r.sentence) for r in decision.reasons]
-    routing_revision = facts.routed.revision
+    routing_revision = routed.revision
     if latest is not None and (
         latest.state == state
         and latest.amount == decision.amount

@@ -94,6 +94,12 @@ touches = Table(
     Column("email_domain", String(255), nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
 )
+review_queue = Table(
+    "review_queue",
+    _metadata,
+    Column("lead_id", Uuid, primary_key=True),
+    Column("queued_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+)
 returns = Table(
     "returns",
     _metadata,
@@ -203,20 +209,81 @@ async def add_touch(
     )
 
 
-async def leads_touch_bears_on(
+async def queue_leads_touch_bears_on(
     session: AsyncSession, email_domain: str, touched_at: datetime
-) -> list[UUID]:
-    """The leads on the domain a touch at ``touched_at`` can change: received at or after
-    it, inside the look-back horizon (a touch counts only before a lead)."""
+) -> int:
+    """Queue for review the leads on the domain a touch at ``touched_at`` can change:
+    received at or after it, inside the look-back horizon (a touch counts only before a
+    lead). A lead already queued stays queued once. Returns how many were queued."""
+    leads = select(facts.c.lead_id).where(
+        facts.c.kind == "received",
+        facts.c.email_domain == email_domain,
+        facts.c.occurred_at >= touched_at,
+        facts.c.occurred_at <= touched_at + timedelta(days=TOUCH_HORIZON_DAYS),
+    )
+    result = await session.execute(
+        insert(review_queue)
+        .from_select(["lead_id"], leads)
+        .on_conflict_do_nothing()
+        .returning(review_queue.c.lead_id)
+    )
+    return len(result.all())
+
+
+async def queued_for_review(session: AsyncSession, limit: int) -> list[UUID]:
+    """Leads a touch queued for review, oldest first."""
     rows = await session.execute(
-        select(facts.c.lead_id).where(
-            facts.c.kind == "received",
-            facts.c.email_domain == email_domain,
-            facts.c.occurred_at >= touched_at,
-            facts.c.occurred_at <= touched_at + timedelta(days=TOUCH_HORIZON_DAYS),
-        )
+        select(review_queue.c.lead_id).order_by(review_queue.c.queued_at).limit(limit)
     )
     return [r[0] for r in rows]
+
+
+async def take_from_review_queue(session: AsyncSession, lead_id: UUID) -> bool:
+    """Remove the lead from the queue, in the transaction that re-decides it (before it
+    reads the facts: a touch committed later queues it again). False if it was not there."""
+    result = await session.execute(
+        review_queue.delete()
+        .where(review_queue.c.lead_id == lead_id)
+        .returning(review_queue.c.lead_id)
+    )
+    return result.first() is not None
+
+
+async def review_queue_length(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(review_queue)) or 0)
+
+
+async def touches_bearing_on(
+    session: AsyncSession, received: Received, terms: Terms
+) -> tuple[Touch, ...]:
+    """The touches of the lead's domain the contract's terms can look at, condensed to what
+    the policy reads: per firm, its earliest touch inside the protection window (conflicts:
+    first touch wins) and its latest inside the inbound look-back (SP3). Both are computed
+    in the database, so a lead on a domain with thousands of touches reads a few rows."""
+    at = received.received_at
+    protected = touches.c.occurred_at >= at - timedelta(days=terms.protection_days)
+    looked_back = touches.c.occurred_at >= at - timedelta(days=terms.inbound_lookback_days)
+    widest = max(terms.protection_days, terms.inbound_lookback_days)
+    rows = await session.execute(
+        select(
+            touches.c.firm_id,
+            func.min(touches.c.occurred_at).filter(protected, touches.c.occurred_at < at),
+            func.max(touches.c.occurred_at).filter(looked_back),
+        )
+        .where(
+            touches.c.email_domain == received.email_domain,
+            touches.c.occurred_at <= at,
+            touches.c.occurred_at >= at - timedelta(days=widest),
+        )
+        .group_by(touches.c.firm_id)
+    )
+    found = {
+        Touch(firm, moment, received.email_domain)
+        for firm, first, last in rows
+        for moment in (first, last)
+        if moment is not None
+    }
+    return tuple(sorted(found, key=lambda t: (t.occurred_at, t.firm_id)))
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -224,6 +291,8 @@ def _dt(value: str | None) -> datetime | None:
 
 
 async def lead_facts(session: AsyncSession, lead_id: UUID) -> LeadFacts:
+    """The lead's own facts. Its domain's touches depend on the contract's windows and are
+    read by ``touches_bearing_on`` once the contract is known."""
     rows = (
         await session.execute(
             select(facts.c.kind, facts.c.occurred_at, facts.c.data).where(
@@ -270,21 +339,8 @@ async def lead_facts(session: AsyncSession, lead_id: UUID) -> LeadFacts:
             statuses.append(StatusEvent(data["stage"], data.get("reason_code"), occurred_at))
         elif kind == "dispute":
             disputes.append(DisputeEvent(data["kind"], occurred_at, data.get("comment", "")))
-    found_touches: tuple[Touch, ...] = ()
-    if received is not None:
-        found_touches = tuple(
-            Touch(firm, at, received.email_domain)
-            for firm, at in await session.execute(
-                select(touches.c.firm_id, touches.c.occurred_at).where(
-                    touches.c.email_domain == received.email_domain,
-                    touches.c.occurred_at <= received.received_at,
-                    touches.c.occurred_at
-                    >= received.received_at - timedelta(days=TOUCH_HORIZON_DAYS),
-                )
-            )
-        )
     return LeadFacts(
-        lead_id, received, routed, found_touches, tuple(meetings), tuple(statuses), tuple(disputes)
+        lead_id, received, routed, (), tuple(meetings), tuple(statuses), tuple(disputes)
     )
 
 

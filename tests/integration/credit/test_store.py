@@ -80,8 +80,14 @@ async def test_a_touch_logged_late_but_dated_before_an_inbound_lead_earns_it_cre
         email_domain=firm.domain,
     ).envelope("/test")
     await apply(sessions, touch)
+    assert (await current(sessions, lead)).state == "not_eligible"  # queued, not yet reviewed
+    async with sessions() as session:
+        assert lead in await store.queued_for_review(session, 10_000)
+    await sweep_once(sessions, OUTBOX, now=MONDAY)
     assert (await current(sessions, lead)).state == "credited"
     assert "inbound.touch" in await rules(sessions, lead)
+    async with sessions() as session:
+        assert lead not in await store.queued_for_review(session, 10_000)
 
 
 async def test_the_as_of_time_never_goes_back(sessions: SessionFactory) -> None:
