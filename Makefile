@@ -30,7 +30,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## Benchmarks against a stack the script starts itself (see bench/README.md).
+## Benchmarks against a stack the script starts itself (see "Benchmarks" in README.md).
 bench: $(STAMP)
 	$(BIN)/python -m bench.pipeline
 

@@ -18,26 +18,17 @@ import argparse
 import asyncio
 import cProfile
 import pstats
-import secrets
-import statistics
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from uuid import uuid4
 
-import asyncpg
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import make_url
 
-from services.catalog import migrate
+from bench.harness import migrated_database, print_runs, round_trip_rate
 from services.router.consumer import on_lead_received
 from services.router.demo import seed_demo
 from services.router.tables import SCHEMA, OwnerRow, TeamRow, TerritoryRow
-from shared.db import SessionFactory, asyncpg_dsn, make_engine, make_sessions
-from shared.embedded import EmbeddedPostgres
+from shared.db import SessionFactory, make_engine, make_sessions
 from shared.events.leads import LeadReceived
 from shared.outbox import Outbox
 from shared.plumbing_tables import processed_events_table
@@ -106,17 +97,6 @@ async def route_leads(sessions: SessionFactory, run: int, n: int, batch: int) ->
     return n / (time.perf_counter() - started)
 
 
-async def round_trip_rate(database_url: str, n: int) -> float:
-    conn = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        started = time.perf_counter()
-        for _ in range(n):
-            await conn.fetchval("SELECT 1")
-        return n / (time.perf_counter() - started)
-    finally:
-        await conn.close()
-
-
 async def bench(database_url: str, leads: int, runs: int, batch: int, profile: bool) -> None:
     engine = make_engine(database_url, pool_size=2)
     sessions = make_sessions(engine)
@@ -135,20 +115,15 @@ async def bench(database_url: str, leads: int, runs: int, batch: int, profile: b
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
     finally:
         await engine.dispose()
-    table = Table(title=f"router consumer: {leads} leads per run, {batch} per transaction")
-    table.add_column("metric")
-    for run in range(runs):
-        table.add_column(f"run {run + 1}", justify="right")
-    table.add_column("median", justify="right")
     ratio = [o / c for o, c in zip(ours, ceiling, strict=True)]
-    for name, values, fmt in (
-        ("routed leads/s", ours, "{:.0f}"),
-        ("ceiling: asyncpg round trips/s", ceiling, "{:.0f}"),
-        ("routed / round trips", ratio, "{:.3f}"),
-    ):
-        cells = [fmt.format(v) for v in values]
-        table.add_row(name, *cells, fmt.format(statistics.median(values)))
-    Console().print(table)
+    print_runs(
+        f"router consumer: {leads} leads per run, {batch} per transaction",
+        [
+            ("routed leads/s", ours, "{:.0f}"),
+            ("ceiling: asyncpg round trips/s", ceiling, "{:.0f}"),
+            ("routed / round trips", ratio, "{:.3f}"),
+        ],
+    )
 
 
 def main() -> None:
@@ -158,24 +133,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1, help="leads per transaction")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as work:
-        postgres = EmbeddedPostgres(Path(work) / "postgres", fast=True).start()
-        try:
-            name = f"leadflow_bench_{secrets.token_hex(4)}"
-
-            async def create() -> None:
-                conn = await asyncpg.connect(asyncpg_dsn(postgres.url))
-                try:
-                    await conn.execute(f'CREATE DATABASE "{name}"')
-                finally:
-                    await conn.close()
-
-            asyncio.run(create())
-            url = make_url(postgres.url).set(database=name).render_as_string(hide_password=False)
-            migrate(url, ["router"])
-            asyncio.run(bench(url, args.leads, args.runs, args.batch, args.profile))
-        finally:
-            postgres.stop()
+    with migrated_database(["router"]) as url:
+        asyncio.run(bench(url, args.leads, args.runs, args.batch, args.profile))
 
 
 if __name__ == "__main__":
