@@ -36,7 +36,7 @@ bench: $(STAMP)
 
 ## Chaos run at full size: kills, broker freeze, database restart, then reconcile.
 chaos: $(STAMP)
-	$(BIN)/python -m tests.chaos.driver --leads 20000 --rate 40 --kill-every 20 --freeze 20
+	$(BIN)/python -m tests.chaos.driver --leads 20000 --rate 40 --kill-every 20 --freeze 20 --outage-every 3
 
 ## Re-resolve requirements.lock from pyproject.toml.
 lock: $(STAMP)

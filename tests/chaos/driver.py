@@ -367,13 +367,15 @@ async def _make_chaos(
     *,
     kill_every_s: float,
     freeze_s: float,
+    outage_every: int,
     seed: int,
 ) -> None:
-    """Kill an instance every ``kill_every_s``; once freeze the broker; once restart the
-    database. Restarts what it killed."""
+    """Kill an instance every ``kill_every_s`` and restart it; after the first kill and
+    then every ``outage_every`` kills an outage, the broker frozen for ``freeze_s`` and
+    PostgreSQL restarted in turn."""
     rng = random.Random(seed)
     started = time.monotonic()
-    froze = restarted_db = False
+    outages = 0
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), kill_every_s)
@@ -385,15 +387,16 @@ async def _make_chaos(
         tally.note(started, f"SIGKILL {victim.name}:{victim.port}")
         await asyncio.sleep(1)
         victim.start()
-        if not froze and infra.kafka is not None:
-            froze = True
+        if (tally.kills - 1) % outage_every:
+            continue
+        outages += 1
+        if outages % 2 and infra.kafka is not None:
             infra.kafka.freeze()
             tally.broker_freezes += 1
             tally.note(started, f"broker frozen for {freeze_s:g}s")
             await asyncio.sleep(freeze_s)
             infra.kafka.thaw()
-        elif not restarted_db and infra.postgres is not None:
-            restarted_db = True
+        elif infra.postgres is not None:
             infra.postgres.stop()
             tally.database_restarts += 1
             tally.note(started, "PostgreSQL stopped")
@@ -438,6 +441,7 @@ async def _chaos_run(
     rate: float,
     kill_every_s: float,
     freeze_s: float,
+    outage_every: int,
     seed: int,
     run: int,
 ) -> Tally:
@@ -449,7 +453,14 @@ async def _chaos_run(
     stop = asyncio.Event()
     chaos = asyncio.create_task(
         _make_chaos(
-            infra, instances, stop, tally, kill_every_s=kill_every_s, freeze_s=freeze_s, seed=seed
+            infra,
+            instances,
+            stop,
+            tally,
+            kill_every_s=kill_every_s,
+            freeze_s=freeze_s,
+            outage_every=outage_every,
+            seed=seed,
         )
     )
     intakes = [i for i in instances if i.name == "intake"]
@@ -505,6 +516,7 @@ def run(
     rate: float = 60,
     kill_every_s: float = 8,
     freeze_s: float = 20,
+    outage_every: int = 3,
     seed: int = 7,
     settle_s: float = 240,
 ) -> tuple[Tally, list[Check], list[tuple[str, int]]]:
@@ -523,6 +535,7 @@ def run(
                     rate=rate,
                     kill_every_s=kill_every_s,
                     freeze_s=freeze_s,
+                    outage_every=outage_every,
                     seed=seed,
                     run=run,
                 )
@@ -558,7 +571,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rate", type=float, default=60, help="leads per second")
     parser.add_argument("--kill-every", type=float, default=8)
-    parser.add_argument("--freeze", type=float, default=20)
+    parser.add_argument("--freeze", type=float, default=20, help="seconds the broker stays frozen")
+    parser.add_argument(
+        "--outage-every",
+        type=int,
+        default=3,
+        help="kills between outages (the broker frozen and PostgreSQL restarted in turn)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--settle", type=float, default=600, help="seconds allowed to drain after the load"
@@ -575,6 +594,7 @@ def main() -> None:
             concurrency=args.concurrency,
             kill_every_s=args.kill_every,
             freeze_s=args.freeze,
+            outage_every=args.outage_every,
             seed=args.seed,
             settle_s=args.settle,
         )

@@ -16,13 +16,20 @@ def test_nothing_is_lost_or_doubled_through_kills_a_frozen_broker_and_a_database
     tmp_path: Path,
 ) -> None:
     tally, checks, counts = run(
-        tmp_path, leads=1000, rate=40, kill_every_s=5, freeze_s=8, seed=11, settle_s=180
+        tmp_path,
+        leads=1000,
+        rate=40,
+        kill_every_s=5,
+        freeze_s=8,
+        outage_every=1,
+        seed=11,
+        settle_s=180,
     )
     report = render(tally, checks, counts)
     print(report)
     assert tally.accepted == 1000, report
     assert tally.meetings > 0, report
     assert tally.kills >= 2, report
-    assert tally.broker_freezes == 1, report
-    assert tally.database_restarts == 1, report
+    assert tally.broker_freezes >= 1, report
+    assert tally.database_restarts >= 1, report
     assert all(check.ok for check in checks), report
