@@ -1,5 +1,5 @@
 """Session fixtures: real PostgreSQL and broker (started once, only when a test needs
-them), the running stack for end-to-end tests."""
+them). The running stack for end-to-end tests is in ``tests/e2e/conftest.py``."""
 
 from __future__ import annotations
 
@@ -9,19 +9,12 @@ import pytest
 
 from shared.db import SessionFactory, make_engine, make_sessions
 from tests.support.infra import Infra, start_infra
-from tests.support.stack import Stack, run_stack
 
 
 @pytest.fixture(scope="session")
 def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     with start_infra(tmp_path_factory.mktemp("infra")) as started:
         yield started
-
-
-@pytest.fixture(scope="session")
-def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with run_stack(infra, tmp_path_factory.mktemp("stack-logs")) as running:
-        yield running
 
 
 @pytest.fixture
