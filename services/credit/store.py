@@ -1,5 +1,7 @@
-"""Credit's tables (schema ``credit``) and their queries, and the mapping from stored
-facts to the domain's ``LeadFacts``. Rows never leave this module as ORM objects."""
+"""Credit's tables (schema ``credit``) and the queries of its decision path (facts,
+touches and the review queue, decisions, returns, the ledger), and the mapping from stored
+facts to the domain's ``LeadFacts``. The statement and report reads are in
+``report_queries``."""
 
 from __future__ import annotations
 
@@ -41,7 +43,6 @@ from services.credit.domain.facts import (
     StatusEvent,
     Touch,
 )
-from services.credit.domain.report import LeadStanding
 
 SCHEMA = "credit"
 _metadata = MetaData(schema=SCHEMA)
@@ -222,12 +223,9 @@ async def queue_leads_touch_bears_on(
         facts.c.occurred_at <= touched_at + timedelta(days=TOUCH_HORIZON_DAYS),
     )
     result = await session.execute(
-        insert(review_queue)
-        .from_select(["lead_id"], leads)
-        .on_conflict_do_nothing()
-        .returning(review_queue.c.lead_id)
+        insert(review_queue).from_select(["lead_id"], leads).on_conflict_do_nothing()
     )
-    return len(result.all())
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def queued_for_review(session: AsyncSession, limit: int) -> list[UUID]:
@@ -247,10 +245,6 @@ async def take_from_review_queue(session: AsyncSession, lead_id: UUID) -> bool:
         .returning(review_queue.c.lead_id)
     )
     return result.first() is not None
-
-
-async def review_queue_length(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(review_queue)) or 0)
 
 
 async def touches_bearing_on(
@@ -352,15 +346,15 @@ async def lead_firm(session: AsyncSession, lead_id: UUID) -> str | None:
 
 # --- decisions ---------------------------------------------------------------------
 
-_DECISIONS: Table = CreditDecisionRow.__table__  # type: ignore[attr-defined]
+DECISIONS: Table = CreditDecisionRow.__table__  # type: ignore[attr-defined]
 
 
-def _is_current() -> ColumnElement[bool]:
+def is_current() -> ColumnElement[bool]:
     """A decision row no later revision of its lead supersedes."""
-    newer = _DECISIONS.alias("newer")
+    newer = DECISIONS.alias("newer")
     return ~(
         select(newer.c.revision)
-        .where(newer.c.lead_id == _DECISIONS.c.lead_id, newer.c.revision > _DECISIONS.c.revision)
+        .where(newer.c.lead_id == DECISIONS.c.lead_id, newer.c.revision > DECISIONS.c.revision)
         .exists()
     )
 
@@ -399,7 +393,7 @@ async def set_next_review(
 
 async def due_for_review(session: AsyncSession, now: datetime, limit: int) -> list[UUID]:
     """Leads whose current decision changes by ``now`` with no new fact, earliest first."""
-    decisions = _DECISIONS
+    decisions = DECISIONS
     rows = await session.execute(
         select(decisions.c.lead_id)
         .where(decisions.c.next_review_at <= now)
@@ -469,13 +463,12 @@ async def review_later_returns(
 ) -> None:
     """Another return took or gave up a place before these: their count changed, so their
     current decisions are due for review as of when they were made (the sweep re-decides)."""
-    decisions = _DECISIONS
-    is_current = _is_current()
+    decisions = DECISIONS
     await session.execute(
         decisions.update()
         .where(
             decisions.c.lead_id == returns.c.lead_id,
-            is_current,
+            is_current(),
             returns.c.firm_id == firm_id,
             returns.c.period == f"{since:%Y-%m}",
             tuple_(returns.c.returned_at, returns.c.lead_id) > tuple_(since, lead_id),
@@ -514,81 +507,3 @@ async def meetings_credited(session: AsyncSession, firm_id: str, period: str, bu
 async def add_ledger_entry(session: AsyncSession, **values: Any) -> None:
     """Append-only; the (lead, decision revision) key means nothing is booked twice."""
     await session.execute(insert(ledger).values(**values).on_conflict_do_nothing())
-
-
-async def statement_lines(session: AsyncSession, firm_id: str, period: str) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        select(
-            ledger.c.lead_id,
-            ledger.c.decision_revision,
-            ledger.c.kind,
-            ledger.c.amount,
-            ledger.c.currency,
-            ledger.c.meetings,
-            ledger.c.payable_on,
-            ledger.c.reason,
-            ledger.c.created_at,
-        )
-        .where(ledger.c.firm_id == firm_id, ledger.c.period == period)
-        .order_by(ledger.c.id)
-    )
-    return [dict(r._mapping) for r in rows]
-
-
-# --- reports ---
-
-
-async def firm_touches(
-    session: AsyncSession, firm_id: str, since: datetime, until: datetime
-) -> list[Touch]:
-    """The firm's own touches (calls, emails...) made in ``[since, until)``."""
-    rows = await session.execute(
-        select(touches.c.occurred_at, touches.c.email_domain).where(
-            touches.c.firm_id == firm_id,
-            touches.c.occurred_at >= since,
-            touches.c.occurred_at < until,
-        )
-    )
-    return [Touch(firm_id, at, domain) for at, domain in rows]
-
-
-REPORTED_KINDS = ("received", "status", "meeting")  # what a report counts, by event time
-
-
-async def firm_leads(
-    session: AsyncSession, firm_id: str, since: datetime, until: datetime
-) -> list[LeadStanding]:
-    """The leads whose current decision is about the firm and that were received, changed
-    stage or had a meeting in ``[since, until)`` (all a report over that window counts),
-    with their facts (SP9 reports). One facts read per such lead."""
-    decisions = _DECISIONS
-    in_window = (
-        select(facts.c.lead_id)
-        .where(
-            facts.c.kind.in_(REPORTED_KINDS),
-            facts.c.occurred_at >= since,
-            facts.c.occurred_at < until,
-        )
-        .distinct()
-    )
-    rows = (
-        await session.execute(
-            select(decisions).where(
-                decisions.c.firm_id == firm_id,
-                decisions.c.lead_id.in_(in_window),
-                _is_current(),
-            )
-        )
-    ).all()
-    standings = []
-    for row in rows:
-        reasons = row.event.get("reasons") or [{}]
-        standings.append(
-            LeadStanding(
-                await lead_facts(session, row.lead_id),
-                row.state,
-                Decimal(row.amount),
-                reasons[0].get("sentence", ""),
-            )
-        )
-    return standings

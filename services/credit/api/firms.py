@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from services.credit import store
+from services.credit import report_queries, store
 from services.credit.domain.contract import Contract, Terms
 from shared.auth import OpsCaller
 from shared.http import csv_download
@@ -66,7 +66,7 @@ async def build_statement(request: Request, firm_id: str, period: str) -> Statem
     if not PERIOD.match(period):
         raise Problem(422, "period: YYYY-MM", errors=[{"field": "period", "reason": "YYYY-MM"}])
     async with runtime_of(request).sessions() as session:
-        lines = await store.statement_lines(session, firm_id, period)
+        lines = await report_queries.statement_lines(session, firm_id, period)
     credited = sum((line["amount"] for line in lines if line["amount"] > 0), start=0)
     clawed = sum((line["amount"] for line in lines if line["amount"] < 0), start=0)
     for line in lines:

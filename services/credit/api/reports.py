@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from services.credit import store
+from services.credit import report_queries, store
 from services.credit.api.firms import FirmIdPath
 from services.credit.domain.report import Report, build_report, report_csv, week_of
 from shared.auth import OpsCaller
@@ -53,8 +53,8 @@ async def _report(request: Request, firm_id: str, kind: Kind, day: str, fmt: str
     since = datetime.combine(start, time(), tzinfo=UTC)
     until = since + timedelta(days=days)
     async with runtime_of(request).sessions() as session:
-        leads = await store.firm_leads(session, firm_id, since, until)
-        touches = await store.firm_touches(session, firm_id, since, until)
+        leads = await report_queries.firm_leads(session, firm_id, since, until)
+        touches = await report_queries.firm_touches(session, firm_id, since, until)
     report = build_report(firm_id, leads, start, days, touches)
     if fmt == "csv":
         filename = f"{firm_id}-{kind}-{start.isoformat()}.csv"

@@ -11,7 +11,7 @@ from uuid import uuid4
 
 from sqlalchemy import select
 
-from services.credit import store
+from services.credit import report_queries, store
 from services.credit.service import redecide
 from shared.db import SessionFactory
 from tests.integration.credit.conftest import (
@@ -111,7 +111,7 @@ async def test_a_return_claws_back_with_a_negative_entry_and_the_statement_nets_
         Decimal("-150.00"),
     ]
     async with sessions() as session:
-        lines = await store.statement_lines(session, firm.firm_id, "2026-11")
+        lines = await report_queries.statement_lines(session, firm.firm_id, "2026-11")
         kinds = (
             await session.execute(select(store.ledger.c.kind).where(store.ledger.c.lead_id == lead))
         ).scalars()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
-from services.credit import store
+from services.credit import report_queries
 from shared.db import SessionFactory
 from tests.integration.credit.conftest import apply, new_firm, new_lead
 
@@ -18,7 +18,8 @@ async def _leads_between(
     sessions: SessionFactory, firm_id: str, since: datetime, until: datetime
 ) -> set[UUID]:
     async with sessions() as session:
-        return {s.facts.lead_id for s in await store.firm_leads(session, firm_id, since, until)}
+        leads = await report_queries.firm_leads(session, firm_id, since, until)
+    return {s.facts.lead_id for s in leads}
 
 
 async def test_a_report_window_holds_the_leads_that_had_something_in_it(
