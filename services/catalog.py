@@ -32,8 +32,12 @@ SERVICES: dict[str, ServiceInfo] = {
 
 
 def migrate(database_url: str, names: list[str] | None = None) -> None:
+    from shared.access_tables import SCHEMA as ACCESS
     from shared.migrations import upgrade
 
+    # The shared access schema (credentials, audit log) first: services' migrations and
+    # every service's requests read it.
+    upgrade(Path(__file__).parent.parent / "shared" / "access_migrations", database_url, ACCESS)
     for name in names or list(SERVICES):
         info = SERVICES[name]
         upgrade(info.migrations, database_url, info.schema)

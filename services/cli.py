@@ -55,6 +55,7 @@ def serve(
 ) -> None:
     """Run one service (production entrypoint). Needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS."""
     info = SERVICES[service.value]
+    trusted = Settings().forwarded_allow_ips
     uvicorn.run(
         info.factory,
         factory=True,
@@ -63,6 +64,9 @@ def serve(
         workers=workers,
         access_log=False,
         log_level="warning",
+        # X-Forwarded-For only from configured proxies (never from loopback by default).
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
         timeout_graceful_shutdown=20,
     )
 
@@ -142,10 +146,12 @@ def reconcile(
 
 
 def _mount_service_commands() -> None:
+    from services import credentials_cli
     from services.credit import cli as credit_cli
     from services.intake import cli as intake_cli
     from services.router import cli as router_cli
 
+    app.add_typer(credentials_cli.app, name="credentials")
     app.add_typer(intake_cli.app)
     app.add_typer(router_cli.app, name="router")
     app.add_typer(credit_cli.app, name="credit")

@@ -28,7 +28,7 @@ import httpx
 
 from services.catalog import SERVICES, migrate
 from services.ops.demo_traffic import start_demo_traffic
-from shared.auth import hash_token, new_token
+from shared import credentials
 from shared.db import make_engine, make_sessions
 from shared.embedded import (
     EMBEDDED_BROKER_SETTINGS,
@@ -202,11 +202,22 @@ def _start_infra(settings: Settings, data_dir: Path, procs: _Processes) -> dict[
     return env
 
 
-def _issue_ops_token(settings: Settings, data_dir: Path, env: dict[str, str]) -> str | None:
-    if settings.leadflow_ops_token_sha256:
-        return None  # the operator configured their own tokens; we cannot show one
-    token = new_token()
-    env["LEADFLOW_OPS_TOKEN_SHA256"] = hash_token(token)
+async def issue_admin(database_url: str, name: str) -> str:
+    """A new admin credential (the token is shown once; its digest is stored)."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async with make_sessions(engine)() as session, session.begin():
+            issued = await credentials.issue(
+                session, name=name, scopes=("admin",), created_by="leadflow up"
+            )
+    finally:
+        await engine.dispose()
+    return issued.token
+
+
+def _issue_ops_token(data_dir: Path, env: dict[str, str]) -> str:
+    """An admin credential for this run, kept in ``ops-token`` (mode 600)."""
+    token = asyncio.run(issue_admin(env["DATABASE_URL"], "leadflow up"))
     token_file = data_dir / "ops-token"
     token_file.write_text(token + "\n")
     token_file.chmod(0o600)
@@ -255,8 +266,8 @@ def run_stack(settings: Settings, *, demo: bool, traffic_per_minute: float = 0) 
     with _stop_on_signals():
         try:
             env = _start_infra(settings, data_dir, procs)
-            token = _issue_ops_token(settings, data_dir, env)
             _prepare(env, demo=demo)
+            token = _issue_ops_token(data_dir, env)
             ports = _start_services(env, procs)
             _print_where(env, ports, token, data_dir)
             if demo and token:

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.consumer import EventConsumer, Handler
+from shared.credentials import Verifier
 from shared.db import SessionFactory, asyncpg_dsn, make_engine, make_sessions, ping
 from shared.events.asyncapi import asyncapi_document
 from shared.http import BacklogGuard, BodySizeLimit, RequestMetrics, TraceRequests
@@ -57,6 +58,7 @@ class Runtime:
     sessions: SessionFactory
     outbox: Outbox
     producer: AIOKafkaProducer
+    verifier: Verifier
     producer_ready: asyncio.Event = field(default_factory=asyncio.Event)
     outbox_backlog: int = 0
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -253,12 +255,14 @@ def create_service(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url or "", pool_size=settings.db_pool_size)
+        sessions = make_sessions(engine)
         runtime = Runtime(
             name=name,
             settings=settings,
-            sessions=make_sessions(engine),
+            sessions=sessions,
             outbox=Outbox(schema, source=f"/{name}"),
             producer=make_producer(settings, client_id=name),
+            verifier=Verifier(sessions),
         )
         app.state.runtime = runtime
         app.state.engine = engine

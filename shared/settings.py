@@ -39,11 +39,14 @@ class Settings(BaseSettings):
     leadflow_data_dir: Path = Field(
         default=Path(".leadflow"), description="Where the embedded database keeps its data."
     )
-    leadflow_ops_token_sha256: str = Field(
-        default="",
-        description="Comma-separated SHA-256 hex digests of the ops API tokens (never the tokens).",
-    )
     leadflow_instance: str = Field(default="", description="Instance name used in logs.")
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Comma-separated addresses or networks (CIDR) of the proxies trusted to "
+        "set X-Forwarded-For / X-Forwarded-Proto; the client address behind rate limits "
+        "comes from them only. Empty (the default): no proxy is trusted and the socket's "
+        "peer is the client. Behind an ingress: its address range.",
+    )
 
     otel_traces_exporter: Literal["none", "console", "memory", "otlp"] = Field(
         default="none",
@@ -71,10 +74,6 @@ class Settings(BaseSettings):
     )
     consumer_batch_size: int = 200
     db_pool_size: int = 10
-
-    @property
-    def ops_token_hashes(self) -> frozenset[str]:
-        return frozenset(h.strip().lower() for h in self.leadflow_ops_token_sha256.split(",") if h)
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,6 @@ from services.credit.sweep import SWEEP_EVERY_S, Clock, run_sweep
 from shared.events.envelope import utcnow
 from shared.events.topics import (
     ACTIVITIES_LOGGED,
-    FIRMS_KEYS,
     LEADS_RECEIVED,
     LEADS_ROUTED,
     LEADS_STATUS,
@@ -30,7 +29,6 @@ FACT_TOPICS = [
     ACTIVITIES_LOGGED,
     MEETINGS_UPDATED,
     LEADS_STATUS,
-    FIRMS_KEYS,
 ]
 
 

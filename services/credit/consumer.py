@@ -14,12 +14,10 @@ from services.credit.service import redecide
 from shared.consumer import Handler
 from shared.events.activities import ActivityLogged, MeetingUpdated
 from shared.events.envelope import Envelope
-from shared.events.firms import PartnerKeyChanged
 from shared.events.leads import LeadReceived
 from shared.events.routing import LeadRouted
 from shared.events.status import LeadStatusChanged
 from shared.outbox import Outbox
-from shared.partners import apply_key_change
 
 _OPTIONAL_FIELDS = ("name", "company", "title", "phone", "country")
 
@@ -35,6 +33,7 @@ async def on_lead_received(session: AsyncSession, envelope: Envelope, outbox: Ou
         email_domain=lead.email_domain,
         data={
             "channel": lead.channel,
+            "source": lead.source,
             "firm_id": lead.firm_id,
             "email_domain": lead.email_domain,
             "fields": [f for f in _OPTIONAL_FIELDS if getattr(lead, f)],
@@ -57,6 +56,7 @@ async def on_lead_routed(session: AsyncSession, envelope: Envelope, outbox: Outb
             "revision": routed.revision,
             "firm_id": firm.firm_id if firm else None,
             "starts_on": firm.starts_on.isoformat() if firm else None,
+            "account_id": routed.account.account_id if routed.account else None,
             "account_name": routed.account.name if routed.account else None,
             "customer": routed.rule == "customer",
             "cross_sell": bool(firm and firm.cross_sell),
@@ -117,10 +117,6 @@ async def on_status(session: AsyncSession, envelope: Envelope, outbox: Outbox) -
     await redecide(session, outbox, status.lead_id)
 
 
-async def on_key_changed(session: AsyncSession, envelope: Envelope) -> None:
-    await apply_key_change(session, store.SCHEMA, PartnerKeyChanged.from_envelope(envelope))
-
-
 def handlers(outbox: Outbox) -> dict[str, Handler]:
     with_outbox: dict[str, Callable[..., Awaitable[None]]] = {
         LeadReceived.event_type: on_lead_received,
@@ -130,5 +126,4 @@ def handlers(outbox: Outbox) -> dict[str, Handler]:
     }
     built: dict[str, Handler] = {t: partial(h, outbox=outbox) for t, h in with_outbox.items()}
     built[ActivityLogged.event_type] = on_activity
-    built[PartnerKeyChanged.event_type] = on_key_changed
     return built

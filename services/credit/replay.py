@@ -32,11 +32,10 @@ from shared.settings import Settings
 _EMPTIED = (
     "touches",
     "review_queue",
-    "returns",
+    "claims",
     "ledger",
     "credit_decisions",
     "processed_events",
-    "partner_keys",
 )
 
 

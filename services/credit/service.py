@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit import store
 from services.credit.domain.acceptance import return_claim
+from services.credit.domain.contract import Contract
+from services.credit.domain.disputes import SETTLEMENT_RULES
 from services.credit.domain.facts import LeadFacts
-from services.credit.domain.policy import ZERO, Decision, decide
+from services.credit.domain.policy import ZERO, Decision, claimant, decide, inbound_claim
 from shared.events.credit import CreditDecided, CreditState, Reason
 from shared.outbox import Outbox
 
@@ -51,31 +53,26 @@ async def redecide(
     times = (latest_fact_time(facts), latest.decided_at if latest else None, review_due)
     as_of = max(t for t in times if t is not None)
     routed = facts.routed
-    firm = routed.firm_id
+    firm = claimant(facts.received, routed)
     contract = await store.current_contract(session, firm) if firm else None
-    if contract is not None:
-        touches = await store.touches_bearing_on(session, facts.received, contract.terms)
+    if contract is not None and firm is not None:
+        touches = await store.touches_bearing_on(session, facts.received, firm, contract.terms)
         facts = replace(facts, touches=touches)
     earlier = await store.meetings_credited(session, firm, f"{as_of:%Y-%m}", lead_id) if firm else 0
-    claim = return_claim(facts, contract.terms) if contract else None
-    returns_before = 0
-    if firm and claim is not None:
-        await store.lock_returns(session, firm)
-        returns_before = await store.returns_before(session, firm, claim.occurred_at, lead_id)
+    returned = return_claim(facts, contract.terms) if contract else None
+    returns = _cap(contract, firm, "return", "", returned.occurred_at if returned else None)
+    inbound = _cap(contract, firm, "inbound", _account_of(facts), inbound_claim(facts, contract))
     decision = decide(
         facts,
         contract,
         as_of=as_of,
         nth_meeting_in_month=earlier + 1,
-        returns_before=returns_before,
+        returns_before=await _places_before(session, returns, lead_id),
+        inbound_before=await _places_before(session, inbound, lead_id),
     )
-    await _count_return(
-        session,
-        lead_id,
-        firm,
-        decision,
-        capped=bool(contract and contract.terms.return_cap_per_month is not None),
-    )
+    returns = _cap(contract, firm, "return", "", decision.return_claimed_at)
+    await _keep_place(session, "return", lead_id, returns, reviewed=_return_capped(contract))
+    await _keep_place(session, "inbound", lead_id, inbound, reviewed=True)
 
     state: CreditState = decision.state
     booked, _ = await store.ledger_total(session, lead_id)
@@ -123,43 +120,88 @@ async def redecide(
             next_review_at=decision.next_review_at,
         )
     )
+    settled_before = {r["rule"] for r in latest.event.get("reasons", [])} if latest else set()
     await _book(
         session,
         event,
         decision,
         contract_holding_days=(contract.terms.holding_days if contract else 0),
+        settles=bool(SETTLEMENT_RULES & ({r.rule for r in reasons} - settled_before)),
     )
     await outbox.add(session, event)
     return event
 
 
-async def _count_return(
-    session: AsyncSession, lead_id: UUID, firm: str | None, decision: Decision, *, capped: bool
+def _account_of(facts: LeadFacts) -> str:
+    """What an inbound cap counts per: the matched account (its domain before routing
+    carried the account id)."""
+    assert facts.received is not None
+    assert facts.routed is not None
+    return facts.routed.account_id or facts.received.email_domain
+
+
+def _return_capped(contract: Contract | None) -> bool:
+    return bool(contract and contract.terms.return_cap_per_month is not None)
+
+
+def _cap(
+    contract: Contract | None, firm: str | None, kind: str, scope: str, at: datetime | None
+) -> tuple[store.Cap, datetime] | None:
+    if contract is None or firm is None or at is None:
+        return None
+    return store.Cap(kind, firm, scope), at
+
+
+async def _places_before(
+    session: AsyncSession, place: tuple[store.Cap, datetime] | None, lead_id: UUID
+) -> int:
+    """How many of the cap's places came before this lead's (0 when it takes none)."""
+    if place is None:
+        return 0
+    await store.lock_claims(session, place[0])
+    return await store.claims_before(session, place[0], place[1], lead_id)
+
+
+async def _keep_place(
+    session: AsyncSession,
+    kind: str,
+    lead_id: UUID,
+    place: tuple[store.Cap, datetime] | None,
+    *,
+    reviewed: bool,
 ) -> None:
-    """Keep the lead's place among the firm's returns of the month; when it moves, the
-    later returns' counts change, so their decisions are due for review (the cap)."""
-    if decision.return_claimed_at is not None and firm is not None:
-        await store.lock_returns(session, firm)
-    moved = await store.record_return(session, lead_id, firm, decision.return_claimed_at)
-    if moved is not None and firm is not None and capped:
-        await store.review_later_returns(session, firm, moved, lead_id)
+    """Keep the lead's place under a cap; when it moves, the later places' counts change,
+    so their decisions are due for review (``reviewed``: only where a cap applies)."""
+    for cap, since in await store.record_claim(session, kind, lead_id, place):
+        if reviewed:
+            await store.lock_claims(session, cap)
+            await store.review_later_claims(session, cap, since, lead_id)
 
 
 async def _book(
-    session: AsyncSession, event: CreditDecided, decision: Decision, *, contract_holding_days: int
+    session: AsyncSession,
+    event: CreditDecided,
+    decision: Decision,
+    *,
+    contract_holding_days: int,
+    settles: bool,
 ) -> None:
-    """The ledger holds the difference: a credit, or a clawback as a negative entry."""
+    """The ledger holds the difference: a credit, or a clawback as a negative entry. A
+    dispute's settlement is always a line (of 0.00 when the amount stands), so both sides
+    see on the statement how it ended."""
     booked, booked_meetings = await store.ledger_total(session, event.lead_id)
     delta: Decimal = event.amount - booked
-    if delta == ZERO:
+    if delta == ZERO and not settles:
         return
+    settlement = next((r for r in reversed(event.reasons) if r.rule in SETTLEMENT_RULES), None)
+    kind = "credit" if delta > 0 else "clawback" if delta < 0 else "settlement"
     firm = event.firm_id or (await store.lead_firm(session, event.lead_id)) or "unknown"
     await store.add_ledger_entry(
         session,
         lead_id=event.lead_id,
         decision_revision=event.revision,
         firm_id=firm,
-        kind="credit" if delta > 0 else "clawback",
+        kind=kind,
         amount=delta,
         currency=event.currency,
         meetings=_meetings_in(decision) - booked_meetings,
@@ -169,5 +211,5 @@ async def _book(
             if delta > 0 and decision.payable_on
             else (event.decided_at + timedelta(days=contract_holding_days)).date()
         ),
-        reason=event.reasons[-1].sentence if event.reasons else event.state,
+        reason=(settlement or event.reasons[-1]).sentence if event.reasons else event.state,
     )

@@ -1,10 +1,11 @@
 """Credit's tables (schema ``credit``) and the queries of its decision path (facts,
-touches and the review queue, decisions, returns, the ledger), and the mapping from stored
-facts to the domain's ``LeadFacts``. The statement and report reads are in
+touches and the review queue, decisions, places under a monthly cap, the ledger), and the
+mapping from stored facts to the domain's ``LeadFacts``. The statement and report reads are in
 ``report_queries``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    and_,
     func,
     select,
     tuple_,
@@ -101,13 +103,15 @@ review_queue = Table(
     Column("lead_id", Uuid, primary_key=True),
     Column("queued_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
 )
-returns = Table(
-    "returns",
+claims = Table(
+    "claims",
     _metadata,
+    Column("kind", String(20), primary_key=True),  # return | inbound
     Column("lead_id", Uuid, primary_key=True),
     Column("firm_id", String(100), nullable=False),
+    Column("scope", String(255), nullable=False),  # '' (the firm's) or an account
     Column("period", String(7), nullable=False),
-    Column("returned_at", DateTime(timezone=True), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
 )
 ledger = Table(
     "ledger",
@@ -213,14 +217,16 @@ async def add_touch(
 async def queue_leads_touch_bears_on(
     session: AsyncSession, email_domain: str, touched_at: datetime
 ) -> int:
-    """Queue for review the leads on the domain a touch at ``touched_at`` can change:
-    received at or after it, inside the look-back horizon (a touch counts only before a
-    lead). A lead already queued stays queued once. Returns how many were queued."""
+    """Queue for review the leads on the domain a touch at ``touched_at`` can change: the
+    inbound ones (a touch bears only on those) received at or after it, inside the
+    look-back horizon. A lead already queued stays queued once. Returns how many were
+    queued."""
     leads = select(facts.c.lead_id).where(
         facts.c.kind == "received",
         facts.c.email_domain == email_domain,
         facts.c.occurred_at >= touched_at,
         facts.c.occurred_at <= touched_at + timedelta(days=TOUCH_HORIZON_DAYS),
+        facts.c.data["firm_id"].astext.is_(None),
     )
     result = await session.execute(
         insert(review_queue).from_select(["lead_id"], leads).on_conflict_do_nothing()
@@ -248,36 +254,23 @@ async def take_from_review_queue(session: AsyncSession, lead_id: UUID) -> bool:
 
 
 async def touches_bearing_on(
-    session: AsyncSession, received: Received, terms: Terms
+    session: AsyncSession, received: Received, firm_id: str, terms: Terms
 ) -> tuple[Touch, ...]:
-    """The touches of the lead's domain the contract's terms can look at, condensed to what
-    the policy reads: per firm, its earliest touch inside the protection window (conflicts:
-    first touch wins) and its latest inside the inbound look-back (SP3). Both are computed
-    in the database, so a lead on a domain with thousands of touches reads a few rows."""
+    """The one touch the policy reads for an inbound lead: the firm's own latest on the
+    lead's domain inside the look-back (SP3). Another firm's touches never bear on it, and
+    a lead the firm submitted needs none."""
+    if received.submitted_by_firm is not None:
+        return ()
     at = received.received_at
-    protected = touches.c.occurred_at >= at - timedelta(days=terms.protection_days)
-    looked_back = touches.c.occurred_at >= at - timedelta(days=terms.inbound_lookback_days)
-    widest = max(terms.protection_days, terms.inbound_lookback_days)
-    rows = await session.execute(
-        select(
-            touches.c.firm_id,
-            func.min(touches.c.occurred_at).filter(protected, touches.c.occurred_at < at),
-            func.max(touches.c.occurred_at).filter(looked_back),
-        )
-        .where(
+    latest = await session.scalar(
+        select(func.max(touches.c.occurred_at)).where(
             touches.c.email_domain == received.email_domain,
+            touches.c.firm_id == firm_id,
             touches.c.occurred_at <= at,
-            touches.c.occurred_at >= at - timedelta(days=widest),
+            touches.c.occurred_at >= at - timedelta(days=terms.inbound_lookback_days),
         )
-        .group_by(touches.c.firm_id)
     )
-    found = {
-        Touch(firm, moment, received.email_domain)
-        for firm, first, last in rows
-        for moment in (first, last)
-        if moment is not None
-    }
-    return tuple(sorted(found, key=lambda t: (t.occurred_at, t.firm_id)))
+    return (Touch(firm_id, latest, received.email_domain),) if latest is not None else ()
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -307,6 +300,7 @@ async def lead_facts(session: AsyncSession, lead_id: UUID) -> LeadFacts:
                 data.get("firm_id"),
                 data["email_domain"],
                 frozenset(data.get("fields", [])),
+                data.get("source", ""),
             )
         elif kind == "routed" and (routed is None or data["revision"] > routed.revision):
             routed = Routed(
@@ -317,6 +311,7 @@ async def lead_facts(session: AsyncSession, lead_id: UUID) -> LeadFacts:
                 data.get("customer", False),
                 data.get("cross_sell", False),
                 data.get("in_notice", False),
+                data.get("account_id"),
             )
         elif kind == "meeting":
             meetings.append(
@@ -332,7 +327,9 @@ async def lead_facts(session: AsyncSession, lead_id: UUID) -> LeadFacts:
         elif kind == "status":
             statuses.append(StatusEvent(data["stage"], data.get("reason_code"), occurred_at))
         elif kind == "dispute":
-            disputes.append(DisputeEvent(data["kind"], occurred_at, data.get("comment", "")))
+            disputes.append(
+                DisputeEvent(data["kind"], occurred_at, data.get("comment", ""), data.get("by", ""))
+            )
     return LeadFacts(
         lead_id, received, routed, (), tuple(meetings), tuple(statuses), tuple(disputes)
     )
@@ -408,71 +405,93 @@ async def decision_count(session: AsyncSession, lead_id: UUID) -> int:
     return int(await session.scalar(query) or 0)
 
 
-# --- returns (the monthly cap) ---------------------------------------------------------
+# --- places under a monthly cap: returns, inbound credits per account ----------------
 
 
-async def lock_returns(session: AsyncSession, firm_id: str) -> None:
-    """Held while a firm's returns are counted and recorded, so two returns decided at
-    once each see the other."""
-    await lock(session, f"returns:{firm_id}")
+@dataclass(frozen=True)
+class Cap:
+    """One monthly cap's places: a firm's returns (scope '') or its inbound credits on one
+    account (scope: the account)."""
+
+    kind: str  # return | inbound
+    firm_id: str
+    scope: str = ""
 
 
-async def returns_before(session: AsyncSession, firm_id: str, at: datetime, lead_id: UUID) -> int:
-    """The firm's returns in ``at``'s month that came before this one (event time, then
+async def lock_claims(session: AsyncSession, cap: Cap) -> None:
+    """Held while a cap's places are counted and recorded, so two leads decided at once
+    each see the other."""
+    await lock(session, f"claims:{cap.kind}:{cap.firm_id}:{cap.scope}")
+
+
+def _of(cap: Cap) -> ColumnElement[bool]:
+    return and_(
+        claims.c.kind == cap.kind, claims.c.firm_id == cap.firm_id, claims.c.scope == cap.scope
+    )
+
+
+async def claims_before(session: AsyncSession, cap: Cap, at: datetime, lead_id: UUID) -> int:
+    """The places of the cap in ``at``'s month taken before this lead's (event time, then
     lead id: the same order however the facts arrived)."""
     total = await session.scalar(
         select(func.count()).where(
-            returns.c.firm_id == firm_id,
-            returns.c.period == f"{at:%Y-%m}",
-            tuple_(returns.c.returned_at, returns.c.lead_id) < tuple_(at, lead_id),
+            _of(cap),
+            claims.c.period == f"{at:%Y-%m}",
+            tuple_(claims.c.at, claims.c.lead_id) < tuple_(at, lead_id),
         )
     )
     return int(total or 0)
 
 
-async def record_return(
-    session: AsyncSession, lead_id: UUID, firm_id: str | None, at: datetime | None
-) -> datetime | None:
-    """Keep the lead's return (or its absence) current. Returns the earliest time whose
-    place in the count moved (the old or the new return), None if nothing changed."""
+async def record_claim(
+    session: AsyncSession, kind: str, lead_id: UUID, place: tuple[Cap, datetime] | None
+) -> list[tuple[Cap, datetime]]:
+    """Keep the lead's place under a ``kind`` cap (or its absence) current. Returns where
+    places moved: each cap touched, from the earliest time whose later places shifted."""
     old = (
         await session.execute(
-            select(returns.c.firm_id, returns.c.returned_at).where(returns.c.lead_id == lead_id)
+            select(claims.c.firm_id, claims.c.scope, claims.c.at).where(
+                claims.c.kind == kind, claims.c.lead_id == lead_id
+            )
         )
     ).first()
-    if old is not None and firm_id is not None and (old.firm_id, old.returned_at) == (firm_id, at):
-        return None
-    if at is None or firm_id is None:
-        if old is None:
-            return None
-        await session.execute(returns.delete().where(returns.c.lead_id == lead_id))
-        return old.returned_at  # type: ignore[no-any-return]
-    await session.execute(
-        insert(returns)
-        .values(lead_id=lead_id, firm_id=firm_id, period=f"{at:%Y-%m}", returned_at=at)
-        .on_conflict_do_update(
-            index_elements=[returns.c.lead_id],
-            set_={"firm_id": firm_id, "period": f"{at:%Y-%m}", "returned_at": at},
+    was = (Cap(kind, old.firm_id, old.scope), old.at) if old is not None else None
+    if was == place:
+        return []
+    if place is None:
+        await session.execute(
+            claims.delete().where(claims.c.kind == kind, claims.c.lead_id == lead_id)
         )
+        return [was] if was is not None else []
+    cap, at = place
+    values = {"firm_id": cap.firm_id, "scope": cap.scope, "period": f"{at:%Y-%m}", "at": at}
+    await session.execute(
+        insert(claims)
+        .values(kind=kind, lead_id=lead_id, **values)
+        .on_conflict_do_update(index_elements=[claims.c.kind, claims.c.lead_id], set_=values)
     )
-    return min(at, old.returned_at) if old is not None else at
+    if was is None:
+        return [place]
+    if was[0] == cap:
+        return [(cap, min(at, was[1]))]
+    return [was, place]
 
 
-async def review_later_returns(
-    session: AsyncSession, firm_id: str, since: datetime, lead_id: UUID
+async def review_later_claims(
+    session: AsyncSession, cap: Cap, since: datetime, lead_id: UUID
 ) -> None:
-    """Another return took or gave up a place before these: their count changed, so their
-    current decisions are due for review as of when they were made (the sweep re-decides)."""
+    """A place was taken or given up before these: their counts changed, so their current
+    decisions are due for review as of when they were made (the sweep re-decides)."""
     decisions = DECISIONS
     await session.execute(
         decisions.update()
         .where(
-            decisions.c.lead_id == returns.c.lead_id,
+            decisions.c.lead_id == claims.c.lead_id,
             is_current(),
-            returns.c.firm_id == firm_id,
-            returns.c.period == f"{since:%Y-%m}",
-            tuple_(returns.c.returned_at, returns.c.lead_id) > tuple_(since, lead_id),
-            returns.c.lead_id != lead_id,
+            _of(cap),
+            claims.c.period == f"{since:%Y-%m}",
+            tuple_(claims.c.at, claims.c.lead_id) > tuple_(since, lead_id),
+            claims.c.lead_id != lead_id,
         )
         .values(next_review_at=decisions.c.decided_at)
     )

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from services.intake.api import firms, forms, imports, leads, partner, sales, webhooks
+from services.intake.consumer import HANDLERS
 from services.intake.domain.ratelimit import TokenBuckets
 from services.intake.edges.idempotency import IdempotencyKeys
 from services.intake.edges.limits import PathBodyLimit
@@ -17,8 +18,9 @@ from services.intake.edges.nul import NulGuard
 from services.intake.housekeeping import purge_forever
 from services.intake.settings import IntakeSettings, get_intake_settings
 from services.intake.store import SCHEMA
+from shared.events.topics import FIRMS_CONTRACTS
 from shared.http import BodySizeLimit
-from shared.service import Runtime, create_service
+from shared.service import ConsumerSpec, Runtime, create_service
 from shared.settings import Settings, get_settings
 
 
@@ -48,6 +50,9 @@ def create_app(
             webhooks.router,
             imports.router,
             firms.router,
+        ],
+        consumers=lambda _: [
+            ConsumerSpec(name="intake.contracts", topics=[FIRMS_CONTRACTS.name], handlers=HANDLERS)
         ],
         settings=settings,
         on_start=on_start,

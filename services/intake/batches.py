@@ -13,12 +13,12 @@ from services.intake.api.partner_schemas import ActivityIn, BatchResult, ItemRes
 from services.intake.api.schemas import LeadIn
 from services.intake.bulk import Item, submit_many
 from services.intake.domain.normalize import InvalidLead, Submission, normalize, normalize_email
+from services.intake.domain.reporting import late_or_future
 from services.intake.facts import log_activity
+from services.intake.firms import reporting_window_days
 from services.intake.store import get_lead
 from shared.events.envelope import utcnow
 from shared.outbox import Outbox
-
-FUTURE_SLACK = timedelta(minutes=5)
 
 
 def pydantic_errors(exc: ValidationError) -> list[dict[str, str]]:
@@ -83,8 +83,9 @@ async def log_activities(
     session: AsyncSession, outbox: Outbox, items: list[dict[str, Any]], *, firm_id: str
 ) -> BatchResult:
     results: list[ItemResult] = []
-    latest = utcnow() + FUTURE_SLACK
+    now = utcnow()
     async with session.begin():
+        window = await reporting_window_days(session, firm_id)
         for index, item in enumerate(items):
             try:
                 body = ActivityIn.model_validate(item)
@@ -99,8 +100,9 @@ async def log_activities(
                 email, domain = normalize_email(body.contact_email)
             except ValueError as exc:
                 errors.append({"field": "contact_email", "reason": str(exc)})
-            if body.occurred_at > latest:
-                errors.append({"field": "occurred_at", "reason": "is in the future"})
+            late = late_or_future(body.occurred_at, now, window)
+            if late is not None:
+                errors.append({"field": "occurred_at", "reason": late})
             if body.lead_id is not None:
                 lead = await get_lead(session, body.lead_id)
                 if lead is None or lead.firm_id != firm_id:  # another firm's lead: not found

@@ -79,7 +79,9 @@ async def book_meeting(
     scheduled_for: datetime | None,
     occurred_at: datetime | None,
     comment: str | None,
+    actor: str | None = None,
 ) -> UUID:
+    """A meeting booked by the firm. ``occurred_at``: when it was booked (default now)."""
     meeting_id = uuid4()
     now = utcnow()
     async with session.begin():
@@ -93,7 +95,7 @@ async def book_meeting(
                 status=status,
                 scheduled_for=scheduled_for,
                 updated_at=now,
-                history=[{"status": status, "by": "firm", "at": now.isoformat()}],
+                history=[{"status": status, "by": "firm", "at": now.isoformat(), "actor": actor}],
             )
         )
         await outbox.add(
@@ -110,6 +112,7 @@ async def book_meeting(
                 reported_at=now,
                 reported_by="firm",
                 comment=comment,
+                actor=actor,
             ),
         )
     return meeting_id
@@ -134,6 +137,7 @@ async def update_meeting(
     occurred_at: datetime | None,
     comment: str | None,
     reported_by: Literal["firm", "sales", "ops"],
+    actor: str | None = None,
 ) -> Any:
     """A change to a meeting, by the firm (``firm_id`` set: its own meetings only) or by
     sales/ops (sticking points 6-8: reschedules, no-shows, bad meetings). None when not
@@ -148,7 +152,13 @@ async def update_meeting(
             return None
         history = [
             *row.history,
-            {"status": status, "by": reported_by, "at": now.isoformat(), "comment": comment},
+            {
+                "status": status,
+                "by": reported_by,
+                "at": now.isoformat(),
+                "comment": comment,
+                "actor": actor,
+            },
         ]
         values: dict[str, Any] = {"status": status, "updated_at": now, "history": history}
         if scheduled_for is not None:
@@ -168,6 +178,7 @@ async def update_meeting(
                 reported_at=now,
                 reported_by=reported_by,
                 comment=comment,
+                actor=actor,
             ),
         )
     return (await session.execute(select(meetings).where(meetings.c.id == meeting_id))).first()

@@ -1,102 +1,118 @@
-"""Firms and their partner API keys (intake owns them). A key's token is shown once; only
-its SHA-256 is stored, and every issue or revocation is published as
-``leadflow.firm.key_changed.v1`` so other services keep their own copy."""
+"""Firms (intake owns them), the one contract term intake enforces, and their partner
+keys (``access.credentials``, shared with every service: a key issued here works
+everywhere at once; a revoked one stops everywhere within a second). A key's token is
+shown once; only its SHA-256 is stored. Every issue and revocation is in the audit log."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.tables import firms, partner_keys
-from shared.auth import hash_token
-from shared.events.envelope import utcnow
-from shared.events.firms import PartnerKeyChanged
-from shared.outbox import Outbox
-from shared.partners import new_partner_key
+from services.intake.tables import firm_terms, firms
+from shared import audit, credentials
+from shared.credentials import Caller, CredentialInfo, Issued
+from shared.events.firms import DEFAULT_REPORTING_WINDOW_DAYS, ContractChanged
+
+SERVICE = "intake"
 
 
-@dataclass(frozen=True)
-class IssuedKey:
-    key_id: str
-    firm_id: str
-    token: str
-    issued_at: datetime
-
-
-async def create_firm(session: AsyncSession, firm_id: str, name: str) -> bool:
-    """False when the firm already exists."""
-    async with session.begin():
-        created = await session.execute(
-            insert(firms)
-            .values(firm_id=firm_id, name=name)
-            .on_conflict_do_nothing()
-            .returning(firms.c.firm_id)
-        )
-        return created.first() is not None
+async def create_firm(session: AsyncSession, caller: Caller, firm_id: str, name: str) -> bool:
+    """Inside the caller's transaction. False when the firm already exists."""
+    created = await session.execute(
+        insert(firms)
+        .values(firm_id=firm_id, name=name)
+        .on_conflict_do_nothing()
+        .returning(firms.c.firm_id)
+    )
+    if created.first() is None:
+        return False
+    await audit.record(
+        session,
+        caller,
+        service=SERVICE,
+        action="firm.created",
+        entity_type="firm",
+        entity_id=firm_id,
+        before=None,
+        after={"firm_id": firm_id, "name": name},
+    )
+    return True
 
 
 async def get_firm(session: AsyncSession, firm_id: str) -> Any:
     return (await session.execute(select(firms).where(firms.c.firm_id == firm_id))).first()
 
 
-async def list_keys(session: AsyncSession, firm_id: str) -> list[Any]:
-    query = (
-        select(partner_keys.c.key_id, partner_keys.c.revoked, partner_keys.c.changed_at)
-        .where(partner_keys.c.firm_id == firm_id)
-        .order_by(partner_keys.c.changed_at)
+async def list_keys(session: AsyncSession, firm_id: str) -> list[CredentialInfo]:
+    return await credentials.list_credentials(session, firm_id=firm_id)
+
+
+async def issue_key(
+    session: AsyncSession, caller: Caller, firm_id: str, name: str
+) -> Issued | None:
+    """Inside the caller's transaction: a new key for an existing firm (None when there is
+    no such firm)."""
+    if await get_firm(session, firm_id) is None:
+        return None
+    issued = await credentials.issue(
+        session, name=name, scopes=("partner",), created_by=caller.actor, firm_id=firm_id
     )
-    return list((await session.execute(query)).all())
+    await audit.record(
+        session,
+        caller,
+        service=SERVICE,
+        action="key.issued",
+        entity_type="firm",
+        entity_id=firm_id,
+        before=None,
+        after={"key_id": issued.key_id, "name": name},
+    )
+    return issued
 
 
-async def issue_key(session: AsyncSession, outbox: Outbox, firm_id: str) -> IssuedKey | None:
-    """A new key for an existing firm (None when there is no such firm)."""
-    key_id, token = new_partner_key()
-    now = utcnow()
-    async with session.begin():
-        if await get_firm(session, firm_id) is None:
-            return None
-        digest = hash_token(token)
-        await session.execute(
-            insert(partner_keys).values(
-                key_id=key_id, firm_id=firm_id, token_sha256=digest, revoked=False, changed_at=now
-            )
-        )
-        await outbox.add(
+async def revoke_key(
+    session: AsyncSession, caller: Caller, firm_id: str, key_id: str
+) -> Literal["revoked", "already revoked", "unknown"]:
+    """Inside the caller's transaction: revoke one of the firm's keys."""
+    outcome = await credentials.revoke(session, key_id, revoked_by=caller.actor, firm_id=firm_id)
+    if outcome == "revoked":
+        await audit.record(
             session,
-            PartnerKeyChanged(
-                key_id=key_id, firm_id=firm_id, token_sha256=digest, revoked=False, changed_at=now
-            ),
+            caller,
+            service=SERVICE,
+            action="key.revoked",
+            entity_type="firm",
+            entity_id=firm_id,
+            before={"key_id": key_id, "revoked": False},
+            after={"key_id": key_id, "revoked": True},
         )
-    return IssuedKey(key_id, firm_id, token, now)
+    return outcome
 
 
-async def revoke_key(session: AsyncSession, outbox: Outbox, firm_id: str, key_id: str) -> bool:
-    """False when the firm has no such key. Revoking twice is harmless."""
-    now = utcnow()
-    async with session.begin():
-        row = (
-            await session.execute(
-                update(partner_keys)
-                .where(partner_keys.c.key_id == key_id, partner_keys.c.firm_id == firm_id)
-                .values(revoked=True, changed_at=now)
-                .returning(partner_keys.c.token_sha256)
-            )
-        ).first()
-        if row is None:
-            return False
-        await outbox.add(
-            session,
-            PartnerKeyChanged(
-                key_id=key_id,
-                firm_id=firm_id,
-                token_sha256=row.token_sha256,
-                revoked=True,
-                changed_at=now,
-            ),
+async def reporting_window_days(session: AsyncSession, firm_id: str) -> int:
+    """How many days back the firm may date what it reports (its contract's term, as
+    credit last published it; the contracts' default before any)."""
+    days = await session.scalar(
+        select(firm_terms.c.reporting_window_days).where(firm_terms.c.firm_id == firm_id)
+    )
+    return DEFAULT_REPORTING_WINDOW_DAYS if days is None else int(days)
+
+
+async def keep_contract_terms(session: AsyncSession, change: ContractChanged) -> None:
+    """Keep the term intake enforces in step with the firm's latest contract version."""
+    values = {
+        "contract_version": change.version,
+        "reporting_window_days": change.reporting_window_days,
+        "changed_at": change.changed_at,
+    }
+    statement = insert(firm_terms).values(firm_id=change.firm_id, **values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[firm_terms.c.firm_id],
+            set_=values,
+            where=firm_terms.c.contract_version < statement.excluded.contract_version,
         )
-    return True
+    )

@@ -18,12 +18,10 @@ from shared.outbox import Outbox
 
 
 async def put_form(session: AsyncSession, form_key: str, config: FormConfig) -> None:
+    """Inside the caller's transaction."""
     values = {"config": config.model_dump(mode="json"), "updated_at": utcnow()}
-    async with session.begin():
-        statement = insert(forms).values(form_key=form_key, **values)
-        await session.execute(
-            statement.on_conflict_do_update(index_elements=["form_key"], set_=values)
-        )
+    statement = insert(forms).values(form_key=form_key, **values)
+    await session.execute(statement.on_conflict_do_update(index_elements=["form_key"], set_=values))
 
 
 async def get_form(session: AsyncSession, form_key: str) -> FormConfig | None:

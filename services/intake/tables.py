@@ -1,5 +1,6 @@
-"""Intake's channel tables (SQLAlchemy Core, created by migration 0002): idempotency
-keys, firms, forms, webhook sources and receipts, activities, meetings, imports.
+"""Intake's channel tables (SQLAlchemy Core, created by migrations 0002-0003): idempotency
+keys, firms and the contract term intake enforces, forms, webhook sources and receipts,
+activities, meetings, imports.
 Leads and their touches are SQLModel rows in ``store.py``. No business rules."""
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from services.intake.store import SCHEMA
-from shared.partners import partner_keys_table
 
 metadata = MetaData(schema=SCHEMA)
 TZ = DateTime(timezone=True)
@@ -44,7 +44,14 @@ firms = Table(
     Column("created_at", TZ, nullable=False, server_default=func.now()),
 )
 
-partner_keys = partner_keys_table(SCHEMA)
+firm_terms = Table(
+    "firm_terms",
+    metadata,
+    Column("firm_id", String(100), primary_key=True),
+    Column("contract_version", Integer, nullable=False),
+    Column("reporting_window_days", Integer, nullable=False),
+    Column("changed_at", TZ, nullable=False),
+)
 
 forms = Table(
     "forms",

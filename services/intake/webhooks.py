@@ -41,12 +41,10 @@ class Answer:
 
 
 async def put_mapping(session: AsyncSession, source: str, mapping: SourceMapping) -> None:
+    """Inside the caller's transaction."""
     values = {"config": mapping.model_dump(mode="json"), "updated_at": utcnow()}
-    async with session.begin():
-        statement = insert(webhook_sources).values(source=source, **values)
-        await session.execute(
-            statement.on_conflict_do_update(index_elements=["source"], set_=values)
-        )
+    statement = insert(webhook_sources).values(source=source, **values)
+    await session.execute(statement.on_conflict_do_update(index_elements=["source"], set_=values))
 
 
 async def get_mapping(session: AsyncSession, source: str) -> SourceMapping | None:

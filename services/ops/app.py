@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.ops.aggregates import Cached, build_dashboard, lag_reader
-from services.ops.api import leads, reports, stream
+from services.ops.api import audit, leads, reports, stream
 from services.ops.consumer import GROUP, HANDLERS, TOPIC_NAMES
 from services.ops.live import NewEvents
 from services.ops.settings import OpsSettings, get_ops_settings
@@ -52,7 +52,7 @@ def create_app(
         description="Every event, kept once: the live event stream (Server-Sent Events), "
         "each lead's timeline across services, the dashboard's aggregates and the funnel "
         "report. The dashboard itself is at `/`.",
-        routers=[leads.router, stream.router, reports.router],
+        routers=[leads.router, stream.router, reports.router, audit.router],
         consumers=_consumers,
         on_start=on_start,
         settings=settings,

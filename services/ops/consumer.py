@@ -1,6 +1,5 @@
-"""Ops' event handlers: every event on every topic goes into the log once, whatever its
-type (the catch-all handler); a partner key change also updates ops' copy of the keys,
-so partners can be told apart on the stream."""
+"""Ops' event handler: every event on every topic goes into the log once, whatever its
+type (the catch-all handler)."""
 
 from __future__ import annotations
 
@@ -11,9 +10,7 @@ from services.ops import store
 from shared.consumer import ANY_TYPE, Handler
 from shared.events.base import event_types
 from shared.events.envelope import Envelope
-from shared.events.firms import PartnerKeyChanged
 from shared.events.topics import TOPICS
-from shared.partners import apply_key_change
 from shared.plumbing_tables import processed_events_table
 
 GROUP = "ops.events"
@@ -39,9 +36,4 @@ async def keep(session: AsyncSession, envelope: Envelope) -> None:
     await store.record(session, envelope, await _topic_of(session, envelope))
 
 
-async def keep_key_change(session: AsyncSession, envelope: Envelope) -> None:
-    await keep(session, envelope)
-    await apply_key_change(session, store.SCHEMA, PartnerKeyChanged.from_envelope(envelope))
-
-
-HANDLERS: dict[str, Handler] = {ANY_TYPE: keep, PartnerKeyChanged.event_type: keep_key_change}
+HANDLERS: dict[str, Handler] = {ANY_TYPE: keep}

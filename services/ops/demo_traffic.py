@@ -192,7 +192,7 @@ class DemoTraffic:
         self._post("/v1/partner/activities", touch, self.partner)
 
     def _stage(self, lead_id: str, stage: str, reason_code: str | None = None) -> None:
-        body: dict[str, Any] = {"stage": stage, "actor": "demo-sales"}
+        body: dict[str, Any] = {"stage": stage}
         if reason_code is not None:
             body["reason_code"] = reason_code
         self._post(f"/v1/leads/{lead_id}/stage", body, self.ops, to=self.router)

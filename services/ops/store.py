@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from services.ops.domain.extract import LEAD_FIRM_SOURCES, indexed
+from services.ops.domain.extract import LEAD_ACCOUNT_SOURCES, LEAD_FIRM_SOURCES, indexed
 from services.ops.domain.stream_filter import StreamFilter
 from shared.events.envelope import Envelope
 
@@ -146,9 +146,15 @@ async def record(session: AsyncSession, envelope: Envelope, topic: str) -> bool:
     )
     if inserted is None:
         return False
-    says_whose = envelope.type in LEAD_FIRM_SOURCES and (columns.firm_id or columns.account_id)
-    if columns.lead_id is not None and says_whose:
-        await _backfill_lead(session, columns.lead_id, firm_id, account_id)
+    says_firm = envelope.type in LEAD_FIRM_SOURCES and columns.firm_id is not None
+    says_account = envelope.type in LEAD_ACCOUNT_SOURCES and columns.account_id is not None
+    if columns.lead_id is not None and (says_firm or says_account):
+        await _backfill_lead(
+            session,
+            columns.lead_id,
+            columns.firm_id if says_firm else None,
+            columns.account_id if says_account else None,
+        )
     await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, str(inserted))))
     return True
 
@@ -156,18 +162,23 @@ async def record(session: AsyncSession, envelope: Envelope, topic: str) -> bool:
 async def _lead_firm_and_account(
     session: AsyncSession, lead_id: UUID
 ) -> tuple[str | None, str | None]:
-    """The lead's firm and account as its latest firm-bearing events say."""
+    """The lead's firm and account as its latest events that say them do (the firm: its
+    submission or credit decision; the account: its routing)."""
     newest_first = event_log.c.seq.desc()
     row = (
         await session.execute(
             select(
                 func.array_agg(aggregate_order_by(event_log.c.firm_id, newest_first)).filter(
-                    event_log.c.firm_id.is_not(None)
+                    event_log.c.firm_id.is_not(None), event_log.c.type.in_(LEAD_FIRM_SOURCES)
                 )[1],
                 func.array_agg(aggregate_order_by(event_log.c.account_id, newest_first)).filter(
-                    event_log.c.account_id.is_not(None)
+                    event_log.c.account_id.is_not(None),
+                    event_log.c.type.in_(LEAD_ACCOUNT_SOURCES),
                 )[1],
-            ).where(event_log.c.lead_id == lead_id, event_log.c.type.in_(LEAD_FIRM_SOURCES))
+            ).where(
+                event_log.c.lead_id == lead_id,
+                event_log.c.type.in_(LEAD_FIRM_SOURCES | LEAD_ACCOUNT_SOURCES),
+            )
         )
     ).one()
     return row[0], row[1]

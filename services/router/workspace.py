@@ -203,9 +203,18 @@ async def put_team(session: AsyncSession, team_id: str, body: TeamIn) -> TeamOut
     return TeamOut(team_id=team_id, **body.model_dump())
 
 
+def team_out(row: TeamRow) -> TeamOut:
+    return TeamOut(team_id=row.id, name=row.name, queue=row.queue, sla=row.sla)
+
+
+async def get_team(session: AsyncSession, team_id: str) -> TeamOut | None:
+    row = await session.get(TeamRow, team_id)
+    return team_out(row) if row else None
+
+
 async def list_teams(session: AsyncSession) -> list[TeamOut]:
     rows = (await session.execute(select(TeamRow).order_by(TeamRow.id))).scalars()
-    return [TeamOut(team_id=r.id, name=r.name, queue=r.queue, sla=r.sla) for r in rows]
+    return [team_out(r) for r in rows]
 
 
 async def put_territory(
@@ -226,15 +235,21 @@ async def put_territory(
     return TerritoryOut(territory_id=territory_id, **{k: v for k, v in values.items() if k != "id"})
 
 
+def territory_out(row: TerritoryRow) -> TerritoryOut:
+    return TerritoryOut(
+        territory_id=row.id,
+        name=row.name,
+        countries=list(row.countries or []),
+        regions=list(row.regions or []),
+        states=list(row.states or []),
+    )
+
+
+async def get_territory(session: AsyncSession, territory_id: str) -> TerritoryOut | None:
+    row = await session.get(TerritoryRow, territory_id)
+    return territory_out(row) if row else None
+
+
 async def list_territories(session: AsyncSession) -> list[TerritoryOut]:
     rows = (await session.execute(select(TerritoryRow).order_by(TerritoryRow.id))).scalars()
-    return [
-        TerritoryOut(
-            territory_id=r.id,
-            name=r.name,
-            countries=list(r.countries or []),
-            regions=list(r.regions or []),
-            states=list(r.states or []),
-        )
-        for r in rows
-    ]
+    return [territory_out(r) for r in rows]

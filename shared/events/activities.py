@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from shared.events.base import Event
 from shared.events.topics import ACTIVITIES_LOGGED, MEETINGS_UPDATED
@@ -69,6 +69,7 @@ class MeetingUpdated(Event):
     reported_at: AwareDatetime
     reported_by: Literal["firm", "sales", "ops"]
     comment: str | None = None
+    actor: str | None = Field(default=None, description="The credential that reported it.")
 
     def partition_key(self) -> str:
         return str(self.lead_id or self.meeting_id)

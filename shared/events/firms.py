@@ -1,30 +1,36 @@
-"""Events about outside firms' access: partner API keys (digests only, never secrets).
+"""Events about outside firms that other services act on: a firm's contract changed.
 
-Intake issues and revokes keys; any service with partner-facing endpoints keeps a
-read-only copy from this topic (event-carried state, no shared tables)."""
+Credit owns contracts; intake keeps the one term it enforces at the door (how many days
+back a firm may report a touch or a meeting change)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from shared.events.base import Event
-from shared.events.topics import FIRMS_KEYS
+from shared.events.topics import FIRMS_CONTRACTS
+
+DEFAULT_REPORTING_WINDOW_DAYS = 7
+"""A contract's default for how late a firm may report a touch or a meeting change (days);
+intake applies it to a firm whose contract it has not heard of."""
 
 
-class PartnerKeyChanged(Event):
-    event_type = "leadflow.firm.key_changed.v1"
-    topic = FIRMS_KEYS
+class ContractChanged(Event):
+    event_type = "leadflow.firm.contract_changed.v1"
+    topic = FIRMS_CONTRACTS
 
-    key_id: str
     firm_id: str
-    token_sha256: str
-    revoked: bool
+    version: int
+    reporting_window_days: int = Field(
+        description="A touch or meeting change dated more than this many days before it is "
+        "reported is refused."
+    )
     changed_at: AwareDatetime
 
     def partition_key(self) -> str:
-        return self.key_id
+        return self.firm_id
 
     def subject(self) -> str:
         return f"firm/{self.firm_id}"

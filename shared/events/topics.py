@@ -31,7 +31,9 @@ MEETINGS_UPDATED = Topic(
 CREDITS_DECIDED = Topic(
     "credits.decided", 6, "lead id", "Credit decisions for outside firms, by revision."
 )
-FIRMS_KEYS = Topic("firms.keys", 1, "key id", "Partner API keys issued and revoked (hashes only).")
+FIRMS_CONTRACTS = Topic(
+    "firms.contracts", 1, "firm id", "Firms' contract changes (the terms other services enforce)."
+)
 
 TOPICS: tuple[Topic, ...] = (
     LEADS_RECEIVED,
@@ -40,7 +42,7 @@ TOPICS: tuple[Topic, ...] = (
     ACTIVITIES_LOGGED,
     MEETINGS_UPDATED,
     CREDITS_DECIDED,
-    FIRMS_KEYS,
+    FIRMS_CONTRACTS,
 )
 
 

@@ -32,9 +32,9 @@ from services.catalog import SERVICES
 from services.intake.domain.signatures import sign
 from services.reconcile import Check, reconcile_until_settled
 from services.stack import load_demo
-from shared.auth import hash_token, new_token
 from shared.db import make_engine
 from shared.embedded import free_port
+from tests.support.credentials import ADMIN
 from tests.support.infra import Infra, start_infra
 
 DOMAINS = ["walmart.com", "initech.com", "globex.com", "gmail.com", "example.org"]
@@ -411,7 +411,6 @@ def _instances(infra: Infra, work: Path, token: str) -> list[Instance]:
     env = {
         **os.environ,
         **infra.env(),
-        "LEADFLOW_OPS_TOKEN_SHA256": hash_token(token),
         "LOG_LEVEL": "WARNING",
         "KAFKA_REQUEST_TIMEOUT_S": "5",
         "KAFKA_SEND_TIMEOUT_S": "10",
@@ -520,7 +519,7 @@ def run(
     seed: int = 7,
     settle_s: float = 240,
 ) -> tuple[Tally, list[Check], list[tuple[str, int]]]:
-    token = new_token()
+    token = ADMIN
     run = time.time_ns()
     with start_infra(work) as infra:
         instances = _instances(infra, work, token)

@@ -20,8 +20,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 
-from shared.auth import hash_token, new_token
 from shared.embedded import free_port
+from tests.support.credentials import ADMIN
 from tests.support.infra import Infra, fresh_database
 
 EXAMPLES = int(os.environ.get("INTAKE_FUZZ_EXAMPLES", "12"))
@@ -32,7 +32,7 @@ SKIP = {("GET", "/readyz"), ("GET", "/metrics")}
 def fuzzed_intake(
     infra: Infra, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
-    token = new_token()
+    token = ADMIN
     port = free_port()
     log = tmp_path_factory.mktemp("fuzz") / "intake.log"
     with fresh_database(infra) as database_url, open(log, "wb") as out:
@@ -42,7 +42,6 @@ def fuzzed_intake(
             "DATABASE_URL": database_url,
             "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
             "KAFKA_REQUEST_TIMEOUT_S": "1",
-            "LEADFLOW_OPS_TOKEN_SHA256": hash_token(token),
             "INTAKE_WEBHOOK_SECRETS": '{"mautic": "whsec_c2VjcmV0"}',
             "LOG_LEVEL": "WARNING",
         }

@@ -22,6 +22,7 @@ from shared.db import asyncpg_dsn
 from shared.embedded import EMBEDDED_BROKER_SETTINGS, EmbeddedKafka, EmbeddedPostgres
 from shared.kafka import ensure_topics
 from shared.settings import Settings
+from tests.support.credentials import register_test_credentials
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def fresh_database(infra: Infra) -> Iterator[str]:
     url = server.set(database=name).render_as_string(hide_password=False)
     try:
         migrate(url)
+        register_test_credentials(url)
         yield url
     finally:
         asyncio.run(_drop_database(infra.database_url, name))
@@ -107,6 +109,7 @@ def start_infra(work_dir: Path) -> Iterator[Infra]:
         database_url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
         infra = Infra(database_url, bootstrap, idempotence, postgres, kafka)
         migrate(database_url)
+        register_test_credentials(database_url)
         asyncio.run(ensure_topics(infra.settings()))
         yield infra
         asyncio.run(_drop_database(server_url, name))

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 
 from services.catalog import SERVICES
-from shared.auth import hash_token, new_token
 from shared.embedded import free_port
+from tests.support.credentials import ADMIN
 from tests.support.infra import Infra
 
 
@@ -35,11 +35,10 @@ class Stack:
 
 @contextlib.contextmanager
 def run_stack(infra: Infra, log_dir: Path, instances: int = 1) -> Iterator[Stack]:
-    token = new_token()
+    token = ADMIN
     env = {
         **os.environ,
         **infra.env(),
-        "LEADFLOW_OPS_TOKEN_SHA256": hash_token(token),
         "LOG_LEVEL": "INFO",
         "OUTBOX_IDLE_WAKEUP_S": "2",
     }

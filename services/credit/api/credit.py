@@ -9,14 +9,22 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from services.credit import store
+from services.credit.domain.disputes import open_dispute
 from services.credit.service import redecide
-from shared.auth import OpsCaller
+from shared import audit
+from shared.credentials import AdminCaller, ReadCaller
 from shared.events.credit import CreditDecided
 from shared.events.envelope import utcnow
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
 
 router = APIRouter(prefix="/v1/leads", tags=["credit"], responses=PROBLEM_RESPONSES)
+
+
+def _audited(row: store.CreditDecisionRow | None) -> dict[str, object]:
+    if row is None:
+        return {}
+    return {"revision": row.revision, "state": row.state, "amount": str(row.amount)}
 
 
 class CreditOut(BaseModel):
@@ -34,7 +42,7 @@ class Resolution(BaseModel):
 
 
 @router.get("/{lead_id}/credit", summary="The lead's current credit decision and reasons")
-async def read_credit(lead_id: UUID, request: Request, _caller: OpsCaller) -> CreditOut:
+async def read_credit(lead_id: UUID, request: Request, _caller: ReadCaller) -> CreditOut:
     async with runtime_of(request).sessions() as session:
         row = await store.latest_decision(session, lead_id)
         if row is None:
@@ -44,7 +52,7 @@ async def read_credit(lead_id: UUID, request: Request, _caller: OpsCaller) -> Cr
 
 
 @router.get("/{lead_id}/credit/history", summary="Every revision of the lead's credit decision")
-async def read_history(lead_id: UUID, request: Request, _caller: OpsCaller) -> HistoryOut:
+async def read_history(lead_id: UUID, request: Request, _caller: ReadCaller) -> HistoryOut:
     async with runtime_of(request).sessions() as session:
         rows = await store.decision_history(session, lead_id)
     if not rows:
@@ -54,28 +62,45 @@ async def read_history(lead_id: UUID, request: Request, _caller: OpsCaller) -> H
 
 @router.post(
     "/{lead_id}/credit/resolution",
-    summary="Ops settles a dispute: uphold the decision or overturn it (SP8)",
+    summary="Ops settles a dispute: uphold what was contested or overturn it (SP8)",
+    description="**upheld**: what was contested stands against the firm (sales' flag "
+    "stands and the meeting earns nothing; the disputed decision stands). **overturned**: "
+    "it is reversed in the firm's favour (the flagged meeting counts as held; the disputed "
+    "decision becomes a credit at the lead's price). Either ends the dispute with a new "
+    "revision and a ledger line. 409 when no dispute is open.",
+    responses={409: {"description": "No open dispute on this lead"}},
 )
 async def resolve_dispute(
-    lead_id: UUID, body: Resolution, request: Request, _caller: OpsCaller
+    lead_id: UUID, body: Resolution, request: Request, caller: AdminCaller
 ) -> CreditOut:
     runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
-        facts = await store.lead_facts(session, lead_id)
-        if not any(d.kind == "opened" for d in facts.disputes) and not any(
-            m.status == "flagged_bad" for m in facts.meetings
-        ):
-            raise Problem(409, "There is no dispute on this lead to resolve.")
+        await store.lock(session, f"lead:{lead_id}")
+        before = await store.latest_decision(session, lead_id)
+        if not open_dispute(await store.lead_facts(session, lead_id)):
+            detail = "There is no open dispute on this lead to settle."
+            raise Problem(409, detail, errors=[{"field": "lead_id", "reason": detail}])
         await store.add_fact(
             session,
             event_id=uuid4(),
             lead_id=lead_id,
             kind="dispute",
             occurred_at=utcnow(),
-            data={"kind": body.verdict, "comment": body.comment, "by": "ops"},
+            data={"kind": body.verdict, "comment": body.comment, "by": caller.actor},
         )
         await redecide(session, runtime.outbox, lead_id)
         row = await store.latest_decision(session, lead_id)
         revisions = await store.decision_count(session, lead_id)
-    assert row is not None
+        assert row is not None
+        await audit.record(
+            session,
+            caller,
+            service=runtime.name,
+            action=f"dispute.{body.verdict}",
+            entity_type="lead",
+            entity_id=str(lead_id),
+            lead_id=lead_id,
+            before=_audited(before),
+            after=_audited(row) | {"comment": body.comment},
+        )
     return CreditOut(decision=CreditDecided.model_validate(row.event), revisions=revisions)

@@ -13,7 +13,10 @@ from pydantic import BaseModel
 
 from services.credit import report_queries, store
 from services.credit.domain.contract import Contract, Terms
-from shared.auth import OpsCaller
+from shared import audit
+from shared.credentials import AdminCaller, ReadCaller
+from shared.events.envelope import utcnow
+from shared.events.firms import ContractChanged
 from shared.http import csv_download
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
@@ -39,7 +42,7 @@ class Statement(BaseModel):
 
 @router.put("/{firm_id}/contract", summary="Set the firm's terms (a new contract version)")
 async def put_contract(
-    firm_id: str, terms: Terms, request: Request, _caller: OpsCaller
+    firm_id: str, terms: Terms, request: Request, caller: AdminCaller
 ) -> Contract:
     if not re.match(FIRM_ID, firm_id):
         raise Problem(
@@ -49,12 +52,34 @@ async def put_contract(
                 {"field": "firm_id", "reason": "lowercase letters, digits, dashes and underscores"}
             ],
         )
-    async with runtime_of(request).sessions() as session, session.begin():
-        return await store.add_contract(session, firm_id, terms)
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session, session.begin():
+        before = await store.current_contract(session, firm_id)
+        contract = await store.add_contract(session, firm_id, terms)
+        await runtime.outbox.add(
+            session,
+            ContractChanged(
+                firm_id=firm_id,
+                version=contract.version,
+                reporting_window_days=terms.reporting_window_days,
+                changed_at=utcnow(),
+            ),
+        )
+        await audit.record(
+            session,
+            caller,
+            service=runtime.name,
+            action="contract.put",
+            entity_type="firm",
+            entity_id=firm_id,
+            before=before,
+            after=contract,
+        )
+    return contract
 
 
 @router.get("/{firm_id}/contract", summary="The firm's current contract")
-async def get_contract(firm_id: FirmIdPath, request: Request, _caller: OpsCaller) -> Contract:
+async def get_contract(firm_id: FirmIdPath, request: Request, _caller: ReadCaller) -> Contract:
     async with runtime_of(request).sessions() as session:
         contract = await store.current_contract(session, firm_id)
     if contract is None:
@@ -110,7 +135,7 @@ async def get_statement(
     firm_id: FirmIdPath,
     period: str,
     request: Request,
-    _caller: OpsCaller,
+    _caller: ReadCaller,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Response:
     statement = await build_statement(request, firm_id, period)

@@ -6,22 +6,22 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from services.credit import store
 from services.credit.api.credit import CreditOut
 from services.credit.api.firms import as_csv, build_statement
+from services.credit.domain.disputes import dispute_refusal
 from services.credit.service import redecide
+from shared.credentials import PartnerCaller
 from shared.events.credit import CreditDecided
 from shared.events.envelope import utcnow
-from shared.partners import partner_dependency
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
 
 router = APIRouter(prefix="/v1/partner", tags=["partner"], responses=PROBLEM_RESPONSES)
-Firm = Annotated[str, Depends(partner_dependency(store.SCHEMA, lambda r: runtime_of(r).sessions))]
 
 
 class DisputeIn(BaseModel):
@@ -37,29 +37,40 @@ async def _own(request: Request, firm: str, lead_id: UUID) -> store.CreditDecisi
 
 
 @router.get("/credits/{lead_id}", summary="The credit decision on one of the firm's leads")
-async def partner_credit(lead_id: UUID, request: Request, firm: Firm) -> CreditOut:
-    row = await _own(request, firm, lead_id)
+async def partner_credit(lead_id: UUID, request: Request, partner: PartnerCaller) -> CreditOut:
+    row = await _own(request, partner.firm_id, lead_id)
     return CreditOut(decision=CreditDecided.model_validate(row.event), revisions=row.revision)
 
 
 @router.post(
     "/credits/{lead_id}/disputes",
     status_code=202,
-    summary="Contest a decision with a comment (SP8); ops resolves it",
+    summary="Contest a decision that earns the firm nothing (SP8); ops settles it",
+    description="Open while the decision is final and not credited (`not_eligible`, `void`, "
+    "`reversed`): the decision becomes `disputed` until ops upholds or overturns it. A "
+    "dispute that cannot be taken (one already open or settled, a pending or credited "
+    "decision) is a 409 saying why.",
+    responses={409: {"description": "The decision cannot be disputed now"}},
 )
 async def partner_dispute(
-    lead_id: UUID, body: DisputeIn, request: Request, firm: Firm
+    lead_id: UUID, body: DisputeIn, request: Request, partner: PartnerCaller
 ) -> CreditOut:
-    await _own(request, firm, lead_id)
     runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
+        await store.lock(session, f"lead:{lead_id}")
+        row = await store.latest_decision(session, lead_id)
+        if row is None or row.firm_id != partner.firm_id:
+            raise Problem(404, f"No credit decision for lead {lead_id}.")
+        refusal = dispute_refusal(row.state, await store.lead_facts(session, lead_id))
+        if refusal is not None:
+            raise Problem(409, refusal, errors=[{"field": "lead_id", "reason": refusal}])
         await store.add_fact(
             session,
             event_id=uuid4(),
             lead_id=lead_id,
             kind="dispute",
             occurred_at=utcnow(),
-            data={"kind": "opened", "comment": body.comment, "by": firm},
+            data={"kind": "opened", "comment": body.comment, "by": partner.actor},
         )
         await redecide(session, runtime.outbox, lead_id)
         row = await store.latest_decision(session, lead_id)
@@ -71,10 +82,10 @@ async def partner_dispute(
 async def partner_statement(
     period: str,
     request: Request,
-    firm: Firm,
+    partner: PartnerCaller,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Response:
-    statement = await build_statement(request, firm, period)
+    statement = await build_statement(request, partner.firm_id, period)
     if format == "csv":
         return as_csv(statement)
     return Response(statement.model_dump_json(), media_type="application/json")

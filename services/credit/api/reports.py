@@ -8,22 +8,20 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from services.credit import report_queries, store
+from services.credit import report_queries
 from services.credit.api.firms import FirmIdPath
 from services.credit.domain.report import Report, build_report, report_csv, week_of
-from shared.auth import OpsCaller
+from shared.credentials import PartnerCaller, ReadCaller
 from shared.http import csv_download
-from shared.partners import partner_dependency
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
 from shared.times import EARLIEST, LATEST, OUT_OF_RANGE
 
 ops_router = APIRouter(prefix="/v1/firms", tags=["reports"], responses=PROBLEM_RESPONSES)
 partner_router = APIRouter(prefix="/v1/partner", tags=["partner"], responses=PROBLEM_RESPONSES)
-Firm = Annotated[str, Depends(partner_dependency(store.SCHEMA, lambda r: runtime_of(r).sessions))]
 Kind = Literal["daily", "weekly"]
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -81,7 +79,7 @@ async def ops_report(
     kind: Kind,
     day: str,
     request: Request,
-    _caller: OpsCaller,
+    _caller: ReadCaller,
     format: Format = "json",
 ) -> Response:
     return await _report(request, firm_id, kind, day, format)
@@ -93,6 +91,6 @@ async def ops_report(
     responses=REPORT_RESPONSES,
 )
 async def partner_report(
-    kind: Kind, day: str, request: Request, firm: Firm, format: Format = "json"
+    kind: Kind, day: str, request: Request, partner: PartnerCaller, format: Format = "json"
 ) -> Response:
-    return await _report(request, firm, kind, day, format)
+    return await _report(request, partner.firm_id, kind, day, format)

@@ -1,7 +1,8 @@
 """A firm's statement-of-work terms as validated data, each with a sensible default.
 
 A contract is versioned: every change is a new version, and every decision names the
-version it applied. The sticking points of DESIGN.md that a term settles are cited.
+version it applied. The sticking points (SP1-SP10, docs/design.md) a term settles are
+cited.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.calendar import supported_countries
+from shared.events.firms import DEFAULT_REPORTING_WINDOW_DAYS
 
 TOUCH_HORIZON_DAYS = 365
 """The longest look-back any term may ask for: a touch older than this before a lead
-never bears on it, so a lead reads only that window of its domain's touches and a touch
-re-decides only the leads after it inside it."""
+never bears on it, so a touch re-decides only the leads after it inside it."""
 
 RejectionCode = Literal[
     "wrong_owner",
@@ -32,6 +33,11 @@ RejectionCode = Literal[
 
 
 LeadField = Literal["name", "company", "title", "phone", "country"]
+Channel = Literal["api", "web_form", "webhook", "import", "partner"]
+
+
+def _company_channels() -> list[Channel]:
+    return ["api", "web_form", "webhook"]
 
 
 def _company_only() -> list[LeadField]:
@@ -79,6 +85,22 @@ class Terms(BaseModel):
     inbound_lookback_days: int = Field(
         default=30, ge=0, le=TOUCH_HORIZON_DAYS, description="SP3: a touch this recent"
     )
+    inbound_channels: list[Channel] = Field(
+        default_factory=_company_channels,
+        description="SP3: the channels whose leads can earn inbound credit (by default not "
+        "list imports: a list is not a prospect reaching out)",
+    )
+    inbound_sources: list[str] | None = Field(
+        default=None,
+        max_length=100,
+        description="SP3: only leads from these sources earn inbound credit (none: any)",
+    )
+    inbound_cap_per_account_per_month: int | None = Field(
+        default=5,
+        ge=0,
+        description="SP3: at most this many inbound credits per account in a calendar month "
+        "(none: no cap)",
+    )
     customers: Literal["excluded", "cross_sell_only"] = Field(default="excluded", description="SP4")
     required_fields: list[LeadField] = Field(
         default_factory=_company_only, description="SP5: what makes a lead count"
@@ -112,18 +134,23 @@ class Terms(BaseModel):
         default_factory=_routing_data_or_criteria,
         description="SP5/SP9: routing, data or criteria problems; not 'no interest'",
     )
-    protection_days: int = Field(
-        default=60,
-        ge=0,
-        le=TOUCH_HORIZON_DAYS,
-        description="conflicts: a touch by another firm or the in-house team this recent "
-        "before the firm registered the lead makes it theirs (0: off)",
-    )
     reschedule_window_days: int = Field(default=30, ge=0, description="SP6: held within this")
+    sales_move_keeps_credit: bool = Field(
+        default=True,
+        description="SP7: once sales moved or cancelled a meeting, a later miss by the "
+        "prospect does not take the firm's credit back (false: the miss counts)",
+    )
     no_show_report_hours: int = Field(
         default=24, ge=0, description="SP6: a no-show reported later counts as held"
     )
     holding_days: int = Field(default=30, ge=0, description="before an amount is payable")
+    reporting_window_days: int = Field(
+        default=DEFAULT_REPORTING_WINDOW_DAYS,
+        ge=0,
+        le=TOUCH_HORIZON_DAYS,
+        description="a firm reports a touch or a meeting change at most this many days after "
+        "it happened; older ones are refused",
+    )
 
     @field_validator("country")
     @classmethod

@@ -18,6 +18,7 @@ class Received:
     submitted_by_firm: str | None
     email_domain: str
     fields: frozenset[str]  # which optional fields the lead came with (name, company, ...)
+    source: str = ""  # the lead's source (a form, a webinar, a list), for inbound terms
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Routed:
     customer: bool
     cross_sell: bool
     in_notice: bool
+    account_id: str | None = None  # the matched account (inbound caps count per account)
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,10 @@ class StatusEvent:
 
 @dataclass(frozen=True)
 class DisputeEvent:
-    kind: str  # opened, upheld, overturned
+    kind: str  # opened (by the firm), upheld or overturned (by ops)
     occurred_at: datetime
     comment: str
+    by: str = ""  # the firm that opened it, or the ops credential that settled it
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""One meeting's outcome from its history (DESIGN.md sticking points 6, 7, 8). Pure: the
-events, the terms and the as-of time in; the outcome, its reason, when it earned its
-credit and when (with no new fact) it would change out."""
+"""One meeting's outcome from its history (sticking points 6, 7, 8). Pure: the events,
+the terms, the as-of time and ops' latest verdict in; the outcome, its reason, when it
+earned its credit and when (with no new fact) it would change out."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from services.credit.domain.contract import Terms
+from services.credit.domain.disputes import Settlement
 from services.credit.domain.facts import MeetingEvent
 from services.credit.domain.reasons import Reason, when
 
@@ -25,35 +26,62 @@ class MeetingResult:
     due: datetime | None = None  # when the outcome changes if nothing else is heard
 
 
-def meeting_outcome(  # noqa: PLR0911 - one outcome per meeting rule
-    events: list[MeetingEvent], terms: Terms, as_of: datetime
-) -> MeetingResult:
-    ordered = sorted(events, key=lambda e: (e.occurred_at, e.reported_at, e.status))
-    report_within = timedelta(hours=terms.no_show_report_hours)
-    flagged = [e for e in ordered if e.status == "flagged_bad"]
-    held = [e for e in ordered if e.status == "held"]
-    if flagged:
+def _history(events: list[MeetingEvent]) -> list[MeetingEvent]:
+    """In event time, the booking first: a booking reported late (after the meeting) still
+    opens the meeting's history."""
+    return sorted(
+        events, key=lambda e: (e.status != "booked", e.occurred_at, e.reported_at, e.status)
+    )
+
+
+def _flag(flagged: list[MeetingEvent], settled: Settlement | None) -> MeetingResult:
+    """SP8: a meeting sales flagged as bad waits for ops; the verdict settles it."""
+    if settled is None or settled.at < flagged[-1].occurred_at:
         return MeetingResult(
             "disputed",
             Reason("meeting.flagged_bad", "Sales flagged the meeting as bad; ops must settle it."),
         )
+    if settled.kind == "upheld":
+        return MeetingResult(
+            "void",
+            Reason(
+                "meeting.flag_upheld",
+                f"Ops upheld sales' flag on {settled.at:%Y-%m-%d}{settled.said()}: the meeting "
+                "does not count.",
+            ),
+        )
+    return MeetingResult(
+        "credited",
+        Reason(
+            "meeting.flag_overturned",
+            f"Ops overturned sales' flag on {settled.at:%Y-%m-%d}{settled.said()}: the meeting "
+            "counts as held.",
+        ),
+        settled.at,
+    )
+
+
+def meeting_outcome(  # noqa: PLR0911 - one outcome per meeting rule
+    events: list[MeetingEvent], terms: Terms, as_of: datetime, settled: Settlement | None = None
+) -> MeetingResult:
+    ordered = _history(events)
+    report_within = timedelta(hours=terms.no_show_report_hours)
+    flagged = [e for e in ordered if e.status == "flagged_bad"]
+    held = [e for e in ordered if e.status == "held"]
+    moved = [e for e in ordered if e.status in MOVED_BY_SALES]
+    if flagged:
+        return _flag(flagged, settled)
     if held:
         return MeetingResult(
             "credited",
             Reason("meeting.held", f"The meeting was held on {held[0].occurred_at:%Y-%m-%d}."),
             held[0].occurred_at,
         )
+    if moved and terms.sales_move_keeps_credit:
+        return _moved_by_sales(moved[0])
     last = ordered[-1]
     if last.status in MOVED_BY_SALES:
-        return MeetingResult(
-            "credited",
-            Reason(
-                "meeting.moved_by_sales",
-                "The company's sales team moved or cancelled the meeting; the firm keeps the "
-                "credit.",
-            ),
-            last.occurred_at,
-        )
+        return _moved_by_sales(last)
     if last.status == "no_show":
         due = (last.scheduled_for or last.occurred_at) + report_within
         if last.reported_at > due:
@@ -73,6 +101,18 @@ def meeting_outcome(  # noqa: PLR0911 - one outcome per meeting rule
             "pending", Reason("meeting.booked", "The meeting is booked and not yet held.")
         )
     return _awaiting_report(last.scheduled_for, terms, as_of)
+
+
+def _moved_by_sales(move: MeetingEvent) -> MeetingResult:
+    """SP7: the company's own sales team moved or cancelled it: the firm keeps the credit."""
+    return MeetingResult(
+        "credited",
+        Reason(
+            "meeting.moved_by_sales",
+            "The company's sales team moved or cancelled the meeting; the firm keeps the credit.",
+        ),
+        move.occurred_at,
+    )
 
 
 def _missed(ordered: list[MeetingEvent], terms: Terms, as_of: datetime) -> MeetingResult:

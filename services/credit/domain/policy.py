@@ -5,27 +5,33 @@ No I/O and no clock: ``as_of`` is given, so the same facts, contract and ``as_of
 the same decision, whatever order the facts arrived in. A decision also says when it
 would change with no new fact (``next_review_at``: an acceptance, return, reporting or
 reschedule window closing, a holding period ending), so the service can look again then.
+
+Whose decision it is (the *claimant*): the firm that submitted the lead, or, for a lead
+that came in through the company's own channels, the firm that holds its account. Only
+the claimant's own facts bear on it: another firm's touches, leads or disputes never
+reverse, block or delay it, and no reason names another firm.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from services.credit.domain.acceptance import LeadPart, lead_part
 from services.credit.domain.contract import Contract, Terms
-from services.credit.domain.facts import DisputeEvent, LeadFacts, MeetingEvent
+from services.credit.domain.disputes import Settlement, open_dispute, settlement
+from services.credit.domain.facts import LeadFacts, MeetingEvent, Received, Routed
 from services.credit.domain.meetings import MeetingResult, meeting_outcome
 from services.credit.domain.reasons import Reason
 from shared.events.credit import CreditState
 
-# .4: acceptance by silence in business days, return cap, unreported meetings count as
-# held, holding period in the reasons, next review time
-POLICY_VERSION = "credit-2026.11.4"
+# .5: the claimant's facts only (no cross-firm conflicts), inbound channels, sources and
+# cap, disputes that settle (also of not-eligible decisions), sales' move keeps credit
+POLICY_VERSION = "credit-2026.12.5"
 ZERO = Decimal("0.00")
 
-__all__ = ["POLICY_VERSION", "ZERO", "Decision", "Reason", "decide"]
+__all__ = ["POLICY_VERSION", "ZERO", "Decision", "Reason", "claimant", "decide", "inbound_claim"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,11 @@ class Decision:
     next_review_at: datetime | None = None  # the decision changes then if nothing else does
     payable_on: date | None = None  # a credited amount, after the holding period
     return_claimed_at: datetime | None = None  # a return counted against the monthly cap
+
+
+def claimant(received: Received, routed: Routed) -> str | None:
+    """The firm the lead can earn: the one that submitted it, else the account's firm."""
+    return received.submitted_by_firm or routed.firm_id
 
 
 def _final(  # noqa: PLR0917 - a decision with its one closing reason
@@ -61,30 +72,22 @@ def _final(  # noqa: PLR0917 - a decision with its one closing reason
     )
 
 
-def _dispute(disputes: tuple[DisputeEvent, ...]) -> tuple[str, datetime] | None:
-    """The last word of the dispute history (opened, upheld or overturned) and its time."""
-    if not disputes:
-        return None
-    last = sorted(disputes, key=lambda d: (d.occurred_at, d.kind))[-1]
-    return last.kind, last.occurred_at
-
-
 def _gate(  # noqa: PLR0911 - one early answer per rule reads best as a flat list
-    facts: LeadFacts, contract: Contract | None
+    facts: LeadFacts, contract: Contract | None, inbound_before: int
 ) -> Decision | list[Reason]:
     """Whether the lead can earn the firm anything at all (SP3, SP4, SP5, SP10): a final
     decision, or the notes gathered on the way through."""
     received, routed = facts.received, facts.routed
     if received is None or routed is None:
-        firm = routed.firm_id if routed else None
+        firm = received.submitted_by_firm if received else None
         return _final(
             "pending",
-            firm,
+            firm or (routed.firm_id if routed else None),
             "facts.awaiting",
             "Waiting for the lead's registration and routing decision.",
             contract,
         )
-    firm = routed.firm_id
+    firm = claimant(received, routed)
     where = f"account {routed.account_name}" if routed.account_name else "no matched account"
     if firm is None:
         return _final(
@@ -92,6 +95,14 @@ def _gate(  # noqa: PLR0911 - one early answer per rule reads best as a flat lis
             None,
             "firm.assignment",
             f"The lead is on {where}, which no outside firm holds.",
+        )
+    if routed.firm_id != firm:  # submitted by a firm the account is not assigned to
+        return _final(
+            "not_eligible",
+            firm,
+            "firm.not_assigned",
+            f"The lead is on {where}, which is not assigned to {firm}.",
+            contract,
         )
     if contract is None:
         return _final("not_eligible", firm, "contract.missing", f"{firm} has no contract on file.")
@@ -128,23 +139,6 @@ def _gate(  # noqa: PLR0911 - one early answer per rule reads best as a flat lis
                 tuple(notes),
             )
         notes.append(Reason("customer.cross_sell", "A customer account open to cross-sell."))
-    conflict = _prior_touch(facts, terms, firm)
-    if conflict is not None:
-        return _final(
-            "not_eligible", firm, "conflict.prior_touch", conflict, contract, tuple(notes)
-        )
-    if received.submitted_by_firm != firm:
-        inbound = _inbound(facts, terms, firm)
-        if isinstance(inbound, str):
-            return _final(
-                "not_eligible",
-                firm,
-                inbound.split("|")[0],
-                inbound.split("|")[1],
-                contract,
-                tuple(notes),
-            )
-        notes.append(inbound)
     missing = [f for f in terms.required_fields if f not in received.fields]
     if missing:
         return _final(
@@ -155,69 +149,115 @@ def _gate(  # noqa: PLR0911 - one early answer per rule reads best as a flat lis
             contract,
             tuple(notes),
         )
+    if received.submitted_by_firm is None:
+        inbound = _inbound(facts, terms, firm, inbound_before)
+        if inbound.refused:
+            return _final(
+                "not_eligible", firm, inbound.rule, inbound.sentence, contract, tuple(notes)
+            )
+        notes.append(inbound.reason)
     return notes
 
 
-def _prior_touch(facts: LeadFacts, terms: Terms, firm: str) -> str | None:
-    """Conflicts: first registration wins inside the protection window. A lead the firm
-    registered is not its own if another firm or the company's in-house team touched the
-    contact's domain in the ``protection_days`` before it (event time, so a touch logged
-    late but dated earlier still counts)."""
-    received = facts.received
-    if received is None or received.submitted_by_firm != firm or terms.protection_days == 0:
-        return None
-    since = received.received_at - timedelta(days=terms.protection_days)
-    earlier = sorted(
-        (
-            t
-            for t in facts.touches
-            if t.firm_id != firm and since <= t.occurred_at < received.received_at
-        ),
-        key=lambda t: (t.occurred_at, t.firm_id),
-    )
-    if not earlier:
-        return None
-    first = earlier[0]
-    return (
-        f"{first.firm_id} touched the account on {first.occurred_at:%Y-%m-%d}, within "
-        f"{terms.protection_days} days before {firm} registered the lead; it is theirs."
-    )
+@dataclass(frozen=True)
+class _Inbound:
+    rule: str
+    sentence: str
+    refused: bool
+
+    @property
+    def reason(self) -> Reason:
+        return Reason(self.rule, self.sentence)
 
 
-def _inbound(facts: LeadFacts, terms: Terms, firm: str) -> Reason | str:
-    """SP3: an inbound lead earns credit only after a recent touch by the firm. Returns
-    the note, or "rule|sentence" of the refusal."""
+def _latest_own_touch(facts: LeadFacts, terms: Terms, firm: str) -> datetime | None:
+    assert facts.received is not None
+    at = facts.received.received_at
+    since = at - timedelta(days=terms.inbound_lookback_days)
+    own = [t.occurred_at for t in facts.touches if t.firm_id == firm and since <= t.occurred_at]
+    return max((t for t in own if t <= at), default=None)
+
+
+def _inbound_refusal(facts: LeadFacts, terms: Terms, firm: str) -> _Inbound | None:
+    """SP3, before any cap: why an inbound lead cannot earn ``firm`` credit, or None."""
     assert facts.received is not None
     received = facts.received
     if not terms.inbound_credit:
-        return (
-            "inbound.no_credit|An inbound lead; the contract pays only for leads the firm sourced."
+        return _Inbound(
+            "inbound.no_credit",
+            "An inbound lead; the contract pays only for leads the firm sourced.",
+            refused=True,
         )
-    since = received.received_at - timedelta(days=terms.inbound_lookback_days)
-    touches = [
-        t.occurred_at
-        for t in facts.touches
-        if t.firm_id == firm and since <= t.occurred_at <= received.received_at
-    ]
-    if not touches:
-        return (
-            f"inbound.no_touch|An inbound lead ({received.channel}) and {firm} logged no "
-            f"touch in the {terms.inbound_lookback_days} days before it."
+    if received.channel not in terms.inbound_channels:
+        return _Inbound(
+            "inbound.channel",
+            f"An inbound lead from the {received.channel} channel; the contract credits "
+            f"inbound leads only from {', '.join(terms.inbound_channels) or 'no channel'}.",
+            refused=True,
         )
-    return Reason(
+    if terms.inbound_sources is not None and received.source not in terms.inbound_sources:
+        return _Inbound(
+            "inbound.source",
+            f"An inbound lead from source '{received.source}', which the contract does not credit.",
+            refused=True,
+        )
+    if _latest_own_touch(facts, terms, firm) is None:
+        return _Inbound(
+            "inbound.no_touch",
+            f"An inbound lead ({received.channel}) and {firm} logged no touch in the "
+            f"{terms.inbound_lookback_days} days before it.",
+            refused=True,
+        )
+    return None
+
+
+def inbound_claim(facts: LeadFacts, contract: Contract | None) -> datetime | None:
+    """When an inbound lead takes a place under the contract's monthly cap on its account:
+    its receipt, if it passes every other gate (None otherwise, or with no cap). The
+    service counts the places taken before it and passes them to ``decide``."""
+    received, routed = facts.received, facts.routed
+    if contract is None or received is None or routed is None or received.submitted_by_firm:
+        return None
+    if contract.terms.inbound_cap_per_account_per_month is None:
+        return None
+    gate = _gate(facts, contract, inbound_before=0)
+    return received.received_at if isinstance(gate, list) else None
+
+
+def _inbound(facts: LeadFacts, terms: Terms, firm: str, before: int) -> _Inbound:
+    """SP3: an inbound lead earns credit only from the contract's channels and sources,
+    after a recent touch by the firm itself, within the monthly cap on its account."""
+    refusal = _inbound_refusal(facts, terms, firm)
+    if refusal is not None:
+        return refusal
+    assert facts.received is not None
+    cap = terms.inbound_cap_per_account_per_month
+    if cap is not None and before >= cap:
+        return _Inbound(
+            "inbound.cap",
+            f"The contract credits at most {cap} inbound leads a month on one account; "
+            f"{cap} were credited before this one in {facts.received.received_at:%Y-%m}.",
+            refused=True,
+        )
+    touched = _latest_own_touch(facts, terms, firm)
+    assert touched is not None
+    return _Inbound(
         "inbound.touch",
-        f"An inbound lead, but {firm} touched the account on "
-        f"{max(touches):%Y-%m-%d}, within {terms.inbound_lookback_days} days.",
+        f"An inbound lead, but {firm} touched the account on {touched:%Y-%m-%d}, within "
+        f"{terms.inbound_lookback_days} days.",
+        refused=False,
     )
 
 
-def _meetings(facts: LeadFacts, terms: Terms, as_of: datetime) -> list[MeetingResult]:
+def _meetings(
+    facts: LeadFacts, terms: Terms, as_of: datetime, settled: Settlement | None
+) -> list[MeetingResult]:
     if terms.pays_for == "lead":
         return []
     by_meeting: dict[str, list[MeetingEvent]] = {}
     for event in facts.meetings:
         by_meeting.setdefault(str(event.meeting_id), []).append(event)
-    return [meeting_outcome(by_meeting[m], terms, as_of) for m in sorted(by_meeting)]
+    return [meeting_outcome(by_meeting[m], terms, as_of, settled) for m in sorted(by_meeting)]
 
 
 def _priced(
@@ -240,6 +280,16 @@ def _priced(
     return amount
 
 
+def _base_price(terms: Terms, nth_meeting_in_month: int) -> Decimal:
+    """What an overturned decision pays when nothing else earns: the lead's price, or a
+    meeting's under a meetings-only contract."""
+    return (
+        terms.price_per_lead
+        if terms.pays_for != "meeting"
+        else terms.meeting_price(nth_meeting_in_month)
+    )
+
+
 def _holding(
     terms: Terms, earned: list[datetime], as_of: datetime, notes: list[Reason]
 ) -> tuple[date, datetime | None]:
@@ -258,6 +308,36 @@ def _holding(
     return payable_from.date(), None
 
 
+def _settled_gate(
+    gate: Decision, facts: LeadFacts, contract: Contract, as_of: datetime, nth: int
+) -> Decision:
+    """A not-eligible decision the firm disputed (SP8): disputed until ops settles it;
+    upheld, it stands; overturned, the firm is credited the lead's (or a meeting's) price."""
+    settled = settlement(facts)
+    if not any(d.kind == "opened" for d in facts.disputes):
+        return gate
+    terms, notes = contract.terms, list(gate.reasons)
+    if open_dispute(facts) or settled is None:
+        notes.append(
+            Reason("dispute.open", f"{gate.firm_id} disputes the decision; ops will settle it.")
+        )
+        return replace(gate, state="disputed", reasons=tuple(notes))
+    notes.append(settled.reason)
+    if settled.kind == "upheld":
+        return replace(gate, reasons=tuple(notes))
+    price = _base_price(terms, nth)
+    notes.append(Reason("dispute.price", f"The lead earns {price} {terms.currency}."))
+    payable_on, due = _holding(terms, [settled.at], as_of, notes)
+    return replace(
+        gate,
+        state="credited",
+        amount=price,
+        reasons=tuple(notes),
+        next_review_at=due,
+        payable_on=payable_on,
+    )
+
+
 def decide(
     facts: LeadFacts,
     contract: Contract | None,
@@ -265,40 +345,40 @@ def decide(
     as_of: datetime,
     nth_meeting_in_month: int = 1,
     returns_before: int = 0,
+    inbound_before: int = 0,
 ) -> Decision:
     """``nth_meeting_in_month``: the firm's held meetings already credited that month, plus
     one (volume tiers); ``returns_before``: the firm's returns earlier in the month of
-    this lead's return (the cap)."""
-    gate = _gate(facts, contract)
+    this lead's return (the cap); ``inbound_before``: the inbound credits on the lead's
+    account earlier in its month (the inbound cap)."""
+    gate = _gate(facts, contract, inbound_before)
     if isinstance(gate, Decision):
+        if contract is not None and gate.state == "not_eligible" and gate.firm_id:
+            return _settled_gate(gate, facts, contract, as_of, nth_meeting_in_month)
         return gate
     assert contract is not None
     assert facts.routed is not None
+    assert facts.received is not None
     terms, notes = contract.terms, gate
+    settled = settlement(facts)
     lead = lead_part(facts, terms, as_of, returns_before=returns_before)
     notes.extend(lead.notes)
-    meetings = _meetings(facts, terms, as_of)
+    meetings = _meetings(facts, terms, as_of, settled)
     amount = _priced(terms, lead, meetings, nth_meeting_in_month, notes)
     outcomes = [m.outcome for m in meetings]
     dues = [d for d in (lead.due, *(m.due for m in meetings)) if d is not None]
     earned = [t for t in (lead.counted_at, *(m.earned_at for m in meetings)) if t is not None]
-    verdict = _dispute(facts.disputes)
+    firm_disputed = any(d.kind == "opened" for d in facts.disputes)
     state: CreditState
-    if (verdict is not None and verdict[0] == "opened") or "disputed" in outcomes:
+    if "disputed" in outcomes or (firm_disputed and open_dispute(facts)):
         state = "disputed"
         notes.append(Reason("dispute.open", "The decision is disputed and waits for ops."))
-    elif verdict is not None and verdict[0] == "overturned":
+    elif firm_disputed and settled is not None and settled.kind == "overturned":
         state = "credited"
         if amount == ZERO:
-            amount = (
-                terms.price_per_lead
-                if terms.pays_for != "meeting"
-                else terms.meeting_price(nth_meeting_in_month)
-            )
-        earned.append(verdict[1])
-        notes.append(
-            Reason("dispute.overturned", "Ops overturned the decision in the firm's favour.")
-        )
+            amount = _base_price(terms, nth_meeting_in_month)
+        earned.append(settled.at)
+        notes.append(settled.reason)
     elif amount > ZERO:
         state = "credited"
     elif (
@@ -313,15 +393,15 @@ def decide(
             )
     else:
         state = "void"
-    if verdict is not None and verdict[0] == "upheld":
-        notes.append(Reason("dispute.upheld", "Ops upheld the decision."))
+    if firm_disputed and settled is not None and settled.kind == "upheld":
+        notes.append(settled.reason)
     payable_on = None
     if state == "credited":
         payable_on, holding_due = _holding(terms, earned, as_of, notes)
         dues += [holding_due] if holding_due else []
     return Decision(
         state,
-        facts.routed.firm_id,
+        claimant(facts.received, facts.routed),
         amount if state == "credited" else ZERO,
         terms.currency,
         tuple(notes),

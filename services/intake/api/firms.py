@@ -1,4 +1,4 @@
-"""``/v1/firms``: ops creates firms and issues/revokes their partner API keys."""
+"""``/v1/firms``: ops creates firms and issues/revokes their partner API keys (admin)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from services.intake.api.errors import INTAKE_ERRORS
 from services.intake.firms import create_firm, get_firm, issue_key, list_keys, revoke_key
-from shared.auth import OpsCaller
+from shared.credentials import AdminCaller, ReadCaller
 from shared.problems import Problem
 from shared.service import runtime_of
 
@@ -23,10 +23,21 @@ class FirmIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
+class KeyIn(BaseModel):
+    name: str = Field(
+        default="partner key",
+        min_length=1,
+        max_length=200,
+        description="What the firm uses it for (shown in the audit log).",
+    )
+
+
 class KeyOut(BaseModel):
     key_id: str
+    name: str
     revoked: bool
-    changed_at: datetime
+    created_at: datetime
+    revoked_at: datetime | None
 
 
 class FirmOut(BaseModel):
@@ -51,7 +62,16 @@ async def _firm_out(request: Request, firm_id: str) -> FirmOut:
     return FirmOut(
         firm_id=firm.firm_id,
         name=firm.name,
-        keys=[KeyOut(key_id=k.key_id, revoked=k.revoked, changed_at=k.changed_at) for k in keys],
+        keys=[
+            KeyOut(
+                key_id=k.key_id,
+                name=k.name,
+                revoked=k.revoked_at is not None,
+                created_at=k.created_at,
+                revoked_at=k.revoked_at,
+            )
+            for k in keys
+        ],
     )
 
 
@@ -63,9 +83,9 @@ async def _firm_out(request: Request, firm_id: str) -> FirmOut:
         409: {"description": "The firm exists", "content": {"application/problem+json": {}}}
     },
 )
-async def post_firm(body: FirmIn, request: Request, _caller: OpsCaller) -> FirmOut:
-    async with runtime_of(request).sessions() as session:
-        created = await create_firm(session, body.firm_id, body.name)
+async def post_firm(body: FirmIn, request: Request, caller: AdminCaller) -> FirmOut:
+    async with runtime_of(request).sessions() as session, session.begin():
+        created = await create_firm(session, caller, body.firm_id, body.name)
     if not created:
         raise Problem(
             409, f"Firm {body.firm_id} exists.", errors=[{"field": "firm_id", "reason": "exists"}]
@@ -74,7 +94,7 @@ async def post_firm(body: FirmIn, request: Request, _caller: OpsCaller) -> FirmO
 
 
 @router.get("/{firm_id}", summary="A firm and its keys (ids only)")
-async def read_firm(firm_id: str, request: Request, _caller: OpsCaller) -> FirmOut:
+async def read_firm(firm_id: str, request: Request, _caller: ReadCaller) -> FirmOut:
     return await _firm_out(request, firm_id)
 
 
@@ -82,16 +102,17 @@ async def read_firm(firm_id: str, request: Request, _caller: OpsCaller) -> FirmO
     "/{firm_id}/keys",
     status_code=status.HTTP_201_CREATED,
     summary="Issue a partner API key",
-    description="The token is in this answer only. Publishes `leadflow.firm.key_changed.v1`.",
+    description="The token is in this answer only. It works at once on every service.",
 )
-async def post_key(firm_id: str, request: Request, _caller: OpsCaller) -> IssuedKeyOut:
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session:
-        issued = await issue_key(session, runtime.outbox, firm_id)
+async def post_key(
+    firm_id: str, request: Request, caller: AdminCaller, body: KeyIn | None = None
+) -> IssuedKeyOut:
+    async with runtime_of(request).sessions() as session, session.begin():
+        issued = await issue_key(session, caller, firm_id, (body or KeyIn()).name)
     if issued is None:
         raise Problem(404, f"No firm {firm_id}.")
     return IssuedKeyOut(
-        key_id=issued.key_id, firm_id=firm_id, token=issued.token, issued_at=issued.issued_at
+        key_id=issued.key_id, firm_id=firm_id, token=issued.token, issued_at=issued.created_at
     )
 
 
@@ -99,12 +120,19 @@ async def post_key(firm_id: str, request: Request, _caller: OpsCaller) -> Issued
     "/{firm_id}/keys/{key_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke a partner API key",
-    description="Takes effect at once here; publishes `leadflow.firm.key_changed.v1`.",
+    description="Takes effect on every service within a second. Revoking a revoked key is a "
+    "409 saying so.",
+    responses={409: {"description": "Already revoked"}},
 )
-async def delete_key(firm_id: str, key_id: str, request: Request, _caller: OpsCaller) -> Response:
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session:
-        revoked = await revoke_key(session, runtime.outbox, firm_id, key_id)
-    if not revoked:
+async def delete_key(firm_id: str, key_id: str, request: Request, caller: AdminCaller) -> Response:
+    async with runtime_of(request).sessions() as session, session.begin():
+        outcome = await revoke_key(session, caller, firm_id, key_id)
+    if outcome == "unknown":
         raise Problem(404, f"Firm {firm_id} has no key {key_id}.")
+    if outcome == "already revoked":
+        raise Problem(
+            409,
+            f"Key {key_id} of firm {firm_id} was already revoked.",
+            errors=[{"field": "key_id", "reason": "already revoked"}],
+        )
     return Response(status_code=204)

@@ -19,7 +19,8 @@ from services.intake.domain.forms import FormConfig, is_bot, origin_allowed
 from services.intake.domain.normalize import InvalidLead
 from services.intake.domain.ratelimit import TokenBuckets, retry_after
 from services.intake.forms import get_form, put_form, submit_form
-from shared.auth import OpsCaller
+from shared import audit
+from shared.credentials import AdminCaller, ReadCaller
 from shared.problems import Problem
 from shared.service import runtime_of
 
@@ -39,15 +40,27 @@ FIELD_SCHEMA = {
 
 @router.put("/{form_key}", summary="Configure a form key (ops)")
 async def configure_form(
-    body: FormConfig, request: Request, _caller: OpsCaller, form_key: str = FormKey
+    body: FormConfig, request: Request, caller: AdminCaller, form_key: str = FormKey
 ) -> FormConfig:
-    async with runtime_of(request).sessions() as session:
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session, session.begin():
+        before = await get_form(session, form_key)
         await put_form(session, form_key, body)
+        await audit.record(
+            session,
+            caller,
+            service=runtime.name,
+            action="form.put",
+            entity_type="form",
+            entity_id=form_key,
+            before=before,
+            after=body,
+        )
     return body
 
 
 @router.get("/{form_key}", summary="A form key's configuration (ops)")
-async def read_form(request: Request, _caller: OpsCaller, form_key: str = FormKey) -> FormConfig:
+async def read_form(request: Request, _caller: ReadCaller, form_key: str = FormKey) -> FormConfig:
     return await _form(request, form_key)
 
 

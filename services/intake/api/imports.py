@@ -17,7 +17,7 @@ from services.intake.api.errors import INTAKE_ERRORS
 from services.intake.api.lead_counts import count
 from services.intake.imports import SHOWN_ERRORS, create_job, read_job, run_import
 from services.intake.settings import IntakeSettings
-from shared.auth import OpsCaller
+from shared.credentials import ReadCaller, SubmitCaller
 from shared.db import SessionFactory
 from shared.observability import get_logger
 from shared.problems import PROBLEM_JSON, Problem
@@ -69,7 +69,7 @@ class ImportJob(BaseModel):
 )
 async def post_import(
     request: Request,
-    _caller: OpsCaller,
+    _caller: SubmitCaller,
     source: str = Query(default="import", pattern=r"^[A-Za-z0-9 ._:-]{1,100}$"),
     campaign: str | None = Query(default=None, max_length=200),
 ) -> JSONResponse:
@@ -131,7 +131,7 @@ async def _counted(sessions: SessionFactory, job_id: UUID, job: Awaitable[None])
 
 
 @router.get("/{import_id}", summary="An import job: status, counts and per-row errors")
-async def get_import(import_id: UUID, request: Request, _caller: OpsCaller) -> ImportJob:
+async def get_import(import_id: UUID, request: Request, _caller: ReadCaller) -> ImportJob:
     found = await read_job(runtime_of(request).sessions, import_id)
     if found is None:
         raise Problem(404, f"No import {import_id}.")

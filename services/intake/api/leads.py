@@ -12,7 +12,7 @@ from services.intake.api.schemas import LeadAccepted, LeadIn, LeadOut
 from services.intake.domain.normalize import InvalidLead, Submission, normalize
 from services.intake.service import submit_lead
 from services.intake.store import get_lead
-from shared.auth import OpsCaller
+from shared.credentials import ReadCaller, SubmitCaller
 from shared.problems import Problem
 from shared.service import runtime_of
 
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1/leads", tags=["leads"], responses=INTAKE_ERRORS)
     "window is a repeat touch (`leadflow.lead.duplicate.v1`, the existing lead's id). "
     "Answers with the lead id.",
 )
-async def post_lead(body: LeadIn, request: Request, _caller: OpsCaller) -> LeadAccepted:
+async def post_lead(body: LeadIn, request: Request, _caller: SubmitCaller) -> LeadAccepted:
     with refusals_counted("api"):
         try:
             lead = normalize(Submission(**body.model_dump()))
@@ -51,7 +51,7 @@ async def post_lead(body: LeadIn, request: Request, _caller: OpsCaller) -> LeadA
 
 
 @router.get("/{lead_id}", summary="A registered lead")
-async def read_lead(lead_id: UUID, request: Request, _caller: OpsCaller) -> LeadOut:
+async def read_lead(lead_id: UUID, request: Request, _caller: ReadCaller) -> LeadOut:
     async with runtime_of(request).sessions() as session:
         row = await get_lead(session, lead_id)
     if row is None:

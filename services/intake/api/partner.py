@@ -3,6 +3,7 @@ its own records only (another firm's record is 404, exactly like a missing one).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -25,8 +26,11 @@ from services.intake.api.partner_schemas import (
 from services.intake.api.schemas import LeadIn
 from services.intake.batches import log_activities, pydantic_errors, submit_leads
 from services.intake.domain.normalize import normalize_email
+from services.intake.domain.reporting import late_or_future
 from services.intake.facts import book_meeting, get_meeting, update_meeting
+from services.intake.firms import reporting_window_days
 from services.intake.store import get_lead
+from shared.events.envelope import utcnow
 from shared.problems import Problem
 from shared.service import runtime_of
 
@@ -128,6 +132,18 @@ async def _own_lead(request: Request, lead_id: UUID | None, firm_id: str) -> Non
         )
 
 
+async def _reported_in_time(
+    request: Request, firm_id: str, field: str, at: datetime, now: datetime
+) -> None:
+    """A 422 naming ``field`` when the firm dates it in the future or further back than its
+    contract's reporting window."""
+    async with runtime_of(request).sessions() as session:
+        window = await reporting_window_days(session, firm_id)
+    late = late_or_future(at, now, window)
+    if late is not None:
+        raise Problem(422, f"{field}: {late}", errors=[{"field": field, "reason": late}])
+
+
 @router.post(
     "/meetings",
     status_code=status.HTTP_201_CREATED,
@@ -143,6 +159,14 @@ async def post_meeting(body: MeetingIn, request: Request, partner: PartnerCaller
         ) from exc
     await _own_lead(request, body.lead_id, partner.firm_id)
     runtime = runtime_of(request)
+    now = utcnow()
+    booked_at = body.booked_at or min(now, body.scheduled_for or now)
+    if body.scheduled_for is not None and booked_at > body.scheduled_for:
+        reason = "is after the meeting's scheduled_for"
+        raise Problem(
+            422, f"booked_at: {reason}", errors=[{"field": "booked_at", "reason": reason}]
+        )
+    await _reported_in_time(request, partner.firm_id, "booked_at", booked_at, now)
     async with runtime.sessions() as session:
         meeting_id = await book_meeting(
             session,
@@ -153,8 +177,9 @@ async def post_meeting(body: MeetingIn, request: Request, partner: PartnerCaller
             lead_id=body.lead_id,
             status=body.status,
             scheduled_for=body.scheduled_for,
-            occurred_at=None,
+            occurred_at=booked_at,
             comment=body.comment,
+            actor=partner.actor,
         )
         row = await get_meeting(session, meeting_id, partner.firm_id)
     return MeetingOut.of(row)
@@ -173,6 +198,8 @@ async def _change(
     meeting_id: UUID, body: MeetingChangeIn, request: Request, partner: PartnerCaller
 ) -> MeetingOut:
     runtime = runtime_of(request)
+    if body.occurred_at is not None:
+        await _reported_in_time(request, partner.firm_id, "occurred_at", body.occurred_at, utcnow())
     async with runtime.sessions() as session:
         row = await update_meeting(
             session,
@@ -184,6 +211,7 @@ async def _change(
             occurred_at=body.occurred_at,
             comment=body.comment,
             reported_by="firm",
+            actor=partner.actor,
         )
     if row is None:
         raise Problem(404, f"No meeting {meeting_id}.")

@@ -71,6 +71,11 @@ class MeetingIn(BaseModel):
     lead_id: UUID | None = None
     status: Literal["booked"] = "booked"
     scheduled_for: EventTime | None = None
+    booked_at: EventTime | None = Field(
+        default=None,
+        description="When the meeting was booked (event time). Default: now, or the "
+        "meeting's time if that has passed (a booking is never after its meeting).",
+    )
     comment: str | None = Field(default=None, max_length=2000)
 
 

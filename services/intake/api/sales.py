@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from services.intake.api.errors import INTAKE_ERRORS
 from services.intake.api.partner_schemas import MeetingOut
 from services.intake.facts import update_meeting
-from shared.auth import OpsCaller
+from shared.credentials import SalesCaller
 from shared.events.activities import MeetingStatus
 from shared.problems import Problem
 from shared.service import runtime_of
@@ -45,7 +45,7 @@ class OutcomeIn(BaseModel):
     description="Published as `leadflow.meeting.updated.v1` with reported_by sales.",
 )
 async def post_outcome(
-    meeting_id: UUID, body: OutcomeIn, request: Request, _caller: OpsCaller
+    meeting_id: UUID, body: OutcomeIn, request: Request, caller: SalesCaller
 ) -> MeetingOut:
     runtime = runtime_of(request)
     meeting_status: MeetingStatus = "flagged_bad" if body.bad_meeting else (body.status or "held")
@@ -60,6 +60,7 @@ async def post_outcome(
             occurred_at=body.occurred_at,
             comment=body.comment,
             reported_by="sales",
+            actor=caller.actor,
         )
     if row is None:
         raise Problem(404, f"No meeting {meeting_id}.")

@@ -17,7 +17,8 @@ from services.intake.domain.mapping import SourceMapping
 from services.intake.domain.signatures import SignatureError, SignedHeaders, verify
 from services.intake.settings import IntakeSettings
 from services.intake.webhooks import get_mapping, put_mapping, receive_webhook
-from shared.auth import OpsCaller
+from shared import audit
+from shared.credentials import AdminCaller, ReadCaller
 from shared.problems import PROBLEM_JSON, Problem
 from shared.service import runtime_of
 
@@ -27,15 +28,27 @@ Source = Path(pattern=r"^[a-z0-9_-]{1,100}$")
 
 @router.put("/v1/webhook-sources/{source}", summary="Set a source's payload mapping (ops)")
 async def configure_source(
-    body: SourceMapping, request: Request, _caller: OpsCaller, source: str = Source
+    body: SourceMapping, request: Request, caller: AdminCaller, source: str = Source
 ) -> SourceMapping:
-    async with runtime_of(request).sessions() as session:
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session, session.begin():
+        before = await get_mapping(session, source)
         await put_mapping(session, source, body)
+        await audit.record(
+            session,
+            caller,
+            service=runtime.name,
+            action="webhook_source.put",
+            entity_type="webhook_source",
+            entity_id=source,
+            before=before,
+            after=body,
+        )
     return body
 
 
 @router.get("/v1/webhook-sources/{source}", summary="A source's payload mapping (ops)")
-async def read_source(request: Request, _caller: OpsCaller, source: str = Source) -> SourceMapping:
+async def read_source(request: Request, _caller: ReadCaller, source: str = Source) -> SourceMapping:
     async with runtime_of(request).sessions() as session:
         mapping = await get_mapping(session, source)
     if mapping is None:

@@ -3,7 +3,8 @@ same stored answer and has no second effect (DESIGN "nothing lost, nothing doubl
 
 Pure ASGI middleware, inside the body size limit. Per (caller, key) a row is claimed
 before the request runs (a concurrent retry meanwhile gets 409 with Retry-After), then
-filled with the answer. A different request under a used key is a 422. Answers that say
+filled with the answer before that answer is sent (so a retry the moment the client has
+it gets it replayed). A different request under a used key is a 422. Answers that say
 "try again" (409, 429, 5xx) are not kept, so a retry can succeed. The caller is the
 SHA-256 of its Authorization header (the client address for anonymous posts).
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -116,35 +118,61 @@ class IdempotencyKeys:
                 return messages.pop(0)
             return await receive()
 
-        status = 500
-        headers: list[list[str]] = []
-        body = bytearray()
-
-        async def capture(message: Message) -> None:
-            nonlocal status, headers
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = [
-                    [k.decode("latin-1"), v.decode("latin-1")] for k, v in message["headers"]
-                ]
-            elif message["type"] == "http.response.body":
-                body.extend(message.get("body", b""))
-            await send(message)
-
+        answer = _Answer(
+            send,
+            lambda response, keep: _finish(
+                runtime.sessions, caller, key, response=response, keep=keep
+            ),
+        )
         try:
-            await self.app(scope, replay_receive if not streamed else receive, capture)
+            await self.app(scope, replay_receive if not streamed else receive, answer.send)
         finally:
-            keep = status < 500 and status not in (409, 429)
-            try:
-                await _finish(
-                    runtime.sessions,
-                    caller,
-                    key,
-                    response=(status, headers, bytes(body)),
-                    keep=keep,
-                )
-            except DB_DOWN as exc:  # the claim expires; a retry then runs again
-                log.warning("idempotency_not_recorded", error=repr(exc))
+            if not answer.finished:  # the app failed before answering in full
+                answer.status = 500
+                await answer.finish()
+
+
+class _Answer:
+    """The app's answer, stored before its last byte leaves: a retry sent the moment the
+    client has it finds it stored, never "in progress". Answers that say "try again"
+    (409, 429, 5xx) are not kept, so a retry can succeed."""
+
+    def __init__(
+        self,
+        send: Send,
+        store: Callable[[tuple[int, list[list[str]], bytes], bool], Awaitable[None]],
+    ) -> None:
+        self._send = send
+        self._store = store
+        self.status = 500
+        self.headers: list[list[str]] = []
+        self.body = bytearray()
+        self.held: list[Message] = []
+        self.finished = False
+
+    async def finish(self) -> None:
+        self.finished = True
+        keep = self.status < 500 and self.status not in (409, 429)
+        try:
+            await self._store((self.status, self.headers, bytes(self.body)), keep)
+        except DB_DOWN as exc:  # the claim expires; a retry then runs again
+            log.warning("idempotency_not_recorded", error=repr(exc))
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = [
+                [k.decode("latin-1"), v.decode("latin-1")] for k, v in message["headers"]
+            ]
+        elif message["type"] == "http.response.body":
+            self.body.extend(message.get("body", b""))
+            if not message.get("more_body"):
+                await self.finish()
+        self.held.append(message)
+        if self.finished:
+            for pending in self.held:
+                await self._send(pending)
+            self.held.clear()
 
 
 async def _fingerprint(

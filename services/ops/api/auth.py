@@ -1,5 +1,6 @@
-"""Who is watching: an ops token sees every event; a partner firm's key sees its own
-firm's. Anything else is 401."""
+"""Who is watching: an ops credential with the read scope sees every event; a firm's
+partner key sees its own firm's. Anything else is 401 (403 for a valid credential that
+may not read)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.ops.store import SCHEMA
-from shared.auth import token_matches
-from shared.partners import firm_for_token, key_id_of
+from shared.credentials import as_partner, authenticate
 from shared.problems import Problem
-from shared.service import runtime_of
 
-_bearer = HTTPBearer(auto_error=False, description="Ops token or a partner firm's API key")
+_bearer = HTTPBearer(auto_error=False, description="An ops credential or a partner firm's key")
 
 
 @dataclass(frozen=True)
@@ -28,19 +26,17 @@ async def require_viewer(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Viewer:
-    unauthorized = {"WWW-Authenticate": "Bearer"}
-    if credentials is None:
-        raise Problem(401, "An ops token or a partner API key is required.", headers=unauthorized)
-    runtime = runtime_of(request)
-    if token_matches(credentials.credentials, runtime.settings.ops_token_hashes):
+    caller = await authenticate(request, credentials)
+    partner = as_partner(caller)
+    if partner is not None:
+        return Viewer(firm_id=partner.firm_id, key_id=partner.key_id)
+    if caller.may("read"):
         return Viewer(firm_id=None)
-    async with runtime.sessions() as session:
-        firm_id = await firm_for_token(session, SCHEMA, credentials.credentials)
-    if firm_id is None:
-        raise Problem(
-            401, "The token is neither an ops token nor a valid partner key.", headers=unauthorized
-        )
-    return Viewer(firm_id=firm_id, key_id=key_id_of(credentials.credentials))
+    raise Problem(
+        403,
+        f"This credential ({caller.name}) lacks the read scope.",
+        errors=[{"field": "Authorization", "reason": "needs the read scope"}],
+    )
 
 
 ViewerCaller = Annotated[Viewer, Depends(require_viewer)]

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from services.ops import store
 from services.ops.domain.timeline import Fact, Timeline, timeline
-from shared.auth import OpsCaller
+from shared.credentials import ReadCaller
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
 
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1/leads", tags=["leads"], responses=PROBLEM_RESPONS
     "(the routing trace and the credit reasons as details), and a header saying where the "
     "lead stands: stage, owner, account, firm, credit.",
 )
-async def lead_timeline(lead_id: UUID, request: Request, _caller: OpsCaller) -> Timeline:
+async def lead_timeline(lead_id: UUID, request: Request, _caller: ReadCaller) -> Timeline:
     async with runtime_of(request).sessions() as session:
         logged = await store.lead_events(session, lead_id)
     if not logged:
@@ -44,7 +44,7 @@ class SearchResult(BaseModel):
 )
 async def search(
     request: Request,
-    _caller: OpsCaller,
+    _caller: ReadCaller,
     q: Annotated[
         str,
         Query(

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from services.ops.aggregates import Cached, Dashboard, funnel_between
 from services.ops.domain.funnel import Funnel, funnel_csv
-from shared.auth import OpsCaller
+from shared.credentials import ReadCaller
 from shared.events.envelope import utcnow
 from shared.http import csv_download
 from shared.problems import PROBLEM_RESPONSES, Problem
@@ -30,7 +30,7 @@ MAX_SPAN = timedelta(days=366)
     "decisions and amounts per firm and the funnel (last 30 days); consumer lag per "
     "service. Reused for a few seconds (`OPS_DASHBOARD_CACHE_S`).",
 )
-async def dashboard(request: Request, _caller: OpsCaller) -> Dashboard:
+async def dashboard(request: Request, _caller: ReadCaller) -> Dashboard:
     cached: Cached[Dashboard] = request.app.state.dashboard
     return await cached.get()
 
@@ -76,7 +76,7 @@ def _bound(value: str | None, field: str, default: datetime) -> datetime:
 )
 async def funnel_report(
     request: Request,
-    _caller: OpsCaller,
+    _caller: ReadCaller,
     from_: Annotated[str | None, Query(alias="from", description="Start (inclusive)")] = None,
     to: Annotated[str | None, Query(description="End (exclusive)")] = None,
     format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",

@@ -28,8 +28,7 @@ from services.ops.domain.stream_filter import (
 )
 from services.ops.live import NewEvents
 from services.ops.settings import OpsSettings
-from services.ops.store import SCHEMA
-from shared.partners import key_in_force
+from shared.credentials import verifier_of
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
 
@@ -139,6 +138,9 @@ async def event_stream(
     )
 
 
+REVOCATION_S = 0.5
+
+
 async def _events(
     request: Request, where: StreamFilter, after: int, slot: Slot, key_id: str | None
 ) -> AsyncIterator[ServerSentEvent]:
@@ -150,9 +152,9 @@ async def _events(
     try:
         yield ServerSentEvent(retry=2000, comment=f"resuming after {after}")
         while not runtime.stop.is_set():
+            if key_id is not None and not await verifier_of(request).in_force(key_id):
+                return
             async with runtime.sessions() as session:
-                if key_id is not None and not await key_in_force(session, SCHEMA, key_id):
-                    return
                 batch = await store.events_after(session, after, where)
             for event in batch:
                 after = event.seq
@@ -162,6 +164,8 @@ async def _events(
                     id=str(event.seq),
                 )
             if len(batch) < store.STREAM_BATCH:
-                await new_events.wait(poll_s)
+                # A partner's stream looks at least every REVOCATION_S, so a revoked key
+                # stops receiving within it however quiet the stream is.
+                await new_events.wait(poll_s if key_id is None else min(poll_s, REVOCATION_S))
     finally:
         await slot.release()

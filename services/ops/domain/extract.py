@@ -14,16 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-# The events that say which firm and account a lead belongs to: the submitting firm, the
-# routing decision (the account and the firm assignment in force), the credit decision.
-# An activity's firm is the firm that made the touch, not the lead's, so it is not here.
-LEAD_FIRM_SOURCES = frozenset(
-    {
-        "leadflow.lead.received.v1",
-        "leadflow.lead.routed.v1",
-        "leadflow.credit.decided.v1",
-    }
-)
+# The events that say which firm a lead belongs to, for the firm's view of its story: the
+# submitting firm, and the credit decision (whose firm is the lead's claimant: the
+# submitter, or the account's firm for an inbound lead). Not the routing decision: a lead
+# another firm submitted on a firm's account is not that firm's to see. An activity's firm
+# is the firm that made the touch, not the lead's, so it is not here either.
+LEAD_FIRM_SOURCES = frozenset({"leadflow.lead.received.v1", "leadflow.credit.decided.v1"})
+LEAD_ACCOUNT_SOURCES = frozenset({"leadflow.lead.routed.v1"})  # the account a lead is on
 
 _LIMITS = {"firm_id": 100, "account_id": 100, "owner_id": 100, "channel": 100, "campaign": 200}
 

@@ -20,7 +20,8 @@ from services.router.api.schemas import (
     TerritoryOut,
 )
 from services.router.domain.names import registrable_domain
-from shared.auth import OpsCaller
+from shared import audit
+from shared.credentials import AdminCaller, ReadCaller
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
 
@@ -33,20 +34,51 @@ def _invalid(error: workspace.InvalidReference) -> Problem:
     return Problem(422, str(error), errors=[{"field": error.field, "reason": error.reason}])
 
 
+def _firm_part(account: AccountOut | None) -> dict[str, object] | None:
+    if account is None or account.firm is None:
+        return None
+    return account.firm.model_dump(mode="json") | {"account_id": account.account_id}
+
+
 @router.put("/accounts/{account_id}", summary="Create or replace an account")
 async def put_account(
-    account_id: IdPath, body: AccountIn, request: Request, _caller: OpsCaller
+    account_id: IdPath, body: AccountIn, request: Request, caller: AdminCaller
 ) -> AccountOut:
     runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
+        before = await workspace.get_account(session, account_id)
         try:
-            return await workspace.put_account(session, runtime.outbox, account_id, body)
+            after = await workspace.put_account(session, runtime.outbox, account_id, body)
         except workspace.InvalidReference as error:
             raise _invalid(error) from None
+        await audit.record(
+            session,
+            caller,
+            service=runtime.name,
+            action="account.put",
+            entity_type="account",
+            entity_id=account_id,
+            before=before.model_dump(mode="json", exclude={"rerouted"}) if before else None,
+            after=after.model_dump(mode="json", exclude={"rerouted"}),
+        )
+        was, now = _firm_part(before), _firm_part(after)
+        if was != now:  # a firm assignment: in the firm's audit trail too
+            for firm in {p["firm_id"] for p in (was, now) if p is not None}:
+                await audit.record(
+                    session,
+                    caller,
+                    service=runtime.name,
+                    action="firm.assignment",
+                    entity_type="firm",
+                    entity_id=str(firm),
+                    before=was,
+                    after=now,
+                )
+    return after
 
 
 @router.get("/accounts/{account_id}", summary="An account")
-async def get_account(account_id: IdPath, request: Request, _caller: OpsCaller) -> AccountOut:
+async def get_account(account_id: IdPath, request: Request, _caller: ReadCaller) -> AccountOut:
     async with runtime_of(request).sessions() as session:
         found = await workspace.get_account(session, account_id)
     if found is None:
@@ -57,7 +89,7 @@ async def get_account(account_id: IdPath, request: Request, _caller: OpsCaller) 
 @router.get("/accounts", summary="Accounts with a domain (subdomains folded)")
 async def find_accounts(
     request: Request,
-    _caller: OpsCaller,
+    _caller: ReadCaller,
     domain: Annotated[str, Query(min_length=3, max_length=255)],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[AccountOut]:
@@ -77,7 +109,7 @@ class LoadOut(BaseModel):
     summary="Bulk load accounts from CSV (text/csv body, streamed; bad rows reported by line)",
     openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
-async def import_accounts(request: Request, _caller: OpsCaller) -> LoadOut:
+async def import_accounts(request: Request, caller: AdminCaller) -> LoadOut:
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type not in ("text/csv", "application/csv"):
         raise Problem(
@@ -99,6 +131,16 @@ async def import_accounts(request: Request, _caller: OpsCaller) -> LoadOut:
             raise Problem(
                 422, str(error), errors=[{"field": "header", "reason": str(error)}]
             ) from None
+        await audit.record(
+            session,
+            caller,
+            service=runtime_of(request).name,
+            action="accounts.import",
+            entity_type="account_import",
+            entity_id=f"{report.loaded} of {report.rows} rows",
+            before=None,
+            after={"rows": report.rows, "loaded": report.loaded, "failed": report.failed},
+        )
         await session.commit()
     return LoadOut(
         rows=report.rows,
@@ -110,17 +152,30 @@ async def import_accounts(request: Request, _caller: OpsCaller) -> LoadOut:
 
 @router.put("/owners/{owner_id}", summary="Create or replace an owner (rep)")
 async def put_owner(
-    owner_id: IdPath, body: OwnerIn, request: Request, _caller: OpsCaller
+    owner_id: IdPath, body: OwnerIn, request: Request, caller: AdminCaller
 ) -> OwnerOut:
-    async with runtime_of(request).sessions() as session, session.begin():
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session, session.begin():
+        before = await workspace.get_owner(session, owner_id)
         try:
-            return await workspace.put_owner(session, owner_id, body)
+            after = await workspace.put_owner(session, owner_id, body)
         except workspace.InvalidReference as error:
             raise _invalid(error) from None
+        await audit.record(
+            session,
+            caller,
+            service=runtime.name,
+            action="owner.put",
+            entity_type="owner",
+            entity_id=owner_id,
+            before=before.model_dump(mode="json", exclude={"open_leads"}) if before else None,
+            after=after.model_dump(mode="json", exclude={"open_leads"}),
+        )
+    return after
 
 
 @router.get("/owners/{owner_id}", summary="An owner")
-async def get_owner(owner_id: IdPath, request: Request, _caller: OpsCaller) -> OwnerOut:
+async def get_owner(owner_id: IdPath, request: Request, _caller: ReadCaller) -> OwnerOut:
     async with runtime_of(request).sessions() as session:
         found = await workspace.get_owner(session, owner_id)
     if found is None:
@@ -130,36 +185,62 @@ async def get_owner(owner_id: IdPath, request: Request, _caller: OpsCaller) -> O
 
 @router.get("/owners", summary="Owners, by id")
 async def list_owners(
-    request: Request, _caller: OpsCaller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    request: Request, _caller: ReadCaller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[OwnerOut]:
     async with runtime_of(request).sessions() as session:
         return await workspace.list_owners(session, limit)
 
 
 @router.put("/teams/{team_id}", summary="Create or replace a team (and its queue)")
-async def put_team(team_id: IdPath, body: TeamIn, request: Request, _caller: OpsCaller) -> TeamOut:
-    async with runtime_of(request).sessions() as session, session.begin():
-        return await workspace.put_team(session, team_id, body)
+async def put_team(team_id: IdPath, body: TeamIn, request: Request, caller: AdminCaller) -> TeamOut:
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session, session.begin():
+        before = await workspace.get_team(session, team_id)
+        after = await workspace.put_team(session, team_id, body)
+        await audit.record(
+            session,
+            caller,
+            service=runtime.name,
+            action="team.put",
+            entity_type="team",
+            entity_id=team_id,
+            before=before,
+            after=after,
+        )
+    return after
 
 
 @router.get("/teams", summary="Teams")
-async def list_teams(request: Request, _caller: OpsCaller) -> list[TeamOut]:
+async def list_teams(request: Request, _caller: ReadCaller) -> list[TeamOut]:
     async with runtime_of(request).sessions() as session:
         return await workspace.list_teams(session)
 
 
 @router.put("/territories/{territory_id}", summary="Create or replace a territory")
 async def put_territory(
-    territory_id: IdPath, body: TerritoryIn, request: Request, _caller: OpsCaller
+    territory_id: IdPath, body: TerritoryIn, request: Request, caller: AdminCaller
 ) -> TerritoryOut:
-    async with runtime_of(request).sessions() as session, session.begin():
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session, session.begin():
+        before = await workspace.get_territory(session, territory_id)
         try:
-            return await workspace.put_territory(session, territory_id, body)
+            after = await workspace.put_territory(session, territory_id, body)
         except workspace.InvalidReference as error:
             raise _invalid(error) from None
+        await audit.record(
+            session,
+            caller,
+            service=runtime.name,
+            action="territory.put",
+            entity_type="territory",
+            entity_id=territory_id,
+            before=before,
+            after=after,
+        )
+    return after
 
 
 @router.get("/territories", summary="Territories")
-async def list_territories(request: Request, _caller: OpsCaller) -> list[TerritoryOut]:
+async def list_territories(request: Request, _caller: ReadCaller) -> list[TerritoryOut]:
     async with runtime_of(request).sessions() as session:
         return await workspace.list_territories(session)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.router import lifecycle
 from services.router.domain.lifecycle import IllegalTransition
-from shared.auth import OpsCaller
+from shared.credentials import ReadCaller, SalesCaller
 from shared.events.status import LeadStage, RejectionReason
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
@@ -39,7 +39,6 @@ class StageIn(BaseModel):
         default=None, description="Required to reject, and only then."
     )
     comment: str | None = Field(default=None, max_length=2000)
-    actor: str = Field(min_length=1, max_length=200, description="Who moved it (rep id, crm).")
     occurred_at: EventTime | None = Field(
         default=None,
         description="Default: now. Not in the future, not before the lead was received.",
@@ -102,11 +101,12 @@ def _out(found: lifecycle.LifecycleView) -> LifecycleOut:
     "/{lead_id}/stage",
     summary="Move a lead to its next stage (accept, reject with a reason, qualify, close...)",
     description="Checked against the lifecycle table (an illegal move is a 409 naming the "
-    "stages); published as `leadflow.lead.status_changed.v1`. Accepting or rejecting stops "
-    "the SLA timers; a rejection as `wrong_owner` routes the lead to someone else.",
+    "stages); published as `leadflow.lead.status_changed.v1`, its actor the calling "
+    "credential. Accepting or rejecting stops the SLA timers; a rejection as `wrong_owner` "
+    "routes the lead to someone else.",
 )
 async def post_stage(
-    lead_id: UUID, body: StageIn, request: Request, _caller: OpsCaller
+    lead_id: UUID, body: StageIn, request: Request, caller: SalesCaller
 ) -> LifecycleOut:
     runtime = runtime_of(request)
     now: datetime = request.app.state.clock()
@@ -120,7 +120,7 @@ async def post_stage(
         stage=body.stage,
         reason_code=body.reason_code,
         comment=body.comment,
-        actor=body.actor,
+        actor=caller.actor,
         occurred_at=body.occurred_at or now,
     )
     async with runtime.sessions() as session, session.begin():
@@ -151,7 +151,7 @@ async def post_stage(
 
 
 @router.get("/{lead_id}/lifecycle", summary="The lead's stage, its history and pending SLA timers")
-async def get_lifecycle(lead_id: UUID, request: Request, _caller: OpsCaller) -> LifecycleOut:
+async def get_lifecycle(lead_id: UUID, request: Request, _caller: ReadCaller) -> LifecycleOut:
     async with runtime_of(request).sessions() as session:
         found = await lifecycle.view(session, lead_id)
     if found is None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from services.router import store
-from shared.auth import OpsCaller
+from shared.credentials import ReadCaller
 from shared.events.routing import LeadRouted
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
@@ -22,7 +22,7 @@ class RoutingOut(BaseModel):
 
 
 @router.get("/{lead_id}/routing", summary="The lead's current routing decision and trace")
-async def read_routing(lead_id: UUID, request: Request, _caller: OpsCaller) -> RoutingOut:
+async def read_routing(lead_id: UUID, request: Request, _caller: ReadCaller) -> RoutingOut:
     async with runtime_of(request).sessions() as session:
         row = await store.latest_decision(session, lead_id)
         if row is None:

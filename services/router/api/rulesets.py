@@ -15,7 +15,8 @@ from services.router.api.schemas import SimulateIn
 from services.router.domain.model import Lead
 from services.router.domain.names import personal_domain, registrable_domain
 from services.router.service import routed_event
-from shared.auth import OpsCaller
+from shared import audit
+from shared.credentials import AdminCaller, ReadCaller
 from shared.events.envelope import utcnow
 from shared.events.leads import LeadReceived
 from shared.events.routing import LeadRouted
@@ -62,7 +63,7 @@ def _problem_of(error: ValidationError | ValueError) -> Problem:
         "requestBody": {"content": {"application/yaml": {"schema": {"type": "string"}}}}
     },
 )
-async def upload_ruleset(request: Request, _caller: OpsCaller) -> JSONResponse:
+async def upload_ruleset(request: Request, caller: AdminCaller) -> JSONResponse:
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type not in _TEXT_TYPES:
         raise Problem(
@@ -78,7 +79,8 @@ async def upload_ruleset(request: Request, _caller: OpsCaller) -> JSONResponse:
         raise Problem(
             400, "The body is not UTF-8 text.", errors=[{"field": "body", "reason": "not UTF-8"}]
         ) from None
-    async with runtime_of(request).sessions() as session, session.begin():
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session, session.begin():
         try:
             parsed, created = await store.save_ruleset(session, source)
         except (ValidationError, ValueError) as error:
@@ -87,6 +89,17 @@ async def upload_ruleset(request: Request, _caller: OpsCaller) -> JSONResponse:
                     409, str(error), errors=[{"field": "version", "reason": str(error)}]
                 ) from None
             raise _problem_of(error) from None
+        if created:
+            await audit.record(
+                session,
+                caller,
+                service=runtime.name,
+                action="ruleset.created",
+                entity_type="ruleset",
+                entity_id=parsed.version,
+                before=None,
+                after={"version": parsed.version, "rules": [r.name for r in parsed.rules]},
+            )
     return JSONResponse(
         {"version": parsed.version, "created": created, "rules": len(parsed.rules)},
         status_code=201 if created else 200,
@@ -94,7 +107,7 @@ async def upload_ruleset(request: Request, _caller: OpsCaller) -> JSONResponse:
 
 
 @router.get("/rulesets", summary="Stored rule sets, oldest first")
-async def list_rulesets(request: Request, _caller: OpsCaller) -> list[RuleSetOut]:
+async def list_rulesets(request: Request, _caller: ReadCaller) -> list[RuleSetOut]:
     async with runtime_of(request).sessions() as session:
         rows = await store.list_rulesets(session)
     return [
@@ -112,18 +125,30 @@ async def list_rulesets(request: Request, _caller: OpsCaller) -> list[RuleSetOut
 @router.get(
     "/rulesets/active", summary="The rule set in force (the bundled default if none activated)"
 )
-async def active_ruleset(request: Request, _caller: OpsCaller) -> dict[str, Any]:
+async def active_ruleset(request: Request, _caller: ReadCaller) -> dict[str, Any]:
     async with runtime_of(request).sessions() as session:
         return (await store.active_ruleset(session)).model_dump(mode="json")
 
 
 @router.post("/rulesets/{version}/activate", summary="Make a stored rule set the one in force")
 async def activate_ruleset(
-    version: Version, request: Request, _caller: OpsCaller
+    version: Version, request: Request, caller: AdminCaller
 ) -> dict[str, str]:
-    async with runtime_of(request).sessions() as session, session.begin():
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session, session.begin():
+        was = (await store.active_ruleset(session)).version
         if not await store.activate_ruleset(session, version, utcnow()):
             raise Problem(404, f"No rule set {version}; upload it first.")
+        await audit.record(
+            session,
+            caller,
+            service=runtime.name,
+            action="ruleset.activated",
+            entity_type="ruleset",
+            entity_id=version,
+            before={"active": was},
+            after={"active": version},
+        )
     return {"active": version}
 
 
@@ -133,7 +158,7 @@ class SimulateOut(BaseModel):
 
 
 @router.post("/routing/simulate", summary="Dry run: route a sample lead; nothing stored, no event")
-async def simulate(body: SimulateIn, request: Request, _caller: OpsCaller) -> SimulateOut:
+async def simulate(body: SimulateIn, request: Request, _caller: ReadCaller) -> SimulateOut:
     sample = body.lead
     received_at = sample.received_at or utcnow()
     if received_at.tzinfo is None:

@@ -15,12 +15,12 @@ import httpx
 import pytest
 
 from services.credit.app import create_app
-from shared.auth import hash_token, new_token
 from shared.db import SessionFactory
 from tests.integration.credit.conftest import Clock, Firm, apply, current, new_firm, new_lead
+from tests.support.credentials import ADMIN
 from tests.support.infra import Infra
 
-TOKEN = new_token()
+TOKEN = ADMIN
 OPS = {"Authorization": f"Bearer {TOKEN}"}
 WED = datetime(2026, 11, 25, 15, tzinfo=UTC)  # the day before Thanksgiving (US)
 
@@ -35,7 +35,7 @@ class Credit:
 async def running_credit(infra: Infra, clock: Clock) -> AsyncIterator[Credit]:
     """Credit in process, its review sweep every 50 ms on ``clock``."""
     app = create_app(
-        infra.settings(leadflow_ops_token_sha256=hash_token(TOKEN)),
+        infra.settings(),
         clock=clock,
         sweep_every_s=0.05,
     )

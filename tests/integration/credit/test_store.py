@@ -67,7 +67,9 @@ async def test_a_touch_logged_late_but_dated_before_an_inbound_lead_earns_it_cre
     firm = await new_firm(sessions, pays_for="lead", acceptance_business_days=0)
     received = firm.received(MONDAY)
     lead = UUID(received.data["lead_id"])
-    inbound = received.model_copy(update={"data": {**received.data, "firm_id": None}})
+    inbound = received.model_copy(
+        update={"data": {**received.data, "firm_id": None, "channel": "web_form"}}
+    )
     await apply(sessions, inbound, firm.routed(lead, MONDAY + timedelta(seconds=1)))
     assert (await current(sessions, lead)).state == "not_eligible"
     touch = ActivityLogged(

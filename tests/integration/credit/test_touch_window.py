@@ -1,8 +1,9 @@
-"""A touch bears only on the leads after it inside the look-back horizon, and a lead
-reads only the touches its contract's windows look at, condensed in the database: on a
-busy domain both used to be whole-domain reads (every touch re-decided every lead of the
-domain inline, every decision read every touch), found by the chaos run with thousands of
-leads on one account."""
+"""A touch bears only on the inbound leads after it inside the look-back horizon, and an
+inbound lead reads only its firm's latest touch inside the contract's look-back,
+condensed in the database: on a busy domain both used to be whole-domain reads (every
+touch re-decided every lead of the domain inline, every decision read every touch), found
+by the chaos run with thousands of leads on one account. Another firm's touches never
+bear on a lead."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from services.credit.domain.contract import TOUCH_HORIZON_DAYS, Terms
 from services.credit.domain.facts import Touch
 from services.credit.domain.policy import decide
 from shared.db import SessionFactory
+from shared.events.envelope import Envelope
 from tests.integration.credit.conftest import apply, new_firm
 
 T0 = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -30,10 +32,17 @@ async def _touch(sessions: SessionFactory, firm_id: str, domain: str, at: dateti
         )
 
 
+def _inbound(envelope: Envelope) -> Envelope:
+    return envelope.model_copy(
+        update={"data": {**envelope.data, "firm_id": None, "channel": "web_form"}}
+    )
+
+
 async def test_a_touch_queues_only_the_leads_it_can_change(sessions: SessionFactory) -> None:
     firm = await new_firm(sessions)
-    early, late = firm.received(T0), firm.received(T0 + timedelta(days=10))
-    await apply(sessions, early, late)
+    early, late = _inbound(firm.received(T0)), _inbound(firm.received(T0 + timedelta(days=10)))
+    registered = firm.received(T0 + timedelta(days=5))  # the firm's own: no touch needed
+    await apply(sessions, early, late, registered)
     early_id, late_id = UUID(early.data["lead_id"]), UUID(late.data["lead_id"])
 
     async def queued_by(touched_at: datetime) -> set[UUID]:
@@ -41,7 +50,7 @@ async def test_a_touch_queues_only_the_leads_it_can_change(sessions: SessionFact
             await store.queue_leads_touch_bears_on(session, firm.domain, touched_at)
             queued = set(await store.queued_for_review(session, 100_000))
             await session.rollback()
-        return queued & {early_id, late_id}
+        return queued & {early_id, late_id, UUID(registered.data["lead_id"])}
 
     assert await queued_by(T0 + timedelta(days=5)) == {late_id}
     assert await queued_by(T0 - timedelta(days=1)) == {early_id, late_id}
@@ -50,7 +59,7 @@ async def test_a_touch_queues_only_the_leads_it_can_change(sessions: SessionFact
 
 async def test_a_lead_queued_twice_is_reviewed_once(sessions: SessionFactory) -> None:
     firm = await new_firm(sessions)
-    received = firm.received(T0)
+    received = _inbound(firm.received(T0))
     await apply(sessions, received)
     lead = UUID(received.data["lead_id"])
     async with sessions() as session, session.begin():
@@ -62,30 +71,30 @@ async def test_a_lead_queued_twice_is_reviewed_once(sessions: SessionFactory) ->
         assert not await store.take_from_review_queue(session, lead)
 
 
-async def test_a_lead_reads_per_firm_the_first_and_last_touch_its_windows_see(
+async def test_an_inbound_lead_reads_its_firms_latest_touch_in_the_look_back(
     sessions: SessionFactory,
 ) -> None:
     firm = await new_firm(sessions)
-    received = firm.received(T0)
-    await apply(sessions, received)
+    inbound, registered = _inbound(firm.received(T0)), firm.received(T0)
+    await apply(sessions, inbound, registered)
     days = {
-        "firm-a": [-1, -2, -50, 1],  # -50: beyond both windows; +1: after the lead
-        "firm-b": [-10, -40, -400],
+        firm.firm_id: [-1, -2, -50, 1],  # -50: beyond the window; +1: after the lead
+        "firm-b": [-10, 0],  # another firm's, later than the firm's own: never read
     }
     for firm_id, offsets in days.items():
         for offset in offsets:
             await _touch(sessions, firm_id, firm.domain, T0 + timedelta(days=offset))
-    terms = Terms(protection_days=45, inbound_lookback_days=30)
+    terms = Terms(inbound_lookback_days=30)
     async with sessions() as session:
-        facts = await store.lead_facts(session, UUID(received.data["lead_id"]))
-        assert facts.received is not None
-        found = await store.touches_bearing_on(session, facts.received, terms)
-    assert [(t.firm_id, (t.occurred_at - T0).days) for t in found] == [
-        ("firm-b", -40),  # firm-b's first inside the protection window
-        ("firm-b", -10),  # its last inside the look-back
-        ("firm-a", -2),
-        ("firm-a", -1),
-    ]
+        found = {}
+        for envelope in (inbound, registered):
+            facts = await store.lead_facts(session, UUID(envelope.data["lead_id"]))
+            assert facts.received is not None
+            found[envelope.data["firm_id"]] = await store.touches_bearing_on(
+                session, facts.received, firm.firm_id, terms
+            )
+    assert [(t.firm_id, (t.occurred_at - T0).days) for t in found[None]] == [(firm.firm_id, -1)]
+    assert found[firm.firm_id] == ()  # a lead the firm submitted needs no touch
 
 
 async def test_the_condensed_touches_decide_as_all_of_them_would(
@@ -95,8 +104,7 @@ async def test_the_condensed_touches_decide_as_all_of_them_would(
     several windows: the decision from the condensed touches is the decision from all."""
     firm = await new_firm(sessions)
     registered = firm.received(T0)
-    inbound = firm.received(T0 + timedelta(hours=1))
-    inbound = inbound.model_copy(update={"data": {**inbound.data, "firm_id": None}})
+    inbound = _inbound(firm.received(T0 + timedelta(hours=1)))
     routed = [
         firm.routed(UUID(e.data["lead_id"]), T0 + timedelta(hours=2)) for e in (registered, inbound)
     ]
@@ -116,14 +124,16 @@ async def test_the_condensed_touches_decide_as_all_of_them_would(
         )
         contract = await store.current_contract(session, firm.firm_id)
         assert contract is not None
-        for protection, lookback in [(0, 0), (3, 90), (30, 30), (60, 7), (365, 365)]:
-            terms = Terms(protection_days=protection, inbound_lookback_days=lookback)
+        for lookback in [0, 1, 7, 30, 90, 365]:
+            terms = Terms(inbound_lookback_days=lookback)
             under = contract.model_copy(update={"terms": terms})
             for envelope in (registered, inbound):
                 facts = await store.lead_facts(session, UUID(envelope.data["lead_id"]))
                 assert facts.received is not None
-                condensed = await store.touches_bearing_on(session, facts.received, terms)
-                assert len(condensed) <= 6
+                condensed = await store.touches_bearing_on(
+                    session, facts.received, firm.firm_id, terms
+                )
+                assert len(condensed) <= 1
                 by_all = decide(replace(facts, touches=everything), under, as_of=T0)
                 by_condensed = decide(replace(facts, touches=condensed), under, as_of=T0)
-                assert by_condensed == by_all, (protection, lookback, envelope.data["firm_id"])
+                assert by_condensed == by_all, (lookback, envelope.data["firm_id"])

@@ -12,10 +12,11 @@ import pytest
 
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
-from shared.auth import hash_token, new_token
+from shared.db import SessionFactory
+from tests.support.credentials import ADMIN
 from tests.support.infra import Infra
 
-TOKEN = new_token()
+TOKEN = ADMIN
 WEBHOOK_SECRETS = {
     "mautic": "whsec_" + "bmV3LXNlY3JldC1mb3ItdGVzdHMtMTIzNDU2Nzg5MA==",
     "mautic_old": "whsec_" + "b2xkLXNlY3JldC1mb3ItdGVzdHMtMDk4NzY1NDMyMQ==",
@@ -27,6 +28,7 @@ class Intake:
     client: httpx.AsyncClient
     ops: dict[str, str]
     bootstrap: str
+    sessions: SessionFactory
 
     async def firm_with_key(self) -> tuple[str, dict[str, str]]:
         firm_id = f"firm-{secrets.token_hex(4)}"
@@ -73,9 +75,7 @@ class _Running:
         self.overrides = overrides
 
     async def __aenter__(self) -> Intake:
-        settings = self.infra.settings(
-            leadflow_ops_token_sha256=hash_token(TOKEN), database_url=self.database_url
-        )
+        settings = self.infra.settings(database_url=self.database_url)
         self.app = create_app(settings, intake_settings(**self.overrides))
         self.lifespan = self.app.router.lifespan_context(self.app)
         await self.lifespan.__aenter__()
@@ -85,7 +85,10 @@ class _Running:
             timeout=30,
         )
         return Intake(
-            self.client, {"Authorization": f"Bearer {TOKEN}"}, self.infra.bootstrap_servers
+            self.client,
+            {"Authorization": f"Bearer {TOKEN}"},
+            self.infra.bootstrap_servers,
+            self.app.state.runtime.sessions,
         )
 
     async def __aexit__(self, *exc: object) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from services.intake.firms import keep_contract_terms
+from shared import audit
 from shared.events.activities import ActivityLogged, MeetingUpdated
-from shared.events.firms import PartnerKeyChanged
+from shared.events.firms import ContractChanged
 from shared.events.leads import LeadReceived
 from shared.events.status import LeadDuplicate
 from tests.integration.intake.conftest import Intake, running_intake
@@ -69,7 +71,7 @@ async def test_a_partner_reading_another_partners_lead_gets_404(intake: Intake) 
     assert (await intake.client.get(f"/v1/partner/leads/{lead_id}")).status_code == 401
 
 
-async def test_a_revoked_key_is_refused_and_key_changes_are_published(intake: Intake) -> None:
+async def test_a_revoked_key_is_refused_and_both_changes_are_audited(intake: Intake) -> None:
     firm_id, key = await intake.firm_with_key()
     firm = (await intake.client.get(f"/v1/firms/{firm_id}", headers=intake.ops)).json()
     key_id = firm["keys"][0]["key_id"]
@@ -77,14 +79,16 @@ async def test_a_revoked_key_is_refused_and_key_changes_are_published(intake: In
     assert revoked.status_code == 204
     refused = await intake.client.post("/v1/partner/leads", json={"email": email("r")}, headers=key)
     assert refused.status_code == 401
-    seen = await read_until(
-        intake.bootstrap,
-        "firms.keys",
-        lambda s: sum(e.data["key_id"] == key_id for e in s) >= 2,
-    )
-    changes = [PartnerKeyChanged.model_validate(e.data) for e in seen if e.data["key_id"] == key_id]
-    assert [c.revoked for c in changes] == [False, True]
-    assert all(len(c.token_sha256) == 64 for c in changes)
+    again = await intake.client.delete(f"/v1/firms/{firm_id}/keys/{key_id}", headers=intake.ops)
+    assert again.status_code == 409
+    assert "already revoked" in again.json()["detail"]
+    async with intake.sessions() as session:
+        trail = await audit.entries(
+            session, audit.AuditQuery(entity_type="firm", entity_id=firm_id)
+        )
+    assert [e.action for e in reversed(trail)] == ["firm.created", "key.issued", "key.revoked"]
+    assert all(e.actor == "tests (admin) (00000000000000ad)" for e in trail)
+    assert trail[0].after == {"key_id": key_id, "revoked": True}
 
 
 async def test_activities_and_meetings_are_published_with_event_time(intake: Intake) -> None:
@@ -173,3 +177,76 @@ async def test_refused_single_items_and_oversized_batches_name_the_field(intake:
     )
     assert single.status_code == 202
     assert single.json()["results"][0]["outcome"] == "accepted"
+
+
+async def test_a_fact_dated_beyond_the_firms_reporting_window_is_refused(
+    intake: Intake,
+) -> None:
+    """A firm reaching back weeks (a touch that would turn old inbound leads into credit)
+    is refused naming occurred_at; the window is the firm's contract's term, which intake
+    learns from credit's ``firms.contracts`` (the contracts' default before it has)."""
+    firm_id, key = await intake.firm_with_key()
+    now = datetime.now(UTC)
+    touch = {"kind": "call", "contact_email": email("w")}
+    for days_back, outcome in ((6, "accepted"), (20, "rejected")):
+        at = (now - timedelta(days=days_back)).isoformat()
+        answer = await intake.client.post(
+            "/v1/partner/activities",
+            json={"activities": [{**touch, "occurred_at": at}]},
+            headers=key,
+        )
+        result = answer.json()["results"][0]
+        assert result["outcome"] == outcome, result
+    assert result["errors"][0]["field"] == "occurred_at"
+    assert "more than 7 days ago" in result["errors"][0]["reason"]
+    # the firm's contract allows 30 days: credit publishes it, intake applies it
+    async with intake.sessions() as session, session.begin():
+        await keep_contract_terms(
+            session,
+            ContractChanged(firm_id=firm_id, version=2, reporting_window_days=30, changed_at=now),
+        )
+    late = (now - timedelta(days=20)).isoformat()
+    accepted = await intake.client.post(
+        "/v1/partner/activities", json={**touch, "occurred_at": late}, headers=key
+    )
+    assert accepted.status_code == 202, accepted.text
+    booked = await intake.client.post(
+        "/v1/partner/meetings",
+        json={"contact_email": email("w"), "booked_at": (now - timedelta(days=40)).isoformat()},
+        headers=key,
+    )
+    assert booked.status_code == 422
+    assert booked.json()["errors"][0]["field"] == "booked_at"
+
+
+async def test_a_booking_reported_after_its_meeting_carries_its_real_time(
+    intake: Intake,
+) -> None:
+    _, key = await intake.firm_with_key()
+    meeting_at = datetime.now(UTC) - timedelta(days=2)
+    booked = await intake.client.post(
+        "/v1/partner/meetings",
+        json={"contact_email": email("late"), "scheduled_for": meeting_at.isoformat()},
+        headers=key,
+    )
+    assert booked.status_code == 201, booked.text
+    meeting_id = booked.json()["meeting_id"]
+    seen = await read_until(
+        intake.bootstrap,
+        "meetings.updated",
+        lambda s: any(e.data["meeting_id"] == meeting_id for e in s),
+    )
+    event = next(e for e in seen if e.data["meeting_id"] == meeting_id)
+    # not the report time: a no-show at the meeting's time must sort after the booking
+    assert datetime.fromisoformat(event.data["occurred_at"]) == meeting_at
+    after = await intake.client.post(
+        "/v1/partner/meetings",
+        json={
+            "contact_email": email("late"),
+            "scheduled_for": meeting_at.isoformat(),
+            "booked_at": (meeting_at + timedelta(hours=1)).isoformat(),
+        },
+        headers=key,
+    )
+    assert after.status_code == 422
+    assert after.json()["errors"][0]["field"] == "booked_at"

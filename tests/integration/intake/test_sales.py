@@ -51,4 +51,4 @@ async def test_sales_flags_a_meeting_as_bad(intake: Intake) -> None:
     as_partner = await intake.client.post(
         f"/v1/meetings/{meeting_id}/outcome", json={"bad_meeting": True}, headers=key
     )
-    assert as_partner.status_code == 401
+    assert as_partner.status_code == 403  # a valid key without the sales scope

@@ -16,23 +16,18 @@ from fastapi import FastAPI
 
 from services.ops.app import create_app
 from services.ops.settings import OpsSettings
-from services.ops.store import SCHEMA
-from shared.auth import hash_token, new_token
+from shared import credentials
 from shared.db import SessionFactory
-from shared.events.envelope import utcnow
-from shared.events.firms import PartnerKeyChanged
-from shared.partners import apply_key_change, new_partner_key
+from tests.support.credentials import READ
 from tests.support.infra import Infra
 
-TOKEN = new_token()
+TOKEN = READ
 OPS = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @contextlib.asynccontextmanager
 async def running_app(infra: Infra, own: OpsSettings | None = None) -> AsyncIterator[FastAPI]:
-    app = create_app(
-        infra.settings(leadflow_ops_token_sha256=hash_token(TOKEN)), own or OpsSettings()
-    )
+    app = create_app(infra.settings(), own or OpsSettings())
     lifespan = app.router.lifespan_context(app)
     await lifespan.__aenter__()
     try:
@@ -97,38 +92,35 @@ def open_stream(app: FastAPI, token: str = TOKEN) -> Stream:
     return stream
 
 
-async def _key_change(
-    sessions: SessionFactory, key_id: str, firm_id: str, token: str, *, revoked: bool
-) -> None:
-    change = PartnerKeyChanged(
-        key_id=key_id,
-        firm_id=firm_id,
-        token_sha256=hash_token(token),
-        revoked=revoked,
-        changed_at=utcnow(),
-    )
+async def _partner_key(sessions: SessionFactory, firm_id: str) -> credentials.Issued:
     async with sessions() as session, session.begin():
-        await apply_key_change(session, SCHEMA, change)
+        return await credentials.issue(
+            session, name="stream test", scopes=("partner",), created_by="tests", firm_id=firm_id
+        )
+
+
+async def _revoke(sessions: SessionFactory, key_id: str) -> None:
+    async with sessions() as session, session.begin():
+        assert await credentials.revoke(session, key_id, revoked_by="tests") == "revoked"
 
 
 async def test_a_partner_stream_ends_when_its_key_is_revoked(
     infra: Infra, sessions: SessionFactory
 ) -> None:
-    key_id, token = new_partner_key()
-    firm_id = f"firm-{key_id}"
-    await _key_change(sessions, key_id, firm_id, token, revoked=False)
-    async with running_app(infra, OpsSettings(stream_poll_s=0.2)) as app:
-        watching = open_stream(app, token)
+    key = await _partner_key(sessions, "firm-revoked-stream")
+    async with running_app(infra, OpsSettings(stream_poll_s=30)) as app:
+        watching = open_stream(app, key.token)
         await asyncio.wait_for(watching.started.wait(), 20)
         assert watching.status == [200]
         await asyncio.sleep(0.5)
         assert not watching.task.done()  # a valid key's stream stays open
-        await _key_change(sessions, key_id, firm_id, token, revoked=True)
+        await _revoke(sessions, key.key_id)
         # Without the check, the stream went on sending the firm's events for as long as
-        # the client stayed connected.
-        await asyncio.wait_for(watching.task, 10)
+        # the client stayed connected; a quiet stream (nothing to send for 30 s) still
+        # ends within a second of the revocation.
+        await asyncio.wait_for(watching.task, 1.5)
         assert app.state.open_streams.count == 0
-        refused = open_stream(app, token)
+        refused = open_stream(app, key.token)
         await asyncio.wait_for(refused.task, 20)
         assert refused.status == [401]
 
@@ -190,10 +182,9 @@ async def test_a_funnel_far_in_the_future_but_inside_the_range_is_answered(
 async def test_one_partner_firm_cannot_take_every_stream(
     infra: Infra, sessions: SessionFactory
 ) -> None:
-    key_id, token = new_partner_key()
-    await _key_change(sessions, key_id, f"firm-{key_id}", token, revoked=False)
+    key = await _partner_key(sessions, "firm-many-streams")
     async with running_app(infra, OpsSettings(max_streams=4, max_streams_per_firm=2)) as app:
-        partner = [open_stream(app, token) for _ in range(4)]
+        partner = [open_stream(app, key.token) for _ in range(4)]
         await asyncio.wait_for(asyncio.gather(*(s.started.wait() for s in partner)), 20)
         # Without a per-firm bound the firm held all four slots and ops got 429.
         assert sorted(s.status[0] for s in partner) == [200, 200, 429, 429]

@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import func, select
 
 from services.intake.app import create_app
-from shared.auth import hash_token, new_token
 from shared.db import SessionFactory, make_engine, make_sessions
 from shared.embedded import free_port
 from shared.plumbing_tables import outbox_table
+from tests.support.credentials import ADMIN
 from tests.support.infra import Infra, fresh_database
 
-TOKEN = new_token()
+TOKEN = ADMIN
 
 
 @asynccontextmanager
@@ -27,7 +27,6 @@ async def intake(infra: Infra, **overrides: object) -> AsyncIterator[httpx.Async
     settings = infra.settings(
         kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",  # nothing listens there
         kafka_request_timeout_s=1.0,
-        leadflow_ops_token_sha256=hash_token(TOKEN),
         **overrides,
     )
     app = create_app(settings)

@@ -25,12 +25,12 @@ from services.router.app import create_app
 from services.router.domain.ruleset import RuleSet
 from services.router.domain.sla import BusinessHours, SlaPolicy
 from services.router.tables import SlaTimerRow
-from shared.auth import hash_token, new_token
 from shared.db import SessionFactory, make_engine, make_sessions
 from shared.events.envelope import Envelope
 from shared.events.leads import LeadReceived
 from shared.outbox import Outbox
 from shared.plumbing_tables import outbox_table
+from tests.support.credentials import ADMIN
 from tests.support.infra import Infra, fresh_database
 
 OUTBOX = Outbox("router", source="/router")
@@ -229,7 +229,7 @@ async def timers_of(sessions: SessionFactory, lead_id: UUID) -> list[SlaTimerRow
         return list((await session.execute(query)).scalars())
 
 
-TOKEN = new_token()
+TOKEN = ADMIN
 OPS = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -239,9 +239,7 @@ async def running_router(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A router instance in process (its real lifespan: relay to the real broker,
     consumers, SLA timer worker) on ``database_url``, driven by ``clock``."""
-    settings = infra.settings(
-        database_url=database_url, leadflow_ops_token_sha256=hash_token(TOKEN)
-    )
+    settings = infra.settings(database_url=database_url)
     app = create_app(settings, clock=clock, sla_tick_s=sla_tick_s)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

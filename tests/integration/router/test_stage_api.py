@@ -24,9 +24,11 @@ from tests.integration.router.conftest import (
     running_router,
     sla_space,
 )
+from tests.support.credentials import SALES, bearer
 from tests.support.infra import Infra
 from tests.support.kafka import read_until
 
+ADMIN_ACTOR = "tests (admin) (00000000000000ad)"
 PROBLEM = "application/problem+json"
 
 
@@ -54,22 +56,20 @@ async def test_sales_moves_a_lead_through_the_stage_api(
         await service.route_new_lead(session, OUTBOX, lead, ruleset=space.ruleset, now=clock())
     url = f"/v1/leads/{lead.lead_id}"
     async with running_router(infra, own_database, clock) as router:
-        anonymous = await router.post(f"{url}/stage", json={"stage": "accepted", "actor": "x"})
+        anonymous = await router.post(f"{url}/stage", json={"stage": "accepted"})
         assert anonymous.status_code == 401
 
         before = (await router.get(f"{url}/lifecycle", headers=OPS)).json()
         assert before["stage"] == "routed"
         assert [t["kind"] for t in before["pending_timers"]] == ["reminder", "breach", "reassign"]
 
-        no_reason = await router.post(
-            f"{url}/stage", json={"stage": "rejected", "actor": "ana"}, headers=OPS
-        )
+        no_reason = await router.post(f"{url}/stage", json={"stage": "rejected"}, headers=OPS)
         assert no_reason.status_code == 422
         assert no_reason.headers["content-type"] == PROBLEM
         assert "reason_code is required" in no_reason.json()["detail"]
         bad_reason = await router.post(
             f"{url}/stage",
-            json={"stage": "rejected", "reason_code": "not_a_code", "actor": "ana"},
+            json={"stage": "rejected", "reason_code": "not_a_code"},
             headers=OPS,
         )
         assert bad_reason.status_code == 422
@@ -79,7 +79,6 @@ async def test_sales_moves_a_lead_through_the_stage_api(
             f"{url}/stage",
             json={
                 "stage": "accepted",
-                "actor": "ana",
                 "occurred_at": (clock() + timedelta(hours=1)).isoformat(),
             },
             headers=OPS,
@@ -91,7 +90,6 @@ async def test_sales_moves_a_lead_through_the_stage_api(
             json={
                 "stage": "rejected",
                 "reason_code": "not_icp",
-                "actor": "ana",
                 "occurred_at": (lead.received_at - timedelta(days=1)).isoformat(),
             },
             headers=OPS,
@@ -101,25 +99,22 @@ async def test_sales_moves_a_lead_through_the_stage_api(
         assert (await router.get(f"{url}/lifecycle", headers=OPS)).json()["stage"] == "routed"
 
         clock.now = ny(24, 11)
-        accepted = await router.post(
-            f"{url}/stage", json={"stage": "accepted", "actor": space.id("ana")}, headers=OPS
-        )
+        accepted = await router.post(f"{url}/stage", json={"stage": "accepted"}, headers=OPS)
         assert accepted.status_code == 200, accepted.text
         body = accepted.json()
         assert (body["stage"], body["pending_timers"]) == ("accepted", [])
         assert body["history"][-1]["from"] == "routed"
-        assert body["history"][-1]["actor"] == space.id("ana")
+        assert body["history"][-1]["actor"] == ADMIN_ACTOR  # the credential, not a field
         assert body["stage_at"].startswith("2026-11-24T16:00:00")  # 11 am in New York
 
         retried = await router.post(  # the same move again (a client's retry): a no-op
-            f"{url}/stage", json={"stage": "accepted", "actor": space.id("ana")}, headers=OPS
+            f"{url}/stage", json={"stage": "accepted"}, headers=OPS
         )
         assert retried.status_code == 200, retried.text
         assert retried.json()["history"] == body["history"]
 
-        again = await router.post(
-            f"{url}/stage", json={"stage": "accepted", "actor": "ana"}, headers=OPS
-        )
+        # the same move by another credential is a new move: illegal from accepted
+        again = await router.post(f"{url}/stage", json={"stage": "accepted"}, headers=bearer(SALES))
         assert again.status_code == 409
         assert again.headers["content-type"] == PROBLEM
         problem = again.json()
@@ -130,13 +125,11 @@ async def test_sales_moves_a_lead_through_the_stage_api(
                 "reason": "from accepted; allowed: disqualified, qualified",  # meetings: intake
             }
         ]
-        closed = await router.post(
-            f"{url}/stage", json={"stage": "closed_won", "actor": "crm"}, headers=OPS
-        )
+        closed = await router.post(f"{url}/stage", json={"stage": "closed_won"}, headers=OPS)
         assert closed.status_code == 409
 
         unknown = await router.post(
-            f"/v1/leads/{uuid4()}/stage", json={"stage": "accepted", "actor": "x"}, headers=OPS
+            f"/v1/leads/{uuid4()}/stage", json={"stage": "accepted"}, headers=OPS
         )
         assert unknown.status_code == 404
         assert unknown.headers["content-type"] == PROBLEM
@@ -149,7 +142,7 @@ async def test_sales_moves_a_lead_through_the_stage_api(
                 session, envelope_of(_meeting(early, "booked", clock())), clock=clock
             )
         not_routed = await router.post(
-            f"/v1/leads/{early}/stage", json={"stage": "accepted", "actor": "x"}, headers=OPS
+            f"/v1/leads/{early}/stage", json={"stage": "accepted"}, headers=OPS
         )
         assert not_routed.status_code == 409
         assert not_routed.json()["errors"][0]["field"] == "lead_id"
@@ -168,9 +161,7 @@ async def test_sales_moves_a_lead_through_the_stage_api(
             ("meeting_held", False, "meeting.held"),
             ("meeting_booked", False, "meeting.booked"),
         ]
-        qualified = await router.post(
-            f"{url}/stage", json={"stage": "qualified", "actor": "ana"}, headers=OPS
-        )
+        qualified = await router.post(f"{url}/stage", json={"stage": "qualified"}, headers=OPS)
         assert qualified.status_code == 200, qualified.text
         bad_zone = await router.put(
             f"/v1/owners/{space.id('zed')}",
@@ -203,6 +194,6 @@ async def test_sales_moves_a_lead_through_the_stage_api(
         if e.type == LeadStatusChanged.event_type and e.data["lead_id"] == str(lead.lead_id)
     ]
     assert published == [
-        ("/router", "accepted", space.id("ana")),
-        ("/router", "qualified", "ana"),
+        ("/router", "accepted", ADMIN_ACTOR),
+        ("/router", "qualified", ADMIN_ACTOR),
     ]

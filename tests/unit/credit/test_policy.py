@@ -22,7 +22,7 @@ from services.credit.domain.facts import (
     StatusEvent,
     Touch,
 )
-from services.credit.domain.policy import decide
+from services.credit.domain.policy import decide, inbound_claim
 
 T0 = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 FIRM = "acme"
@@ -130,40 +130,53 @@ SCENARIOS = [
         "inbound.no_credit",
     ),
     (
-        "conflict: in-house sales touched it 20 days before the firm registered it",
-        facts(touches=(Touch("in-house", T0 - days(20)),)),
+        "a rival firm's touch 20 days before the firm registered it does not matter",
+        facts(touches=(Touch("rival", T0 - days(20)),)),
         LEAD_ONLY,
-        1,
+        8,
+        "credited",
+        "150.00",
+        "lead.credited",
+    ),
+    (
+        "a rival firm's touch on an inbound lead neither earns nor blocks it",
+        facts(
+            by_firm=False,
+            channel="web_form",
+            touches=(Touch("rival", T0 - days(3)), Touch(FIRM, T0 - days(10))),
+        ),
+        LEAD_ONLY,
+        8,
+        "credited",
+        "150.00",
+        "inbound.touch",
+    ),
+    (
+        "SP3 an imported list is not inbound interest (default channels)",
+        facts(by_firm=False, channel="import", touches=(Touch(FIRM, T0 - days(1)),)),
+        LEAD_ONLY,
+        8,
         "not_eligible",
         "0.00",
-        "conflict.prior_touch",
+        "inbound.channel",
     ),
     (
-        "conflict: another firm's touch outside the 60-day protection window",
-        facts(touches=(Touch("rival", T0 - days(61)),)),
-        LEAD_ONLY,
+        "SP3 inbound from a source the contract does not credit",
+        facts(by_firm=False, channel="web_form", touches=(Touch(FIRM, T0 - days(1)),)),
+        {**LEAD_ONLY, "inbound_sources": ["webinar"]},
+        8,
+        "not_eligible",
+        "0.00",
+        "inbound.source",
+    ),
+    (
+        "SP3 a contract may credit imported lists",
+        facts(by_firm=False, channel="import", touches=(Touch(FIRM, T0 - days(1)),)),
+        {**LEAD_ONLY, "inbound_channels": ["import"]},
         8,
         "credited",
         "150.00",
-        "lead.credited",
-    ),
-    (
-        "conflict: another firm's touch after the firm registered it does not matter",
-        facts(touches=(Touch("rival", T0 + days(1)),)),
-        LEAD_ONLY,
-        8,
-        "credited",
-        "150.00",
-        "lead.credited",
-    ),
-    (
-        "conflict: protection switched off by contract",
-        facts(touches=(Touch("rival", T0 - days(5)),)),
-        {**LEAD_ONLY, "protection_days": 0},
-        8,
-        "credited",
-        "150.00",
-        "lead.credited",
+        "inbound.touch",
     ),
     (
         "SP4 customer excluded",
@@ -488,12 +501,150 @@ SCENARIOS = [
     ),
     (
         "no firm holds the account",
-        facts(firm=None),
+        facts(firm=None, by_firm=False, channel="web_form"),
         LEAD_ONLY,
         1,
         "not_eligible",
         "0.00",
         "firm.assignment",
+    ),
+    (
+        "the firm submitted a lead on an account not assigned to it",
+        facts(firm=None),
+        LEAD_ONLY,
+        1,
+        "not_eligible",
+        "0.00",
+        "firm.not_assigned",
+    ),
+    (
+        "SP7 sales moved it, then the prospect cancelled: the firm keeps the credit",
+        facts(
+            meetings=(
+                meeting("booked", T0, scheduled=T0 + days(2)),
+                meeting("rescheduled_by_sales", T0 + days(1), by="sales", scheduled=T0 + days(5)),
+                meeting("cancelled_by_prospect", T0 + days(4)),
+            )
+        ),
+        MEETINGS_ONLY,
+        40,
+        "credited",
+        "350.00",
+        "meeting.moved_by_sales",
+    ),
+    (
+        "SP7 a contract where a prospect's miss after sales' move counts",
+        facts(
+            meetings=(
+                meeting("booked", T0, scheduled=T0 + days(2)),
+                meeting("rescheduled_by_sales", T0 + days(1), by="sales", scheduled=T0 + days(5)),
+                meeting("cancelled_by_prospect", T0 + days(4)),
+            )
+        ),
+        {**MEETINGS_ONLY, "sales_move_keeps_credit": False},
+        10,
+        "pending",
+        "0.00",
+        "meeting.awaiting_reschedule",
+    ),
+    (
+        "SP6 a booking reported after the meeting still opens its history",
+        facts(
+            meetings=(
+                meeting("no_show", T0 + days(2), scheduled=T0 + days(2)),
+                meeting("booked", T0 + days(3), scheduled=T0 + days(2)),
+            )
+        ),
+        MEETINGS_ONLY,
+        5,
+        "pending",
+        "0.00",
+        "meeting.awaiting_reschedule",
+    ),
+    (
+        "SP8 sales flagged it bad, ops upheld the flag",
+        facts(
+            meetings=(
+                meeting("held", T0 + days(3)),
+                meeting("flagged_bad", T0 + days(4), by="sales"),
+            ),
+            disputes=(DisputeEvent("upheld", T0 + days(5), "no decision maker"),),
+        ),
+        MEETINGS_ONLY,
+        6,
+        "void",
+        "0.00",
+        "meeting.flag_upheld",
+    ),
+    (
+        "SP8 sales flagged it bad, ops overturned the flag",
+        facts(
+            meetings=(
+                meeting("held", T0 + days(3)),
+                meeting("flagged_bad", T0 + days(4), by="sales"),
+            ),
+            disputes=(DisputeEvent("overturned", T0 + days(5), "a fine meeting"),),
+        ),
+        MEETINGS_ONLY,
+        6,
+        "credited",
+        "350.00",
+        "meeting.flag_overturned",
+    ),
+    (
+        "SP8 flagged again after ops settled: disputed again",
+        facts(
+            meetings=(
+                meeting("held", T0 + days(3)),
+                meeting("flagged_bad", T0 + days(4), by="sales"),
+                meeting("flagged_bad", T0 + days(6), by="sales"),
+            ),
+            disputes=(DisputeEvent("overturned", T0 + days(5), "a fine meeting"),),
+        ),
+        MEETINGS_ONLY,
+        7,
+        "disputed",
+        "0.00",
+        "meeting.flagged_bad",
+    ),
+    (
+        "SP8 the firm disputes a not-eligible decision",
+        facts(fields=(), disputes=(DisputeEvent("opened", T0 + days(1), "it has a company"),)),
+        LEAD_ONLY,
+        3,
+        "disputed",
+        "0.00",
+        "dispute.open",
+    ),
+    (
+        "SP8 a not-eligible decision disputed and overturned: credited",
+        facts(
+            fields=(),
+            disputes=(
+                DisputeEvent("opened", T0 + days(1), "the company is on the form"),
+                DisputeEvent("overturned", T0 + days(2), "agreed", "ops"),
+            ),
+        ),
+        LEAD_ONLY,
+        3,
+        "credited",
+        "150.00",
+        "dispute.overturned",
+    ),
+    (
+        "SP8 a not-eligible decision disputed and upheld: it stands",
+        facts(
+            fields=(),
+            disputes=(
+                DisputeEvent("opened", T0 + days(1), "the company is on the form"),
+                DisputeEvent("upheld", T0 + days(2), "it is not", "ops"),
+            ),
+        ),
+        LEAD_ONLY,
+        3,
+        "not_eligible",
+        "0.00",
+        "dispute.upheld",
     ),
 ]
 
@@ -522,7 +673,7 @@ def test_sticking_points(  # noqa: PLR0917 - one parameter per table column
 
 
 def test_a_touch_logged_late_but_dated_before_the_lead_still_counts() -> None:
-    lead = facts(by_firm=False, channel="webinar")
+    lead = facts(by_firm=False, channel="web_form")
     assert decide(lead, contract(**LEAD_ONLY), as_of=T0).state == "not_eligible"
     late = replace(lead, touches=(Touch(FIRM, T0 - days(3)),))  # arrives later, dated before
     assert decide(late, contract(**LEAD_ONLY), as_of=T0 + days(8)).state == "credited"
@@ -732,3 +883,33 @@ def test_a_decision_holds_until_its_next_review_and_changes_then(
         between = as_of + (due - as_of) * step
         assert decide(lead, deal, as_of=between, returns_before=returns_before) == now
     assert decide(lead, deal, as_of=due, returns_before=returns_before) != now
+
+
+def test_the_inbound_cap_counts_places_on_the_account_taken_before() -> None:
+    lead = facts(by_firm=False, channel="web_form", touches=(Touch(FIRM, T0 - days(1)),))
+    terms = contract(**LEAD_ONLY, inbound_cap_per_account_per_month=2)
+    assert inbound_claim(lead, terms) == T0
+    within = decide(lead, terms, as_of=T0 + days(8), inbound_before=1)
+    assert within.state == "credited"
+    beyond = decide(lead, terms, as_of=T0 + days(8), inbound_before=2)
+    assert (beyond.state, beyond.reasons[-1].rule) == ("not_eligible", "inbound.cap")
+    assert "2 inbound leads a month on one account" in beyond.reasons[-1].sentence
+
+
+def test_only_an_inbound_lead_that_passes_every_other_gate_takes_a_place() -> None:
+    terms = contract(**LEAD_ONLY)
+    touched = (Touch(FIRM, T0 - days(1)),)
+    assert inbound_claim(facts(by_firm=False, channel="import", touches=touched), terms) is None
+    assert inbound_claim(facts(by_firm=False, channel="web_form"), terms) is None  # no touch
+    assert inbound_claim(facts(touches=touched), terms) is None  # the firm's own lead
+    uncapped = contract(**LEAD_ONLY, inbound_cap_per_account_per_month=None)
+    assert inbound_claim(facts(by_firm=False, touches=touched, channel="api"), uncapped) is None
+
+
+def test_no_reason_names_another_firm() -> None:
+    touched = (Touch("rival-firm", T0 - days(2)),)
+    inbound = facts(by_firm=False, channel="web_form", touches=touched)
+    registered = facts(touches=touched)
+    for lead in (inbound, registered):
+        decision = decide(lead, contract(**LEAD_ONLY), as_of=T0 + days(8))
+        assert all("rival" not in r.sentence for r in decision.reasons), decision.reasons

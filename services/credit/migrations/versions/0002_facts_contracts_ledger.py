@@ -11,14 +11,27 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from shared.partners import partner_keys_table
-
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SCHEMA = "credit"
+
+
+def _partner_keys_table(schema: str) -> sa.Table:
+    """A service's copy of the firms' partner keys, as it was (access.credentials since)."""
+    return sa.Table(
+        "partner_keys",
+        sa.MetaData(schema=schema),
+        sa.Column("key_id", sa.String(40), primary_key=True),
+        sa.Column("firm_id", sa.String(100), nullable=False, index=True),
+        sa.Column("token_sha256", sa.String(64), nullable=False),
+        sa.Column("revoked", sa.Boolean, nullable=False, server_default="false"),
+        sa.Column(
+            "changed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+    )
 
 
 def upgrade() -> None:
@@ -78,11 +91,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_credit_ledger_firm_period", "ledger", ["firm_id", "period"], schema=SCHEMA)
     op.add_column("credit_decisions", sa.Column("contract_version", sa.String(120)), schema=SCHEMA)
-    partner_keys_table(SCHEMA).create(op.get_bind())
+    _partner_keys_table(SCHEMA).create(op.get_bind())
 
 
 def downgrade() -> None:
-    partner_keys_table(SCHEMA).drop(op.get_bind())
+    _partner_keys_table(SCHEMA).drop(op.get_bind())
     op.drop_column("credit_decisions", "contract_version", schema=SCHEMA)
     op.drop_table("ledger", schema=SCHEMA)
     op.drop_table("touches", schema=SCHEMA)

@@ -12,8 +12,6 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from shared.partners import partner_keys_table
-
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -21,6 +19,21 @@ depends_on: str | Sequence[str] | None = None
 
 SCHEMA = "intake"
 TZ = sa.DateTime(timezone=True)
+
+
+def _partner_keys_table(schema: str) -> sa.Table:
+    """A service's copy of the firms' partner keys, as it was (access.credentials since)."""
+    return sa.Table(
+        "partner_keys",
+        sa.MetaData(schema=schema),
+        sa.Column("key_id", sa.String(40), primary_key=True),
+        sa.Column("firm_id", sa.String(100), nullable=False, index=True),
+        sa.Column("token_sha256", sa.String(64), nullable=False),
+        sa.Column("revoked", sa.Boolean, nullable=False, server_default="false"),
+        sa.Column(
+            "changed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+    )
 
 
 def upgrade() -> None:
@@ -67,7 +80,7 @@ def upgrade() -> None:
         sa.Column("created_at", TZ, nullable=False, server_default=sa.func.now()),
         schema=SCHEMA,
     )
-    partner_keys_table(SCHEMA).create(op.get_bind())
+    _partner_keys_table(SCHEMA).create(op.get_bind())
     op.create_table(
         "forms",
         sa.Column("form_key", sa.String(100), primary_key=True),

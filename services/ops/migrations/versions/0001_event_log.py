@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from shared.partners import partner_keys_table
 from shared.plumbing_tables import create_plumbing_tables, drop_plumbing_tables
 
 revision: str = "0001"
@@ -20,6 +19,21 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SCHEMA = "ops"
+
+
+def _partner_keys_table(schema: str) -> sa.Table:
+    """A service's copy of the firms' partner keys, as it was (access.credentials since)."""
+    return sa.Table(
+        "partner_keys",
+        sa.MetaData(schema=schema),
+        sa.Column("key_id", sa.String(40), primary_key=True),
+        sa.Column("firm_id", sa.String(100), nullable=False, index=True),
+        sa.Column("token_sha256", sa.String(64), nullable=False),
+        sa.Column("revoked", sa.Boolean, nullable=False, server_default="false"),
+        sa.Column(
+            "changed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+    )
 
 
 def upgrade() -> None:
@@ -49,10 +63,10 @@ def upgrade() -> None:
     op.create_index("ix_ops_event_log_firm", "event_log", ["firm_id", "seq"], schema=SCHEMA)
     op.create_index("ix_ops_event_log_account", "event_log", ["account_id", "seq"], schema=SCHEMA)
     create_plumbing_tables(SCHEMA)
-    partner_keys_table(SCHEMA).create(op.get_bind())
+    _partner_keys_table(SCHEMA).create(op.get_bind())
 
 
 def downgrade() -> None:
-    partner_keys_table(SCHEMA).drop(op.get_bind())
+    _partner_keys_table(SCHEMA).drop(op.get_bind())
     drop_plumbing_tables(SCHEMA)
     op.drop_table("event_log", schema=SCHEMA)
