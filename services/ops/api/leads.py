@@ -21,9 +21,11 @@ router = APIRouter(prefix="/v1/leads", tags=["leads"], responses=PROBLEM_RESPONS
 @router.get(
     "/{lead_id}",
     summary="A lead's timeline across services",
-    description="Every event about the lead in event time, each with a one-line summary "
-    "(the routing trace and the credit reasons as details), and a header saying where the "
-    "lead stands: stage, owner, account, firm, credit.",
+    description="Every event about the lead in the pipeline's order (event time, but a "
+    "credit decision, dated as of the lead's facts, after the routing revision it "
+    "followed), each with a one-line summary (the routing trace and the credit reasons as "
+    "details), and a header saying where the lead stands: stage, owner, account, firm, "
+    "credit.",
 )
 async def lead_timeline(lead_id: UUID, request: Request, _caller: OpsCaller) -> Timeline:
     async with runtime_of(request).sessions() as session:
