@@ -87,7 +87,7 @@ function money(value) {
 
 function renderFlow(flow) {
   draw("flow", "bar", {
-    labels: flow.minutes.map(hhmm),
+    labels: flow.buckets.map(hhmm),
     datasets: flow.channels.map((series, i) => ({
       label: series.name, data: series.values, backgroundColor: COLORS[i % COLORS.length],
     })),
