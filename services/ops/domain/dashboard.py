@@ -225,4 +225,6 @@ def why_empty(
         reasons["funnel"] = f"No leads received {_in(windows.funnel)}{who}."
     if not lag and lag_error is None:
         reasons["lag"] = "No consumer group has committed an offset yet."
+    elif lag and not any(lag.values()):
+        reasons["lag"] = "Every service is caught up: 0 messages behind."
     return reasons

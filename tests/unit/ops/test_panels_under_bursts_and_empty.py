@@ -145,7 +145,7 @@ def test_empty_charts_say_no_leads_in_this_range_and_for_whom() -> None:
     assert said["funnel"] == said["flow"]
     assert said["rules"].startswith("No routing decisions in this range")
     assert said["credit"].startswith("No credit decisions on an outside firm's lead")
-    assert "lag" not in said  # it has a number
+    assert said["lag"] == "Every service is caught up: 0 messages behind."  # zeros, said
     assert "sla" in said
 
 
@@ -161,6 +161,22 @@ def test_a_filled_panel_has_no_reason() -> None:
         credit=[],
         funnel_received=3,
         lag={},
-        lag_error="broker down",
+        lag_error="broker down",  # shown as the panel's error instead
     )
     assert set(filled) == {"credit"}
+    behind = reasons(now=MONDAY_1000, by_owner=ROUTED_TO_DANA)
+    assert "lag" in behind
+    lagging = why_empty(
+        windows=windows(BoardFilter(), MONDAY_1000),
+        scope=Scope(),
+        now=MONDAY_1000,
+        flow=SOME,
+        by_rule=[],
+        by_owner=[],
+        sla=[],
+        credit=[],
+        funnel_received=0,
+        lag={"router": 4, "credit": 0},
+        lag_error=None,
+    )
+    assert "lag" not in lagging
