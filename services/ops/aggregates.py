@@ -1,19 +1,21 @@
 """What the dashboard and the funnel report show, read from the event log and shaped by
-the pure domain. The dashboard's answer is reused for a few seconds (every open page
-polls it) and consumer lag, which takes a round of broker calls, for a few more."""
+the pure domain. The dashboard's answer is reused for a few seconds per filter (every
+open page polls it) and consumer lag, which takes a round of broker calls, for a few
+more."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable, Hashable
+from datetime import datetime
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.ops import store
 from services.ops.domain import dashboard as panels
+from services.ops.domain.filters import BoardFilter, Scope, windows
 from services.ops.domain.funnel import Funnel, LeadProgress, funnel
 from services.reconcile import consumer_lag
 from shared.db import SessionFactory
@@ -43,6 +45,29 @@ class Cached(Generic[T]):
             return self._value[1]
 
 
+K = TypeVar("K", bound=Hashable)
+
+
+class CachedPerKey(Generic[K, T]):
+    """A ``Cached`` answer per key (a dashboard filter), for at most ``keys`` keys: the
+    one used longest ago makes room for a new one."""
+
+    def __init__(self, load: Callable[[K], Awaitable[T]], ttl_s: float, keys: int = 32) -> None:
+        self._load = load
+        self._ttl_s = ttl_s
+        self._keys = keys
+        self._cached: dict[K, Cached[T]] = {}
+
+    async def get(self, key: K) -> T:
+        cached = self._cached.pop(key, None)
+        if cached is None:
+            if len(self._cached) >= self._keys:
+                del self._cached[next(iter(self._cached))]
+            cached = Cached(lambda: self._load(key), self._ttl_s)
+        self._cached[key] = cached  # the most recently used last
+        return await cached.get()
+
+
 class Lag(BaseModel):
     per_service: dict[str, int]
     per_group: dict[str, int]
@@ -66,9 +91,11 @@ def lag_reader(settings: Settings, ttl_s: float) -> Cached[Lag]:
     return Cached(measure, ttl_s)
 
 
-async def funnel_between(sessions: SessionFactory, start: datetime, end: datetime) -> Funnel:
+async def funnel_between(
+    sessions: SessionFactory, start: datetime, end: datetime, scope: Scope | None = None
+) -> Funnel:
     async with sessions() as session:
-        rows = await store.lead_progress(session, start, end)
+        rows = await store.lead_progress(session, start, end, scope)
     return funnel(
         LeadProgress(
             channel=r.channel,
@@ -82,9 +109,26 @@ async def funnel_between(sessions: SessionFactory, start: datetime, end: datetim
     )
 
 
+class Window(BaseModel):
+    start: datetime
+    end: datetime
+    label: str
+
+
+class Filter(BaseModel):
+    """The filter as asked (None: not given)."""
+
+    from_: datetime | None = Field(None, serialization_alias="from")
+    to: datetime | None = None
+    owner: str | None = None
+    firm: str | None = None
+
+
 class Dashboard(BaseModel):
     generated_at: datetime
     window_hours: int
+    filter: Filter
+    windows: dict[str, Window]  # per panel: flow, routing, sla, credit, funnel
     flow: panels.Flow
     routing_by_rule: list[panels.Count]
     routing_by_owner: list[panels.Count]
@@ -93,30 +137,72 @@ class Dashboard(BaseModel):
     funnel: Funnel
     lag: Lag
     events_logged: int
+    empty: dict[str, str]  # per empty panel, why it is empty
 
 
-WINDOW = timedelta(hours=24)
-FUNNEL_WINDOW = timedelta(days=30)
-
-
-async def build_dashboard(sessions: SessionFactory, lag: Cached[Lag]) -> Dashboard:
+async def build_dashboard(
+    sessions: SessionFactory, lag: Cached[Lag], board: BoardFilter | None = None
+) -> Dashboard:
+    board = board or BoardFilter()
     now = utcnow()
-    since = now - WINDOW
+    span = windows(board, now)
+    scope = board.scope
     async with sessions() as session:
-        per_minute = await store.received_per_minute(session, now - timedelta(minutes=60))
-        by_rule, by_owner = await store.routing_outcomes(session, since)
-        sla = await store.counts_by_type_and_owner(session, list(panels.SLA_TYPES), since)
-        credit = await store.latest_credit_per_lead(session, now - FUNNEL_WINDOW)
+        per_bucket = await store.received_per_bucket(
+            session, span.flow.start, span.flow.end, span.bucket, scope
+        )
+        by_rule, by_owner = await store.routing_outcomes(
+            session, span.routing.start, span.routing.end, scope
+        )
+        sla = await store.counts_by_type_and_owner(
+            session, list(panels.SLA_TYPES), span.sla.start, span.sla.end, scope
+        )
+        credit = await store.latest_credit_per_lead(
+            session, span.credit.start, span.credit.end, scope
+        )
         logged = await store.last_seq(session)
+    measured = await lag.get()
+    flow = panels.flow(per_bucket, span.flow, span.bucket)
+    routing_by_rule = panels.counts(by_rule)
+    routing_by_owner = panels.owner_counts(by_owner)
+    sla_by_owner = panels.sla_by_owner(sla)
+    credit_by_firm = panels.credit_by_firm(credit)
+    received = await funnel_between(sessions, span.funnel.start, span.funnel.end, scope)
     return Dashboard(
         generated_at=now,
-        window_hours=int(WINDOW.total_seconds() // 3600),
-        flow=panels.flow(per_minute, now),
-        routing_by_rule=panels.counts(by_rule),
-        routing_by_owner=panels.counts(by_owner),
-        sla=panels.sla_by_owner(sla),
-        credit=panels.credit_by_firm(credit),
-        funnel=await funnel_between(sessions, now - FUNNEL_WINDOW, now + timedelta(minutes=1)),
-        lag=await lag.get(),
+        window_hours=int((span.routing.end - span.routing.start).total_seconds() // 3600),
+        filter=Filter(
+            from_=board.range.start, to=board.range.end, owner=scope.owner_id, firm=scope.firm_id
+        ),
+        windows={
+            name: Window(start=w.start, end=w.end, label=w.label)
+            for name, w in (
+                ("flow", span.flow),
+                ("routing", span.routing),
+                ("sla", span.sla),
+                ("credit", span.credit),
+                ("funnel", span.funnel),
+            )
+        },
+        flow=flow,
+        routing_by_rule=routing_by_rule,
+        routing_by_owner=routing_by_owner,
+        sla=sla_by_owner,
+        credit=credit_by_firm,
+        funnel=received,
+        lag=measured,
         events_logged=logged,
+        empty=panels.why_empty(
+            windows=span,
+            scope=scope,
+            now=now,
+            flow=flow,
+            by_rule=routing_by_rule,
+            by_owner=routing_by_owner,
+            sla=sla_by_owner,
+            credit=credit_by_firm,
+            funnel_received=received.total.received,
+            lag=measured.per_service,
+            lag_error=measured.error,
+        ),
     )

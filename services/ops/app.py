@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.ops.aggregates import Cached, build_dashboard, lag_reader
+from services.ops.aggregates import CachedPerKey, build_dashboard, lag_reader
 from services.ops.api import audit, leads, reports, stream
 from services.ops.consumer import GROUP, HANDLERS, TOPIC_NAMES
 from services.ops.live import NewEvents
@@ -41,8 +41,8 @@ def create_app(
         # Stops with the service: the listener watches runtime.stop.
         app.state.listener = asyncio.create_task(new_events.listen(runtime.stop))
         lag = lag_reader(settings, own.lag_cache_s)
-        app.state.dashboard = Cached(
-            lambda: build_dashboard(runtime.sessions, lag), own.dashboard_cache_s
+        app.state.dashboard = CachedPerKey(
+            lambda board: build_dashboard(runtime.sessions, lag, board), own.dashboard_cache_s
         )
 
     app = create_service(

@@ -36,6 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.ops.domain.extract import LEAD_ACCOUNT_SOURCES, LEAD_FIRM_SOURCES, indexed
+from services.ops.domain.filters import OWNER_EVENTS, Bucket, LeadQuery, Scope
+from services.ops.domain.funnel import NO_CAMPAIGN
 from services.ops.domain.stream_filter import StreamFilter
 from shared.events.envelope import Envelope
 
@@ -270,18 +272,91 @@ class LeadHit:
     firm_id: str | None
 
 
-async def search_leads(session: AsyncSession, q: str, limit: int) -> list[LeadHit]:
-    """Received leads whose email, company, name, domain or id (a prefix) contain ``q``."""
+def _scoped(scope: Scope, table: Any = event_log) -> list[ColumnElement[bool]]:
+    """The conditions for ``scope`` on rows of ``table`` (the log or an alias of it): the
+    lead's firm; the owner named by an event about an owner, else the lead routed to
+    that owner at any revision (``domain/filters.py``)."""
+    conditions: list[ColumnElement[bool]] = []
+    if scope.firm_id is not None:
+        conditions.append(table.c.firm_id == scope.firm_id)
+    if scope.owner_id is not None:
+        routed = event_log.alias("routed_to_owner")
+        routed_to_owner = select(routed.c.lead_id).where(
+            routed.c.type == ROUTED, routed.c.owner_id == scope.owner_id
+        )
+        owner_events = sorted(OWNER_EVENTS)
+        conditions.append(
+            or_(
+                and_(table.c.type.in_(owner_events), table.c.owner_id == scope.owner_id),
+                and_(table.c.type.not_in(owner_events), table.c.lead_id.in_(routed_to_owner)),
+            )
+        )
+    return conditions
+
+
+def _in_range(
+    table: Any, start: datetime | None, end: datetime | None
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if start is not None:
+        conditions.append(table.c.time >= start)
+    if end is not None:
+        conditions.append(table.c.time < end)
+    return conditions
+
+
+def _text_matches(q: str) -> ColumnElement[bool]:
+    """A received event whose email, company, name, domain or id (a prefix) contain ``q``."""
     needle = q.strip().lower()
     like = f"%{_escape_like(needle)}%"
     data = event_log.c.data
-    matches: list[ColumnElement[bool]] = [
+    return or_(
         func.lower(data["email"].astext).like(like, escape="\\"),
         func.lower(data["company"].astext).like(like, escape="\\"),
         func.lower(data["name"].astext).like(like, escape="\\"),
         func.lower(data["email_domain"].astext) == needle,
         func.cast(event_log.c.lead_id, String).startswith(needle, autoescape=True),
-    ]
+    )
+
+
+def _leads_matching(query: LeadQuery) -> Any:
+    """The ids of the leads with a matching ``query.event``."""
+    e = event_log.alias("matched")
+    where = [e.c.type == query.event, *_in_range(e, query.range.start, query.range.end)]
+    where += _scoped(query.scope, e)
+    if query.channel is not None:
+        where.append(e.c.channel == query.channel)
+    if query.campaign == NO_CAMPAIGN:
+        where.append(e.c.campaign.is_(None))
+    elif query.campaign is not None:
+        where.append(e.c.campaign == query.campaign)
+    if query.rule is not None:
+        where.append(e.c.data["rule"].astext == query.rule)
+    if query.state is None:
+        return select(e.c.lead_id).where(*where)
+    # As the credit panel counts: each lead's latest decision in the range, by state.
+    revision = func.cast(e.c.data["revision"].astext, BigInteger)
+    latest = (
+        select(e.c.lead_id, e.c.data["state"].astext.label("state"))
+        .where(*where)
+        .distinct(e.c.lead_id)
+        .order_by(e.c.lead_id, revision.desc())
+        .subquery()
+    )
+    return select(latest.c.lead_id).where(latest.c.state == query.state)
+
+
+async def list_leads(
+    session: AsyncSession, query: LeadQuery, limit: int
+) -> tuple[list[LeadHit], int]:
+    """The leads behind a dashboard number (and the search box's): received leads with a
+    matching event, newest first, at most ``limit``; and how many there are in all."""
+    data = event_log.c.data
+    where = [event_log.c.type == RECEIVED]
+    if query.q is not None:
+        where.append(_text_matches(query.q))
+    if not query.text_only:
+        where.append(event_log.c.lead_id.in_(_leads_matching(query)))
     rows = await session.execute(
         select(
             event_log.c.lead_id,
@@ -293,11 +368,21 @@ async def search_leads(session: AsyncSession, q: str, limit: int) -> list[LeadHi
             event_log.c.campaign,
             event_log.c.firm_id,
         )
-        .where(event_log.c.type == RECEIVED, or_(*matches))
+        .where(*where)
         .order_by(event_log.c.time.desc())
         .limit(limit)
     )
-    return [LeadHit(*r) for r in rows]
+    hits = [LeadHit(*r) for r in rows]
+    total = len(hits)
+    if total == limit:
+        total = int(await session.scalar(select(func.count()).where(*where)) or 0)
+    return hits, total
+
+
+async def search_leads(session: AsyncSession, q: str, limit: int) -> list[LeadHit]:
+    """Received leads whose email, company, name, domain or id (a prefix) contain ``q``."""
+    hits, _ = await list_leads(session, LeadQuery(q=q), limit)
+    return hits
 
 
 def _escape_like(value: str) -> str:
@@ -324,16 +409,21 @@ class LeadProgressRow:
 
 
 async def lead_progress(
-    session: AsyncSession, received_from: datetime, received_to: datetime
+    session: AsyncSession,
+    received_from: datetime,
+    received_to: datetime,
+    scope: Scope | None = None,
 ) -> list[LeadProgressRow]:
-    """Per lead received in [from, to): its channel and campaign, every stage it reached,
-    every meeting status reported, and its latest credit decision."""
+    """Per lead received in [from, to) (of the scope's owner and firm): its channel and
+    campaign, every stage it reached, every meeting status reported, and its latest
+    credit decision."""
     received = (
         select(event_log.c.lead_id, event_log.c.channel, event_log.c.campaign)
         .where(
             event_log.c.type == RECEIVED,
             event_log.c.time >= received_from,
             event_log.c.time < received_to,
+            *_scoped(scope or Scope()),
         )
         .cte("received")
     )
@@ -381,22 +471,28 @@ async def lead_progress(
     ]
 
 
-async def received_per_minute(
-    session: AsyncSession, since: datetime
+async def received_per_bucket(
+    session: AsyncSession, start: datetime, end: datetime, bucket: Bucket, scope: Scope
 ) -> list[tuple[datetime, str, int]]:
-    minute = func.date_trunc("minute", event_log.c.time)
+    """Leads received in [start, end) per channel and minute, hour or UTC day."""
+    at = func.date_trunc(bucket, event_log.c.time, "UTC")
     rows = await session.execute(
-        select(minute, func.coalesce(event_log.c.channel, "unknown"), func.count())
-        .where(event_log.c.type == RECEIVED, event_log.c.time >= since)
-        .group_by(minute, event_log.c.channel)
+        select(at, func.coalesce(event_log.c.channel, "unknown"), func.count())
+        .where(
+            event_log.c.type == RECEIVED,
+            *_in_range(event_log, start, end),
+            *_scoped(scope),
+        )
+        .group_by(at, event_log.c.channel)
     )
     return [(r[0], r[1], int(r[2])) for r in rows]
 
 
 async def routing_outcomes(
-    session: AsyncSession, since: datetime
-) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
-    """Routing decisions since ``since``: counts per deciding rule and per owner (or queue)."""
+    session: AsyncSession, start: datetime, end: datetime, scope: Scope
+) -> tuple[list[tuple[str, int]], list[tuple[str | None, str, int]]]:
+    """Routing decisions in [start, end): counts per deciding rule, and per owner (id,
+    name) or queue (no id, "queue: …" or "unassigned")."""
     data = event_log.c.data
     rule = func.coalesce(data["rule"].astext, literal("unknown"))
     owner = func.coalesce(
@@ -404,32 +500,43 @@ async def routing_outcomes(
         literal("queue: ") + data["queue"].astext,
         literal("unassigned"),
     )
-    recent = and_(event_log.c.type == ROUTED, event_log.c.time >= since)
+    decided = and_(event_log.c.type == ROUTED, *_in_range(event_log, start, end), *_scoped(scope))
     per_rule = await session.execute(
-        select(rule, func.count()).where(recent).group_by(rule).order_by(func.count().desc())
+        select(rule, func.count()).where(decided).group_by(rule).order_by(func.count().desc())
     )
     per_owner = await session.execute(
-        select(owner, func.count()).where(recent).group_by(owner).order_by(func.count().desc())
+        select(event_log.c.owner_id, owner, func.count())
+        .where(decided)
+        .group_by(event_log.c.owner_id, owner)
+        .order_by(func.count().desc(), owner)
     )
-    return [(r[0], int(r[1])) for r in per_rule], [(r[0], int(r[1])) for r in per_owner]
+    return (
+        [(r[0], int(r[1])) for r in per_rule],
+        [(r[0], r[1], int(r[2])) for r in per_owner],
+    )
 
 
 async def counts_by_type_and_owner(
-    session: AsyncSession, types: Sequence[str], since: datetime
+    session: AsyncSession, types: Sequence[str], start: datetime, end: datetime, scope: Scope
 ) -> list[tuple[str, str, int]]:
     owner = func.coalesce(event_log.c.owner_id, literal("unknown"))
     rows = await session.execute(
         select(event_log.c.type, owner, func.count())
-        .where(event_log.c.type.in_(list(types)), event_log.c.time >= since)
+        .where(
+            event_log.c.type.in_(list(types)),
+            *_in_range(event_log, start, end),
+            *_scoped(scope),
+        )
         .group_by(event_log.c.type, owner)
     )
     return [(r[0], r[1], int(r[2])) for r in rows]
 
 
 async def latest_credit_per_lead(
-    session: AsyncSession, since: datetime
+    session: AsyncSession, start: datetime, end: datetime, scope: Scope
 ) -> list[tuple[str, str, str]]:
-    """(firm, state, amount) of each lead's latest credit decision made since ``since``."""
+    """(firm, state, amount) of each firm lead's latest credit decision made in [start,
+    end)."""
     revision = func.cast(event_log.c.data["revision"].astext, BigInteger)
     latest = (
         select(
@@ -439,8 +546,9 @@ async def latest_credit_per_lead(
         )
         .where(
             event_log.c.type == CREDIT,
-            event_log.c.time >= since,
+            *_in_range(event_log, start, end),
             event_log.c.firm_id.is_not(None),
+            *_scoped(scope),
         )
         .distinct(event_log.c.lead_id)
         .order_by(event_log.c.lead_id, revision.desc())

@@ -1,25 +1,59 @@
-"""The dashboard's aggregates and the funnel report (ops token)."""
+"""The dashboard's aggregates and the funnel report (ops token), narrowed by a time range,
+an owner and a firm (``domain/filters.py``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from services.ops.aggregates import Cached, Dashboard, funnel_between
+from services.ops.aggregates import CachedPerKey, Dashboard, funnel_between
+from services.ops.domain.filters import BoardFilter, board_filter, windows
 from services.ops.domain.funnel import Funnel, funnel_csv
+from services.ops.domain.stream_filter import FilterError
 from shared.credentials import ReadCaller
 from shared.events.envelope import utcnow
 from shared.http import csv_download
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
-from shared.times import OUT_OF_RANGE, in_range
 
 router = APIRouter(tags=["reports"], responses=PROBLEM_RESPONSES)
 
-MAX_SPAN = timedelta(days=366)
+
+@contextmanager
+def refused_as_422() -> Iterator[None]:
+    """A ``FilterError`` becomes a 422 problem naming its field."""
+    try:
+        yield
+    except FilterError as bad:
+        raise Problem(
+            422, f"{bad.field}: {bad.reason}", errors=[{"field": bad.field, "reason": bad.reason}]
+        ) from bad
+
+
+From = Annotated[
+    str | None,
+    Query(
+        alias="from",
+        description="Start (inclusive): a date (that UTC day's start) or a timestamp with an "
+        "offset",
+    ),
+]
+To = Annotated[
+    str | None,
+    Query(description="End (exclusive): a date (that UTC day's start) or a timestamp"),
+]
+Owner = Annotated[
+    str | None,
+    Query(
+        description="Only this owner's leads: routing decisions and SLA events naming the "
+        "owner, other events of leads routed to the owner",
+    ),
+]
+Firm = Annotated[str | None, Query(description="Only this outside firm's leads")]
 
 
 @router.get(
@@ -28,40 +62,25 @@ MAX_SPAN = timedelta(days=366)
     description="Lead flow per channel per minute (last hour); routing outcomes per rule "
     "and owner, SLA reminders/breaches/reassignments per owner (last 24 hours); credit "
     "decisions and amounts per firm and the funnel (last 30 days); consumer lag per "
-    "service. Reused for a few seconds (`OPS_DASHBOARD_CACHE_S`).",
+    "service. With `from` and/or `to` every panel shows that range (at most 366 days; the "
+    "flow per minute up to 3 hours, per hour up to 3 days, else per UTC day); `owner` and "
+    "`firm` narrow every panel. `windows` gives each panel's range, `empty` why an empty "
+    "panel is empty. Reused for a few seconds per filter (`OPS_DASHBOARD_CACHE_S`).",
 )
-async def dashboard(request: Request, _caller: ReadCaller) -> Dashboard:
-    cached: Cached[Dashboard] = request.app.state.dashboard
-    return await cached.get()
-
-
-def _bound(value: str | None, field: str, default: datetime) -> datetime:
-    """A date (the day's start, UTC) or a timestamp with an offset, inside
-    ``shared.times``' range so the span arithmetic and the database never overflow."""
-    if value is None or value == "":
-        return default
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise Problem(
-            422,
-            f"{field}: a date (YYYY-MM-DD) or a timestamp with an offset is expected",
-            errors=[{"field": field, "reason": "not a date or timestamp"}],
-        ) from None
-    if len(value) == 10:
-        parsed = datetime.combine(parsed.date(), time(), tzinfo=UTC)
-    if parsed.tzinfo is None:
-        raise Problem(
-            422,
-            f"{field}: a timestamp needs an offset (Z or +hh:mm)",
-            errors=[{"field": field, "reason": "timestamp without an offset"}],
-        )
-    try:
-        return in_range(parsed)
-    except ValueError:
-        raise Problem(
-            422, f"{field}: {OUT_OF_RANGE}", errors=[{"field": field, "reason": OUT_OF_RANGE}]
-        ) from None
+async def dashboard(
+    request: Request,
+    _caller: ReadCaller,
+    *,
+    from_: From = None,
+    to: To = None,
+    owner: Owner = None,
+    firm: Firm = None,
+) -> Dashboard:
+    with refused_as_422():
+        board = board_filter(from_, to, owner, firm)
+        windows(board, utcnow())  # an open end before an open start: refused here
+    cached: CachedPerKey[BoardFilter, Dashboard] = request.app.state.dashboard
+    return await cached.get(board)
 
 
 @router.get(
@@ -70,30 +89,26 @@ def _bound(value: str | None, field: str, default: datetime) -> datetime:
     description="Leads received in [from, to) (dates are UTC days; `to` a date includes "
     "that day's start only, so give the next day), and of them how many were accepted, "
     "had a meeting held, were credited (latest decision) and won, with the credited "
-    "amount and each step's share of received. Default: the last 30 days.",
+    "amount and each step's share of received. Default: the last 30 days. `owner` and "
+    "`firm` narrow it as on the dashboard.",
     response_model=Funnel,
     responses={200: {"content": {"text/csv": {}}}},
 )
 async def funnel_report(
     request: Request,
     _caller: ReadCaller,
-    from_: Annotated[str | None, Query(alias="from", description="Start (inclusive)")] = None,
-    to: Annotated[str | None, Query(description="End (exclusive)")] = None,
+    *,
+    from_: From = None,
+    to: To = None,
+    owner: Owner = None,
+    firm: Firm = None,
     format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Response | Funnel:
-    now = utcnow()
-    end = _bound(to, "to", now + timedelta(minutes=1))
-    start = _bound(from_, "from", end - timedelta(days=30))
-    if start >= end:
-        raise Problem(
-            422, "from must be before to", errors=[{"field": "from", "reason": "after to"}]
-        )
-    if end - start > MAX_SPAN:
-        raise Problem(
-            422, "at most 366 days at once", errors=[{"field": "from", "reason": "span too long"}]
-        )
-    result = await funnel_between(runtime_of(request).sessions, start, end)
+    with refused_as_422():
+        board = board_filter(from_, to, owner, firm)
+        span = windows(board, utcnow()).funnel
+    result = await funnel_between(runtime_of(request).sessions, span.start, span.end, board.scope)
     if format_ == "csv":
-        name = f"funnel-{start.date().isoformat()}-{end.date().isoformat()}.csv"
+        name = f"funnel-{span.start.date().isoformat()}-{span.end.date().isoformat()}.csv"
         return csv_download(funnel_csv(result), name)
     return result

@@ -1,6 +1,7 @@
-"""A lead's timeline across services, told from its events: one line per event in event
-time, with the routing trace and the credit reasons under theirs, and a header saying
-where the lead stands now (stage, owner, account, firm, credit).
+"""A lead's timeline across services, told from its events: one line per event in the
+pipeline's order (event time, except that a credit decision reads after the routing it
+followed: ``pipeline_order``), with the routing trace and the credit reasons under theirs,
+and a header saying where the lead stands now (stage, owner, account, firm, credit).
 
 Types this module has no sentence for (a newer service's event) still get a line.
 """
@@ -92,6 +93,11 @@ class Timeline(BaseModel):
 def _s(data: Data, key: str, default: str = "?") -> str:
     value = data.get(key)
     return str(value) if value not in (None, "") else default
+
+
+def _revision(data: Data, key: str) -> int | None:
+    value = data.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _when(value: Any) -> str:
@@ -215,6 +221,13 @@ PIPELINE_ORDER = {
 }
 """Which of the same instant's events happened first: intake, then router, then credit."""
 
+ROUTED = "leadflow.lead.routed.v1"
+CREDIT_DECIDED = "leadflow.credit.decided.v1"
+
+Place = tuple[datetime, int, int, int]
+"""Where an event is told: (time, pipeline step, stream position, 0); an event told right
+after another takes that one's place with 1 for the last item."""
+
 
 def summary(event_type: str, data: Data, source: str = "") -> str:
     """One human line for an event; a generic one for a type without a sentence."""
@@ -271,7 +284,7 @@ def _fold_header(header: Header, fact: Fact) -> None:
         firm = d.get("firm_assignment") or {}
         header.firm_id = firm.get("firm_id") or header.firm_id
     elif fact.type == "leadflow.credit.decided.v1":
-        revision = int(d.get("revision") or 0)
+        revision = _revision(d, "revision") or 0
         if header.credit is None or revision >= header.credit.revision:
             header.credit = Credit(
                 state=str(d.get("state")),
@@ -282,15 +295,44 @@ def _fold_header(header: Header, fact: Fact) -> None:
             header.firm_id = d.get("firm_id") or header.firm_id
 
 
+def pipeline_order(facts: Iterable[Fact]) -> list[Fact]:
+    """The lead's events in the order the pipeline made them: event time, at the same
+    instant intake then router then credit, then stream order; and a credit decision
+    never before the routing revision it followed (its ``routing_revision``) nor before
+    the credit revision it replaced.
+
+    Credit dates a decision as of the lead's facts, not when it decided: revision 1 is
+    dated at the lead's receipt, earlier than the routing decision it needed, and a
+    revision that follows a re-routing may be dated at the rejection that caused it.
+    Told by event time alone it would read before its routing. Such a decision is told
+    right after the event it waited for; its ``time`` stays the time credit gave it.
+    """
+    told = list(facts)
+    place: list[Place] = [(f.time, PIPELINE_ORDER.get(f.type, 0), f.seq, 0) for f in told]
+    routings = {
+        revision: place[i]
+        for i, f in enumerate(told)
+        if f.type == ROUTED and (revision := _revision(f.data, "revision")) is not None
+    }
+    credits = sorted(
+        (revision, place[i], i)
+        for i, f in enumerate(told)
+        if f.type == CREDIT_DECIDED and (revision := _revision(f.data, "revision")) is not None
+    )
+    previous: Place | None = None
+    for _, _, i in credits:
+        routing = routings.get(_revision(told[i].data, "routing_revision") or -1)
+        waited_for = [(*p[:3], p[3] + 1) for p in (routing, previous) if p is not None]
+        place[i] = previous = max([place[i], *waited_for])
+    return [told[i] for i in sorted(range(len(told)), key=place.__getitem__)]
+
+
 def timeline(lead_id: UUID, facts: Iterable[Fact]) -> Timeline:
-    """The lead's timeline, in event time; at the same instant in the pipeline's order
-    (a credit decision is taken as of its latest fact, often the routing decision's
-    time, and ops may log it first: it still reads after the routing), then stream
-    order."""
-    ordered = sorted(facts, key=lambda f: (f.time, PIPELINE_ORDER.get(f.type, 0), f.seq))
+    """The lead's timeline in the pipeline's order (``pipeline_order``), with the header
+    folded from it."""
     header = Header(lead_id=lead_id)
     entries: list[Entry] = []
-    for fact in ordered:
+    for fact in pipeline_order(facts):
         _fold_header(header, fact)
         entries.append(
             Entry(

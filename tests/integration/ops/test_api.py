@@ -1,6 +1,7 @@
 """Ops' HTTP API in process on the real database and broker: bad query parameters are
-refused as problem+json naming the field, never a 500; open streams stay under the limit;
-a partner's stream ends when its key is revoked."""
+refused as problem+json naming the field, never a 500; the dashboard's filters and the
+lead list behind its charts answer; open streams stay under the limit; a partner's stream
+ends when its key is revoked."""
 
 from __future__ import annotations
 
@@ -160,6 +161,28 @@ async def test_a_burst_of_streams_gets_no_more_than_the_limit_and_slots_come_bac
         ("/v1/leads?q=%00%00", "q"),
         ("/v1/events/stream?last_event_id=abc", "last_event_id"),
         ("/v1/events/stream?type=%00", "type"),
+        # the dashboard's filters
+        ("/v1/dashboard?from=yesterday", "from"),
+        ("/v1/dashboard?from=2026-11-20T10:00:00", "from"),
+        ("/v1/dashboard?to=0001-01-01", "to"),
+        ("/v1/dashboard?to=9999-12-31T23:59:59-14:00", "to"),
+        ("/v1/dashboard?from=2026-11-21&to=2026-11-20", "from"),
+        ("/v1/dashboard?from=2024-01-01&to=2026-01-01", "from"),
+        ("/v1/dashboard?from=8999-01-01", "from"),  # after now, the open end
+        ("/v1/dashboard?owner=own%20lee", "owner"),
+        ("/v1/dashboard?firm=%00", "firm"),
+        ("/v1/dashboard?firm=" + "f" * 101, "firm"),
+        ("/v1/reports/funnel?owner=a/b", "owner"),
+        # the lead list behind a chart
+        ("/v1/leads?event=teleported", "event"),
+        ("/v1/leads?rule=territory", "rule"),
+        ("/v1/leads?event=routed&rule=%00", "rule"),
+        ("/v1/leads?event=credit&state=paid", "state"),
+        ("/v1/leads?state=credited", "state"),
+        ("/v1/leads?channel=a%20b", "channel"),
+        ("/v1/leads?campaign=%00", "campaign"),
+        ("/v1/leads?from=2026-13-01", "from"),
+        ("/v1/leads?owner=x&limit=0", "limit"),
     ],
 )
 async def test_bad_query_parameters_are_a_422_problem_naming_the_field(
@@ -195,3 +218,48 @@ async def test_one_partner_firm_cannot_take_every_stream(
             s.hang_up.set()
         await asyncio.wait_for(asyncio.gather(*(s.task for s in partner + ops)), 20)
         assert (app.state.open_streams.count, app.state.open_streams.per_firm) == (0, {})
+
+
+async def test_the_dashboard_answers_a_filter_with_its_windows_and_why_panels_are_empty(
+    ops: httpx.AsyncClient,
+) -> None:
+    # A firm and a range nobody has: every panel empty, and each says why.
+    answered = await ops.get(
+        "/v1/dashboard",
+        params={"from": "8999-11-01", "to": "8999-11-08", "firm": "nobody", "owner": "own-x"},
+        headers=OPS,
+    )
+    assert answered.status_code == 200, answered.text
+    board = answered.json()
+    assert board["filter"] == {
+        "from": "8999-11-01T00:00:00Z",
+        "to": "8999-11-08T00:00:00Z",
+        "owner": "own-x",
+        "firm": "nobody",
+    }
+    assert {w["label"] for w in board["windows"].values()} == {"8999-11-01 to 8999-11-07 UTC"}
+    assert (board["flow"]["bucket"], len(board["flow"]["buckets"])) == ("day", 7)
+    assert board["empty"]["flow"] == (
+        "No leads received in this range (8999-11-01 to 8999-11-07 UTC) for firm nobody, "
+        "routed to own-x."
+    )
+    assert set(board["empty"]) >= {"flow", "rules", "owners", "sla", "credit", "funnel"}
+    unfiltered = (await ops.get("/v1/dashboard", headers=OPS)).json()
+    assert unfiltered["windows"]["flow"]["label"] == "last hour"
+    assert unfiltered["filter"] == {"from": None, "to": None, "owner": None, "firm": None}
+    assert len(unfiltered["flow"]["buckets"]) == 60
+
+
+async def test_the_lead_list_without_a_search_text_and_the_funnel_by_firm(
+    ops: httpx.AsyncClient,
+) -> None:
+    listed = await ops.get(
+        "/v1/leads",
+        params={"event": "credit", "state": "credited", "firm": "nobody", "from": "2026-01-01"},
+        headers=OPS,
+    )
+    assert listed.status_code == 200, listed.text
+    assert listed.json() == {"q": None, "total": 0, "leads": []}
+    funnel = await ops.get("/v1/reports/funnel", params={"firm": "nobody"}, headers=OPS)
+    assert funnel.status_code == 200, funnel.text
+    assert funnel.json()["total"]["received"] == 0

@@ -117,12 +117,13 @@ async def test_unknown_types_are_kept_with_what_can_be_indexed(sessions: Session
 
 async def test_a_lead_s_firm_and_account_reach_its_other_events(sessions: SessionFactory) -> None:
     firm, account, lead = f"firm-{secrets.token_hex(3)}", f"acc-{secrets.token_hex(3)}", uuid4()
-    # An inbound lead, accepted before its routing decision arrives (another topic): both
-    # take the firm and account the routing decision names.
+    # An inbound lead, accepted before its routing decision arrives (another topic): all
+    # take the account the routing names and the firm its credit decision is about.
     await keep(sessions, received(lead, f"{firm}.com"), "leads.received")
     await keep(sessions, accepted(lead, T0 + timedelta(minutes=1)), "leads.status")
     await keep(sessions, routed(lead, firm, account), "leads.routed")
     await keep(sessions, accepted(lead, T0 + timedelta(minutes=2)), "leads.status")
+    await keep(sessions, credited(lead, firm, "150.00"), "credits.decided")
     async with sessions() as session:
         events = await store.lead_events(session, lead)
         for_firm = await store.events_after(
@@ -133,7 +134,7 @@ async def test_a_lead_s_firm_and_account_reach_its_other_events(sessions: Sessio
             0,
             stream_filter(types=["leadflow.lead"], firm=None, account=account, viewer_firm=None),
         )
-    assert [(e.firm_id, e.account_id) for e in events] == [(firm, account)] * 4
+    assert [(e.firm_id, e.account_id) for e in events] == [(firm, account)] * 5
     # Its whole story, but for the company's routing decision (a partner never sees those).
     assert [e.seq for e in for_firm] == sorted(e.seq for e in events if e.topic != "leads.routed")
     assert [e.type.split(".")[2] for e in for_account] == [
@@ -142,6 +143,31 @@ async def test_a_lead_s_firm_and_account_reach_its_other_events(sessions: Sessio
         "routed",
         "status_changed",
     ]
+
+
+async def test_another_firms_lead_on_a_firms_account_is_not_that_firms_to_see(
+    sessions: SessionFactory,
+) -> None:
+    holder, poacher, lead = f"firm-{secrets.token_hex(3)}", f"firm-{secrets.token_hex(3)}", uuid4()
+    submitted = received(lead, f"{holder}.com")
+    submitted = submitted.model_copy(update={"data": {**submitted.data, "firm_id": poacher}})
+    await keep(sessions, submitted, "leads.received")
+    await keep(sessions, routed(lead, holder, f"acc-{holder}"), "leads.routed")
+    await keep(sessions, accepted(lead, T0 + timedelta(minutes=2)), "leads.status")
+    await keep(sessions, credited(lead, poacher, "0.00"), "credits.decided")
+    async with sessions() as session:
+        seen_by = {
+            firm: await store.events_after(
+                session, 0, stream_filter(types=[], firm=None, account=None, viewer_firm=firm)
+            )
+            for firm in (holder, poacher)
+        }
+    assert [e.type.split(".")[2] for e in seen_by[poacher]] == [
+        "received",
+        "status_changed",
+        "decided",
+    ]
+    assert seen_by[holder] == []
 
 
 async def test_stream_filters_by_exact_type_and_prefix(sessions: SessionFactory) -> None:

@@ -11,6 +11,7 @@ from uuid import uuid4
 
 from services.ops.domain.dashboard import credit_by_firm, flow, lag_by_service, sla_by_owner
 from services.ops.domain.extract import Indexed, indexed
+from services.ops.domain.filters import BoardFilter, windows
 from services.ops.domain.funnel import LeadProgress, funnel, funnel_csv
 
 
@@ -97,20 +98,23 @@ def test_funnel_csv_has_a_line_per_row_and_the_total() -> None:
 def test_flow_keeps_every_minute_of_the_hour_per_channel() -> None:
     now = datetime(2026, 11, 20, 15, 30, 42, tzinfo=UTC)
     minute = now.replace(second=0, microsecond=0)
+    span = windows(BoardFilter(), now)
     shaped = flow(
         [
             (minute, "api", 3),
             (minute - timedelta(minutes=59), "partner", 2),
             (minute - timedelta(minutes=60), "api", 9),  # outside the hour
         ],
-        now,
+        span.flow,
+        span.bucket,
     )
-    assert len(shaped.minutes) == 60
-    assert (shaped.minutes[0], shaped.minutes[-1]) == (minute - timedelta(minutes=59), minute)
+    assert (shaped.bucket, len(shaped.buckets)) == ("minute", 60)
+    assert (shaped.buckets[0], shaped.buckets[-1]) == (minute - timedelta(minutes=59), minute)
     series = {s.name: s.values for s in shaped.channels}
     assert series["api"][-1] == 3
     assert sum(series["api"]) == 3
     assert series["partner"][0] == 2
+    assert shaped.axis_max is None  # no burst: the data's own axis
 
 
 def test_sla_per_owner_most_breaches_first() -> None:

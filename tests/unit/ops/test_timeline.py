@@ -303,3 +303,106 @@ def test_at_the_same_instant_routing_reads_before_the_credit_decision_it_led_to(
     ]
     told = timeline(LEAD, facts)
     assert [e.service for e in told.events] == ["intake", "router", "credit"]
+
+
+def routed(revision: int, reason: str = "received") -> dict[str, Any]:
+    return {**ROUTED, "revision": revision, "reason": reason}
+
+
+def credit_on(revision: int, routing_revision: int, state: str = "pending") -> dict[str, Any]:
+    return {**credit(revision, state, "0"), "routing_revision": routing_revision}
+
+
+def told(*facts: Fact) -> list[tuple[str, int]]:
+    """(type's last word, revision) of each entry, in the order the timeline tells them."""
+    return [
+        (e.type.split(".")[-2], r if isinstance(r := e.data.get("revision"), int) else 0)
+        for e in timeline(LEAD, facts).events
+    ]
+
+
+def test_credit_revision_one_dated_at_receipt_reads_after_the_routing_it_followed() -> None:
+    """Credit dates its first decision as of the lead's receipt, before the router
+    decided: by event time alone it read between the receipt and the routing."""
+    facts = [
+        Fact(1, "leadflow.lead.received.v1", "/intake", T0, RECEIVED),
+        Fact(3, "leadflow.credit.decided.v1", "/credit", T0, credit_on(1, 1)),
+        Fact(2, "leadflow.lead.routed.v1", "/router", T0 + timedelta(seconds=2), routed(1)),
+    ]
+    assert told(*facts) == [("received", 0), ("routed", 1), ("decided", 1)]
+    entry = timeline(LEAD, facts).events[-1]
+    assert entry.time == T0  # credit's own date is kept; only the place moves
+
+
+def test_a_credit_revision_after_a_re_routing_reads_after_that_routing() -> None:
+    """Sales rejects; the router routes again a moment later; credit decides as of the
+    rejection (its latest fact), on routing revision 2."""
+    rejected_at = T0 + timedelta(hours=1)
+    facts = [
+        Fact(1, "leadflow.lead.received.v1", "/intake", T0, RECEIVED),
+        Fact(2, "leadflow.lead.routed.v1", "/router", T0 + timedelta(seconds=2), routed(1)),
+        Fact(3, "leadflow.credit.decided.v1", "/credit", T0, credit_on(1, 1)),
+        Fact(
+            4,
+            "leadflow.lead.status_changed.v1",
+            "/router",
+            rejected_at,
+            {"stage": "rejected", "actor": "own-dana", "reason_code": "wrong_owner"},
+        ),
+        Fact(6, "leadflow.credit.decided.v1", "/credit", rejected_at, credit_on(2, 2)),
+        Fact(
+            5,
+            "leadflow.lead.routed.v1",
+            "/router",
+            rejected_at + timedelta(milliseconds=300),
+            routed(2, "owner_rejected"),
+        ),
+        Fact(7, "leadflow.lead.status_changed.v1", "/router", T0 + timedelta(hours=2), {}),
+    ]
+    assert told(*facts) == [
+        ("received", 0),
+        ("routed", 1),
+        ("decided", 1),
+        ("status_changed", 0),
+        ("routed", 2),
+        ("decided", 2),
+        ("status_changed", 0),
+    ]
+
+
+def test_credit_revisions_keep_their_order_and_other_events_keep_their_time() -> None:
+    """Revision 2 dated before revision 1's place (both on routing revision 1) still
+    reads after revision 1; an acceptance between receipt and routing stays there."""
+    facts = [
+        Fact(1, "leadflow.lead.received.v1", "/intake", T0, RECEIVED),
+        Fact(
+            5, "leadflow.credit.decided.v1", "/credit", T0 + timedelta(seconds=1), credit_on(2, 1)
+        ),
+        Fact(4, "leadflow.credit.decided.v1", "/credit", T0, credit_on(1, 1)),
+        Fact(
+            2,
+            "leadflow.lead.status_changed.v1",
+            "/intake",
+            T0 + timedelta(seconds=1),
+            {"stage": "accepted", "actor": "crm"},
+        ),
+        Fact(3, "leadflow.lead.routed.v1", "/router", T0 + timedelta(seconds=5), routed(1)),
+    ]
+    assert told(*facts) == [
+        ("received", 0),
+        ("status_changed", 0),
+        ("routed", 1),
+        ("decided", 1),
+        ("decided", 2),
+    ]
+
+
+def test_a_credit_decision_whose_routing_is_not_logged_keeps_its_own_time() -> None:
+    facts = [
+        Fact(1, "leadflow.lead.received.v1", "/intake", T0, RECEIVED),
+        Fact(2, "leadflow.credit.decided.v1", "/credit", T0, credit_on(1, 3)),
+        Fact(3, "leadflow.lead.routed.v1", "/router", T0 + timedelta(seconds=2), routed(1)),
+        # a malformed routing revision is no reason to fail: event time
+        Fact(4, "leadflow.credit.decided.v1", "/credit", T0, {"revision": "x"}),
+    ]
+    assert told(*facts) == [("received", 0), ("decided", 1), ("decided", 0), ("routed", 1)]
