@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shared.consumer import EventConsumer, Handler
 from shared.db import SessionFactory, asyncpg_dsn, make_engine, make_sessions, ping
 from shared.events.asyncapi import asyncapi_document
-from shared.http import BacklogGuard, BodySizeLimit, RequestMetrics, TraceRequests
+from shared.http import BacklogGuard, BodySizeLimit, NulGuard, RequestMetrics, TraceRequests
 from shared.kafka import make_consumer, make_producer, stop_within
 from shared.observability import (
     DEPENDENCY_UP,
@@ -291,7 +291,8 @@ def create_service(
     install_problem_handlers(app)
     # Added innermost first. The metrics sit outside the body limit, so its 413s are
     # counted as 413 (inside it, a streamed body's refusal was seen as a 500 and an
-    # announced one not at all).
+    # announced one not at all). The NUL guard buffers bodies the limit has bounded.
+    app.add_middleware(NulGuard)
     app.add_middleware(BacklogGuard, max_backlog=settings.outbox_max_backlog)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, service=name)
