@@ -16,6 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.consumer import EventConsumer, Handler
@@ -286,7 +287,9 @@ def create_service(
             await engine.dispose()
             log.info("service_stopped")
 
-    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
+    # /docs (Swagger UI) and /redoc load their scripts and styles from the service itself
+    # (the fastapi-offline package ships them), so they work with no internet access.
+    app = FastAPIOffline(title=title, description=description, version="1", lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
     # Added innermost first. The metrics sit outside the body limit, so its 413s are
