@@ -15,7 +15,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -32,7 +32,13 @@ from shared.observability import (
     get_logger,
 )
 from shared.outbox import Outbox, Relay
-from shared.problems import install_problem_handlers
+from shared.problems import (
+    PROBLEM_JSON,
+    PROBLEM_REF,
+    PROBLEM_SCHEMA,
+    install_problem_handlers,
+    problem,
+)
 from shared.settings import Settings, get_settings
 from shared.tracing import configure_tracing
 
@@ -204,7 +210,16 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@operations.get("/readyz", summary="Readiness: database and broker reachable")
+@operations.get(
+    "/readyz",
+    summary="Readiness: database and broker reachable",
+    responses={
+        503: {
+            "description": "Not ready: the same body, naming what is unreachable",
+            "content": {"application/json": {}},
+        }
+    },
+)
 async def readyz(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     checks: dict[str, str] = {}
@@ -224,7 +239,12 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
-@operations.get("/metrics", summary="Prometheus metrics")
+@operations.get(
+    "/metrics",
+    summary="Prometheus metrics (text exposition format)",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -232,6 +252,55 @@ async def metrics() -> Response:
 @operations.get("/asyncapi.json", summary="The event catalog (AsyncAPI 3.0)")
 async def asyncapi() -> dict[str, Any]:
     return asyncapi_document()
+
+
+# What the shared edges answer, so every operation's document lists them: validation and
+# the NUL guard (any request), the bearer check (operations with a security scheme), the
+# body limit (requests with a body), a lost database and the back-pressure guard (any
+# operation but the process's own, which touch neither).
+_ANSWERS = {
+    "401": problem("The bearer token (ops token or partner key) is missing or not valid"),
+    "413": problem("The request body is larger than the limit (MAX_BODY_BYTES)"),
+    "422": problem(
+        "Invalid input: each error names its field and reason (a NUL character anywhere "
+        "in the request too)"
+    ),
+    "503": problem(
+        "The database is unavailable, or events wait for the broker (writes); nothing was "
+        "stored; see Retry-After"
+    ),
+}
+_WITH_BODY = frozenset({"post", "put", "patch"})
+_METHODS = frozenset({"get", "put", "post", "delete", "patch", "options", "head"})
+
+
+def document_shared_answers(document: dict[str, Any]) -> dict[str, Any]:
+    """Complete an OpenAPI document with the answers of the shared edges (``_ANSWERS``),
+    and give every error answer declared without a body, or as problem+json, the problem
+    schema (FastAPI's own 422 says ``application/json`` with its validation-error schema;
+    ours is a problem document)."""
+    document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    for item in document.get("paths", {}).values():
+        for method, operation in item.items():
+            if method not in _METHODS:
+                continue
+            responses: dict[str, Any] = operation.setdefault("responses", {})
+            wanted = ["422"]
+            if operation.get("security"):
+                wanted.append("401")
+            if method in _WITH_BODY:
+                wanted.append("413")
+            if "operations" not in operation.get("tags", []):
+                wanted.append("503")
+            for status in wanted:
+                responses.setdefault(status, _ANSWERS[status])
+            for status, response in responses.items():
+                content = response.get("content")
+                if status == "422" and PROBLEM_JSON not in (content or {}):
+                    responses[status] = _ANSWERS["422"]  # FastAPI's HTTPValidationError
+                elif status[0] in "45" and (not content or PROBLEM_JSON in content):
+                    response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+    return document
 
 
 def create_service(
@@ -304,6 +373,14 @@ def create_service(
     app.include_router(operations)
     for router in routers:
         app.include_router(router)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_shared_answers(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's way to extend it
     return app
 
 

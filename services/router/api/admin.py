@@ -21,10 +21,10 @@ from services.router.api.schemas import (
 )
 from services.router.domain.names import registrable_domain
 from shared.auth import OpsCaller
-from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.problems import Problem, problem
 from shared.service import runtime_of
 
-router = APIRouter(prefix="/v1", tags=["routing admin"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["routing admin"])
 
 IdPath = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:@-]+$")]
 
@@ -45,7 +45,9 @@ async def put_account(
             raise _invalid(error) from None
 
 
-@router.get("/accounts/{account_id}", summary="An account")
+@router.get(
+    "/accounts/{account_id}", summary="An account", responses={404: problem("No such account")}
+)
 async def get_account(account_id: IdPath, request: Request, _caller: OpsCaller) -> AccountOut:
     async with runtime_of(request).sessions() as session:
         found = await workspace.get_account(session, account_id)
@@ -76,6 +78,7 @@ class LoadOut(BaseModel):
     "/accounts/import",
     summary="Bulk load accounts from CSV (text/csv body, streamed; bad rows reported by line)",
     openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses={415: problem("The body is not text/csv")},
 )
 async def import_accounts(request: Request, _caller: OpsCaller) -> LoadOut:
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
@@ -119,7 +122,7 @@ async def put_owner(
             raise _invalid(error) from None
 
 
-@router.get("/owners/{owner_id}", summary="An owner")
+@router.get("/owners/{owner_id}", summary="An owner", responses={404: problem("No such owner")})
 async def get_owner(owner_id: IdPath, request: Request, _caller: OpsCaller) -> OwnerOut:
     async with runtime_of(request).sessions() as session:
         found = await workspace.get_owner(session, owner_id)
