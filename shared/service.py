@@ -256,9 +256,11 @@ async def asyncapi() -> dict[str, Any]:
 
 # What the shared edges answer, so every operation's document lists them: validation and
 # the NUL guard (any request), the bearer check (operations with a security scheme), the
-# body limit (requests with a body), a lost database and the back-pressure guard (any
-# operation but the process's own, which touch neither).
+# body limit (requests with a body), FastAPI's parser (a JSON or form body it cannot
+# decode, e.g. not UTF-8), a lost database and the back-pressure guard (any operation
+# but the process's own, which touch neither).
 _ANSWERS = {
+    "400": problem("The body cannot be parsed (not UTF-8, a broken form)"),
     "401": problem("The bearer token (ops token or partner key) is missing or not valid"),
     "413": problem("The request body is larger than the limit (MAX_BODY_BYTES)"),
     "422": problem(
@@ -271,6 +273,7 @@ _ANSWERS = {
     ),
 }
 _WITH_BODY = frozenset({"post", "put", "patch"})
+_PARSED_BODIES = ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
 _METHODS = frozenset({"get", "put", "post", "delete", "patch", "options", "head"})
 
 
@@ -290,6 +293,9 @@ def document_shared_answers(document: dict[str, Any]) -> dict[str, Any]:
                 wanted.append("401")
             if method in _WITH_BODY:
                 wanted.append("413")
+            body_types = operation.get("requestBody", {}).get("content", {})
+            if any(media in body_types for media in _PARSED_BODIES):
+                wanted.append("400")
             if "operations" not in operation.get("tags", []):
                 wanted.append("503")
             for status in wanted:

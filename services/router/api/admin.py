@@ -3,6 +3,7 @@ of accounts. Thin: parse, authorize, call the workspace, map errors to problems.
 
 from __future__ import annotations
 
+import csv
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -101,6 +102,11 @@ async def import_accounts(request: Request, _caller: OpsCaller) -> LoadOut:
         except ValueError as error:  # a bad header: nothing was loaded
             raise Problem(
                 422, str(error), errors=[{"field": "header", "reason": str(error)}]
+            ) from None
+        except csv.Error as error:  # e.g. a lone carriage return inside a field
+            reason = f"unreadable CSV: {error}"
+            raise Problem(
+                422, f"{reason}; nothing was loaded.", errors=[{"field": "body", "reason": reason}]
             ) from None
         await session.commit()
     return LoadOut(

@@ -74,3 +74,21 @@ async def test_bad_input_is_a_422_naming_the_field_and_changes_nothing(
             headers=OPS,
         )
         assert accepted.status_code == 200, accepted.text
+
+
+async def test_an_unreadable_account_csv_is_a_422_and_loads_nothing(
+    infra: Infra, own_database: str, own_sessions: SessionFactory
+) -> None:
+    """A lone carriage return inside an unquoted field stopped the CSV reader with an
+    error the endpoint did not map (500; found by the fuzz test)."""
+    space = await sla_space(own_sessions)
+    good, broken = space.id("good"), space.id("broken")
+    body = f"id,name\n{good},Good Co\n{broken},Bro\rken\n".encode()
+    async with running_router(infra, own_database, FakeClock(ny(24, 10))) as router:
+        refused = await router.post(
+            "/v1/accounts/import", content=body, headers={**OPS, "Content-Type": "text/csv"}
+        )
+        _names(refused, "body")
+        assert "unreadable CSV" in refused.json()["detail"]
+        for account in (good, broken):
+            assert (await router.get(f"/v1/accounts/{account}", headers=OPS)).status_code == 404
