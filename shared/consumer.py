@@ -46,6 +46,7 @@ from shared.observability import (
     EVENTS_CONSUMED,
     get_logger,
 )
+from shared.outbox import STRUCTURED_CONTENT_TYPE, is_binding_header
 from shared.plumbing_tables import processed_events_table
 from shared.tracing import consumer_span
 
@@ -313,7 +314,17 @@ class EventConsumer:
         exc: BaseException,
         envelope: Envelope | None = None,
     ) -> None:
+        """Copy the message to ``<topic>.dlq`` with the failure in ``dlq.*`` headers. An
+        unparseable one is copied byte for byte, headers and all: it was never an event,
+        and whoever looks at it needs it as it was sent."""
         headers: list[tuple[str, bytes]] = list(message.headers or [])
+        if envelope is not None:
+            # A valid event stays a valid CloudEvent on the DLQ: its value is copied as
+            # is, so its headers say structured mode, whatever the publisher sent (one
+            # from before the binding headers were fixed sent partial ce_ headers).
+            headers = [("content-type", STRUCTURED_CONTENT_TYPE.encode())] + [
+                (k, v) for k, v in headers if not is_binding_header(k)
+            ]
         details: dict[str, Any] = {
             "dlq.reason": reason,
             "dlq.error": repr(exc)[:2000],

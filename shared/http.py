@@ -1,13 +1,18 @@
-"""HTTP edges shared by the services: body size limit, back-pressure, request metrics and
-the request's server span (pure ASGI)."""
+"""HTTP edges shared by the services: body size limit, NUL characters, back-pressure,
+request metrics and the request's server span (pure ASGI)."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
 
 from opentelemetry.trace import SpanKind, StatusCode
 from starlette.responses import Response
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.observability import HTTP_LATENCY, HTTP_REQUESTS
@@ -70,18 +75,20 @@ async def _send_problem(
     *,
     title: str,
     detail: str,
+    errors: list[dict[str, str]] | None = None,
     extra_headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     """A problem document from below FastAPI (middleware answers before any route runs)."""
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "instance": scope["path"],
-        }
-    ).encode()
+    document: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": scope["path"],
+    }
+    if errors:
+        document["errors"] = errors
+    body = json.dumps(document).encode()
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
@@ -89,6 +96,182 @@ async def _send_problem(
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+_NUL = "\x00"
+_ESCAPED_NUL = re.compile(rb"\\u0000", re.IGNORECASE)  # JSON's and YAML's escape for it
+_FORM = "application/x-www-form-urlencoded"
+
+
+def _nul_member(document: object) -> str | None:
+    """The dotted path (``business_hours.closes``, ``items.0.comment``; ``body`` for the
+    document itself) of the first string or key in a parsed JSON document holding a NUL;
+    None when none does. Iterative: a deeply nested document cannot exhaust the stack."""
+    stack: list[tuple[tuple[str, ...], object]] = [((), document)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str) and _NUL in value:
+            return ".".join(path) or "body"
+        if isinstance(value, dict):
+            members = [(str(key), member) for key, member in value.items()]
+        elif isinstance(value, list):
+            members = [(str(index), member) for index, member in enumerate(value)]
+        else:
+            continue
+        for key, _ in members:
+            if _NUL in key:
+                return ".".join((*path, key))
+        stack += [((*path, key), member) for key, member in reversed(members)]
+    return None
+
+
+def _nul_in_pairs(encoded: bytes) -> str | None:
+    """The first name in a query string or urlencoded form whose value holds a NUL once
+    decoded; None when the NUL is in a name (the caller then names the whole part)."""
+    for name, value in parse_qsl(encoded.decode("latin-1"), keep_blank_values=True):
+        if _NUL in name:
+            return None
+        if _NUL in value:
+            return name
+    return None
+
+
+def _nul_in_body(body: bytes, content_type: str) -> str | None:
+    """Where a buffered request body holds a NUL (or an escape that decodes to one), by
+    the name the route would give the field; None when nowhere."""
+    media = content_type.split(";", maxsplit=1)[0].strip().lower()
+    raw = _NUL.encode() in body
+    if media == _FORM:
+        if raw or b"%00" in body:
+            return _nul_in_pairs(body) or "body"
+        return None
+    if not raw and not _ESCAPED_NUL.search(body):
+        return None
+    if media in ("", "application/json") or media.endswith("+json"):
+        try:
+            document = json.loads(body, strict=False)  # a raw control byte too
+        except (ValueError, RecursionError):  # not JSON: the route refuses it as such
+            return "body" if raw else None
+        return _nul_member(document)  # None: only an escaped backslash before "u0000"
+    return "body"
+
+
+@dataclass(frozen=True)
+class _DocumentedPath:
+    pattern: re.Pattern[str]
+    csv_bodies: frozenset[str]  # the methods whose request body is documented as text/csv
+
+
+def _documented_paths(app: Any) -> list[_DocumentedPath]:
+    """The app's paths as its OpenAPI document gives them (the public view of its routes,
+    included routers flattened), compiled as Starlette compiles route paths."""
+    openapi = getattr(app, "openapi", None)
+    document: dict[str, Any] = openapi() if callable(openapi) else {}
+    paths = []
+    for template, item in document.get("paths", {}).items():
+        csv_bodies = frozenset(
+            method.upper()
+            for method, operation in item.items()
+            if isinstance(operation, dict)
+            and "text/csv" in operation.get("requestBody", {}).get("content", {})
+        )
+        paths.append(_DocumentedPath(compile_path(template)[0], csv_bodies))
+    return paths
+
+
+class NulGuard:
+    """Refuse NUL characters before any route runs: PostgreSQL text and JSONB cannot hold
+    U+0000, so a value carrying one would otherwise fail deep in a write (a 500). No real
+    name, comment, address or payload needs it. The answer is a 422 problem naming where
+    it was found, as the route's own validation would: the path parameter, the query
+    parameter, the header, or the body member (dotted path in JSON, name in a form).
+
+    An operation whose request body is documented as ``text/csv`` (the CSV imports) reads
+    its file itself and refuses a row with a NUL by its line while the other rows go in,
+    so that body is passed through unread (and never buffered here)."""
+
+    WRITES = frozenset({"POST", "PUT", "PATCH"})
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._paths: list[_DocumentedPath] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        field = self._nul_in_url(scope)
+        if field is None:
+            field = next(
+                (n.decode("latin-1") for n, v in scope.get("headers", []) if _NUL.encode() in v),
+                None,
+            )
+        if field is not None:
+            await self._refuse(scope, send, field)
+            return
+        if scope["method"] not in self.WRITES or self._takes_a_csv_file(scope):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        body = bytearray()
+        while True:  # bounded by the body size limit outside this middleware
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body.extend(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        content_type = next(
+            (v.decode("latin-1") for n, v in scope.get("headers", []) if n == b"content-type"),
+            "",
+        )
+        field = _nul_in_body(bytes(body), content_type)
+        if field is not None:
+            await self._refuse(scope, send, field)
+            return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    def _documented(self, scope: Scope) -> list[_DocumentedPath]:
+        if self._paths is None:  # every route is in place by the app's first request
+            self._paths = _documented_paths(scope.get("app"))
+        return self._paths
+
+    def _nul_in_url(self, scope: Scope) -> str | None:
+        path: str = scope["path"]
+        if _NUL in path or b"%00" in (scope.get("raw_path") or b""):
+            for documented in self._documented(scope):
+                found = documented.pattern.match(path)
+                if found is not None:
+                    params = found.groupdict().items()
+                    return next((name for name, value in params if _NUL in value), "path")
+            return "path"
+        query = scope.get("query_string", b"")
+        if _NUL.encode() in query or b"%00" in query:
+            return _nul_in_pairs(query) or "query"
+        return None
+
+    def _takes_a_csv_file(self, scope: Scope) -> bool:
+        return any(
+            scope["method"] in documented.csv_bodies and documented.pattern.match(scope["path"])
+            for documented in self._documented(scope)
+        )
+
+    @staticmethod
+    async def _refuse(scope: Scope, send: Send, field: str) -> None:
+        reason = "contains a NUL character"
+        await _send_problem(
+            scope,
+            send,
+            422,
+            title="Invalid input",
+            detail=f"{field}: {reason}",
+            errors=[{"field": field, "reason": reason}],
+        )
 
 
 class BacklogGuard:

@@ -11,8 +11,10 @@ The relay
   unsent row, so nothing is lost or reordered (a row may be sent twice; consumers are
   idempotent by event id).
 
-An event carries the trace context it was added in (envelope ``traceparent``/``tracestate``,
-also sent as Kafka headers): see ``shared.tracing``.
+Messages are CloudEvents in the structured content mode of the Kafka protocol binding:
+the value is the whole event (JSON format) and the ``content-type`` header says so
+(``message_headers``). An event carries the trace context it was added in (envelope
+``traceparent``/``tracestate``, also sent as Kafka headers): see ``shared.tracing``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -36,6 +38,27 @@ from shared.plumbing_tables import outbox_table
 from shared.tracing import kafka_headers, with_trace_context
 
 log = get_logger(__name__)
+
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+
+
+def is_binding_header(name: str) -> bool:
+    """A header the CloudEvents Kafka binding reads: ``content-type`` picks the mode, and
+    any ``ce_`` header makes a reader take the message for binary mode (the ``cloudevents``
+    SDK does), where every attribute must be a header."""
+    lowered = name.lower()
+    return lowered == "content-type" or lowered.startswith("ce_")
+
+
+def message_headers(
+    envelope: Envelope, extra: Mapping[str, object] | None = None
+) -> list[tuple[str, bytes]]:
+    """The Kafka headers an event is published with: structured mode's content type, the
+    trace context (for clients that read only headers), then ``extra`` less anything that
+    would contradict the mode."""
+    headers = [("content-type", STRUCTURED_CONTENT_TYPE.encode()), *kafka_headers(envelope)]
+    headers += [(k, str(v).encode()) for k, v in (extra or {}).items() if not is_binding_header(k)]
+    return headers
 
 
 class Outbox:
@@ -146,15 +169,12 @@ class Relay:
             deliveries = []
             for row in rows:
                 envelope = Envelope.model_validate(row.payload)
-                headers = [
-                    ("ce_type", envelope.type.encode()),
-                    ("ce_id", str(envelope.id).encode()),
-                    *kafka_headers(envelope),
-                ]
-                headers += [(k, str(v).encode()) for k, v in row.headers.items()]
                 deliveries.append(
                     await self.producer.send(
-                        row.topic, envelope.to_bytes(), key=row.key.encode(), headers=headers
+                        row.topic,
+                        envelope.to_bytes(),
+                        key=row.key.encode(),
+                        headers=message_headers(envelope, row.headers),
                     )
                 )
             await asyncio.wait_for(asyncio.gather(*deliveries), self.send_timeout_s)

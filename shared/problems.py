@@ -133,7 +133,40 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected)
 
 
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": _TITLES[status], "content": {PROBLEM_JSON: {}}}
-    for status in (401, 404, 413, 422)
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; `errors` names each invalid field",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "instance"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "reason"],
+                "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    },
 }
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def problem(description: str) -> dict[str, Any]:
+    """An OpenAPI response that is a problem document (for a route's ``responses``)."""
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for these statuses, each a problem document with its title."""
+    return {status: problem(_TITLES[status]) for status in statuses}
+
+
+# What any route may answer beside what the shared edges add to every operation (see
+# ``shared.service``): kept for the routers that declare it at router level.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = problems(401, 404, 413, 422)

@@ -15,14 +15,15 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.consumer import EventConsumer, Handler
 from shared.credentials import Verifier
 from shared.db import SessionFactory, asyncpg_dsn, make_engine, make_sessions, ping
 from shared.events.asyncapi import asyncapi_document
-from shared.http import BacklogGuard, BodySizeLimit, RequestMetrics, TraceRequests
+from shared.http import BacklogGuard, BodySizeLimit, NulGuard, RequestMetrics, TraceRequests
 from shared.kafka import make_consumer, make_producer, stop_within
 from shared.observability import (
     DEPENDENCY_UP,
@@ -32,7 +33,13 @@ from shared.observability import (
     get_logger,
 )
 from shared.outbox import Outbox, Relay
-from shared.problems import install_problem_handlers
+from shared.problems import (
+    PROBLEM_JSON,
+    PROBLEM_REF,
+    PROBLEM_SCHEMA,
+    install_problem_handlers,
+    problem,
+)
 from shared.settings import Settings, get_settings
 from shared.tracing import configure_tracing
 
@@ -205,7 +212,16 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@operations.get("/readyz", summary="Readiness: database and broker reachable")
+@operations.get(
+    "/readyz",
+    summary="Readiness: database and broker reachable",
+    responses={
+        503: {
+            "description": "Not ready: the same body, naming what is unreachable",
+            "content": {"application/json": {}},
+        }
+    },
+)
 async def readyz(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     checks: dict[str, str] = {}
@@ -225,7 +241,12 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
-@operations.get("/metrics", summary="Prometheus metrics")
+@operations.get(
+    "/metrics",
+    summary="Prometheus metrics (text exposition format)",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -233,6 +254,61 @@ async def metrics() -> Response:
 @operations.get("/asyncapi.json", summary="The event catalog (AsyncAPI 3.0)")
 async def asyncapi() -> dict[str, Any]:
     return asyncapi_document()
+
+
+# What the shared edges answer, so every operation's document lists them: validation and
+# the NUL guard (any request), the bearer check (operations with a security scheme), the
+# body limit (requests with a body), FastAPI's parser (a JSON or form body it cannot
+# decode, e.g. not UTF-8), a lost database and the back-pressure guard (any operation
+# but the process's own, which touch neither).
+_ANSWERS = {
+    "400": problem("The body cannot be parsed (not UTF-8, a broken form)"),
+    "401": problem("The bearer token (ops token or partner key) is missing or not valid"),
+    "413": problem("The request body is larger than the limit (MAX_BODY_BYTES)"),
+    "422": problem(
+        "Invalid input: each error names its field and reason (a NUL character anywhere "
+        "in the request too)"
+    ),
+    "503": problem(
+        "The database is unavailable, or events wait for the broker (writes); nothing was "
+        "stored; see Retry-After"
+    ),
+}
+_WITH_BODY = frozenset({"post", "put", "patch"})
+_PARSED_BODIES = ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
+_METHODS = frozenset({"get", "put", "post", "delete", "patch", "options", "head"})
+
+
+def document_shared_answers(document: dict[str, Any]) -> dict[str, Any]:
+    """Complete an OpenAPI document with the answers of the shared edges (``_ANSWERS``),
+    and give every error answer declared without a body, or as problem+json, the problem
+    schema (FastAPI's own 422 says ``application/json`` with its validation-error schema;
+    ours is a problem document)."""
+    document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    for item in document.get("paths", {}).values():
+        for method, operation in item.items():
+            if method not in _METHODS:
+                continue
+            responses: dict[str, Any] = operation.setdefault("responses", {})
+            wanted = ["422"]
+            if operation.get("security"):
+                wanted.append("401")
+            if method in _WITH_BODY:
+                wanted.append("413")
+            body_types = operation.get("requestBody", {}).get("content", {})
+            if any(media in body_types for media in _PARSED_BODIES):
+                wanted.append("400")
+            if "operations" not in operation.get("tags", []):
+                wanted.append("503")
+            for status in wanted:
+                responses.setdefault(status, _ANSWERS[status])
+            for status, response in responses.items():
+                content = response.get("content")
+                if status == "422" and PROBLEM_JSON not in (content or {}):
+                    responses[status] = _ANSWERS["422"]  # FastAPI's HTTPValidationError
+                elif status[0] in "45" and (not content or PROBLEM_JSON in content):
+                    response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+    return document
 
 
 def create_service(
@@ -290,12 +366,15 @@ def create_service(
             await engine.dispose()
             log.info("service_stopped")
 
-    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
+    # /docs (Swagger UI) and /redoc load their scripts and styles from the service itself
+    # (the fastapi-offline package ships them), so they work with no internet access.
+    app = FastAPIOffline(title=title, description=description, version="1", lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
     # Added innermost first. The metrics sit outside the body limit, so its 413s are
     # counted as 413 (inside it, a streamed body's refusal was seen as a 500 and an
-    # announced one not at all).
+    # announced one not at all). The NUL guard buffers bodies the limit has bounded.
+    app.add_middleware(NulGuard)
     app.add_middleware(BacklogGuard, max_backlog=settings.outbox_max_backlog)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, service=name)
@@ -304,6 +383,14 @@ def create_service(
     app.include_router(operations)
     for router in routers:
         app.include_router(router)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_shared_answers(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's way to extend it
     return app
 
 

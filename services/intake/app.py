@@ -14,7 +14,6 @@ from services.intake.consumer import HANDLERS
 from services.intake.domain.ratelimit import TokenBuckets
 from services.intake.edges.idempotency import IdempotencyKeys
 from services.intake.edges.limits import PathBodyLimit
-from services.intake.edges.nul import NulGuard
 from services.intake.housekeeping import purge_forever
 from services.intake.settings import IntakeSettings, get_intake_settings
 from services.intake.store import SCHEMA
@@ -63,13 +62,13 @@ def create_app(
     app.state.partner_buckets = TokenBuckets(own.partner_rate_per_s, own.partner_burst)
     app.state.form_buckets = TokenBuckets(own.form_rate_per_min / 60, own.form_burst)
     # The shared body limit, but larger for the streamed CSV upload; idempotency replay
-    # sits inside it (it buffers bodies already known to be small enough).
+    # sits inside it and the shared NUL guard (it buffers bodies already known to be
+    # small enough and free of NUL).
     app.user_middleware = [
         Middleware(PathBodyLimit, settings.max_body_bytes, own.max_import_bytes)
         if cast(object, m.cls) is BodySizeLimit
         else m
         for m in app.user_middleware
     ]
-    app.user_middleware.append(Middleware(NulGuard))
     app.user_middleware.append(Middleware(IdempotencyKeys))
     return app

@@ -20,9 +20,11 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 
 from services.intake.bulk import Item, submit_many
 from services.intake.domain.csv_rows import BadHeader, RowResult, columns_of, parse_row
+from services.intake.domain.normalize import FieldError
 from services.intake.tables import import_errors, imports
 from shared.db import SessionFactory
 from shared.events.envelope import utcnow
@@ -63,16 +65,22 @@ async def read_job(sessions: SessionFactory, job_id: UUID) -> tuple[Any, list[An
 def _batches(
     stream: IO[bytes], source: str, campaign: str | None, size: int
 ) -> Iterator[list[RowResult]]:
-    """Rows of the file, parsed and normalized, ``size`` at a time (runs in a thread)."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+    """Rows of the file, parsed and normalized, ``size`` at a time (runs in a thread).
+    Bytes that are not UTF-8 are kept as lone surrogates, so that only their row is
+    refused (``errors="replace"`` let them in as U+FFFD; ``strict`` failed the job)."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     reader = csv.reader(text)
     header = next(reader, None)
     if header is None:
         raise BadHeader("the file is empty")
     columns = columns_of(header)
     batch: list[RowResult] = []
+    ended = reader.line_num
     for row in reader:
-        batch.append(parse_row(columns, row, reader.line_num, source, campaign))
+        # A record starts on the line after the previous one ended (a quoted field may
+        # span lines; ``line_num`` is where the record ends).
+        start, ended = ended + 1, reader.line_num
+        batch.append(parse_row(columns, row, start, source, campaign, width=len(header)))
         if len(batch) >= size:
             yield batch
             batch = []
@@ -89,7 +97,56 @@ async def _finish(sessions: SessionFactory, job_id: UUID, status: str, detail: s
         )
 
 
+def _refused_value(error: DBAPIError) -> bool:
+    """SQLSTATE class 22, a data exception: one of the values, not the database, is bad."""
+    return str(getattr(error.orig, "sqlstate", None) or "").startswith("22")
+
+
 async def _store_batch(
+    sessions: SessionFactory,
+    outbox: Outbox,
+    job_id: UUID,
+    rows: list[RowResult],
+    *,
+    window: timedelta,
+    errors_stored: int,
+) -> int:
+    """Store a batch in one transaction; should the database refuse a value the row
+    checks let through, store it again row by row, so that only that row is refused
+    (by its line) and the others go in, as the account import does."""
+    try:
+        return await _store_rows(
+            sessions, outbox, job_id, rows, window=window, errors_stored=errors_stored
+        )
+    except DBAPIError as error:
+        if not _refused_value(error):
+            raise
+        log.warning("import_batch_refused", import_id=str(job_id), error=repr(error.orig))
+    stored = 0
+    for row in rows:
+        try:
+            stored += await _store_rows(
+                sessions, outbox, job_id, [row], window=window, errors_stored=errors_stored + stored
+            )
+        except DBAPIError as error:
+            if not _refused_value(error):
+                raise
+            reason = (
+                f"refused by the database: {getattr(error.orig, '__cause__', None) or error.orig}"
+            )
+            refused = RowResult(row.line, None, (FieldError("row", reason),), {})
+            stored += await _store_rows(
+                sessions,
+                outbox,
+                job_id,
+                [refused],
+                window=window,
+                errors_stored=errors_stored + stored,
+            )
+    return stored
+
+
+async def _store_rows(
     sessions: SessionFactory,
     outbox: Outbox,
     job_id: UUID,

@@ -34,8 +34,13 @@ def asyncapi_document() -> dict[str, Any]:
             "headers": {
                 "type": "object",
                 "properties": {
-                    "ce_type": {"type": "string", "const": model.event_type},
-                    "ce_id": {"type": "string", "format": "uuid"},
+                    "content-type": {
+                        "type": "string",
+                        "const": "application/cloudevents+json; charset=UTF-8",
+                        "description": "CloudEvents Kafka binding, structured mode",
+                    },
+                    "traceparent": {"type": "string"},
+                    "tracestate": {"type": "string"},
                 },
             },
             "payload": {

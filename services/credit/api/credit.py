@@ -15,7 +15,7 @@ from shared import audit
 from shared.credentials import AdminCaller, ReadCaller
 from shared.events.credit import CreditDecided
 from shared.events.envelope import utcnow
-from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.problems import PROBLEM_RESPONSES, Problem, problem
 from shared.service import runtime_of
 
 router = APIRouter(prefix="/v1/leads", tags=["credit"], responses=PROBLEM_RESPONSES)
@@ -68,7 +68,7 @@ async def read_history(lead_id: UUID, request: Request, _caller: ReadCaller) -> 
     "it is reversed in the firm's favour (the flagged meeting counts as held; the disputed "
     "decision becomes a credit at the lead's price). Either ends the dispute with a new "
     "revision and a ledger line. 409 when no dispute is open.",
-    responses={409: {"description": "No open dispute on this lead"}},
+    responses={409: problem("No open dispute on this lead")},
 )
 async def resolve_dispute(
     lead_id: UUID, body: Resolution, request: Request, caller: AdminCaller

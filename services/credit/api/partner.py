@@ -18,7 +18,7 @@ from services.credit.service import redecide
 from shared.credentials import PartnerCaller
 from shared.events.credit import CreditDecided
 from shared.events.envelope import utcnow
-from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.problems import PROBLEM_RESPONSES, Problem, problem
 from shared.service import runtime_of
 
 router = APIRouter(prefix="/v1/partner", tags=["partner"], responses=PROBLEM_RESPONSES)
@@ -50,7 +50,7 @@ async def partner_credit(lead_id: UUID, request: Request, partner: PartnerCaller
     "`reversed`): the decision becomes `disputed` until ops upholds or overturns it. A "
     "dispute that cannot be taken (one already open or settled, a pending or credited "
     "decision) is a 409 saying why.",
-    responses={409: {"description": "The decision cannot be disputed now"}},
+    responses={409: problem("The decision cannot be disputed now (says why)")},
 )
 async def partner_dispute(
     lead_id: UUID, body: DisputeIn, request: Request, partner: PartnerCaller

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from services.intake.api.errors import INTAKE_ERRORS
 from services.intake.firms import create_firm, get_firm, issue_key, list_keys, revoke_key
 from shared.credentials import AdminCaller, ReadCaller
-from shared.problems import Problem
+from shared.problems import Problem, problem
 from shared.service import runtime_of
 
 router = APIRouter(prefix="/v1/firms", tags=["firms (ops)"], responses=INTAKE_ERRORS)
@@ -122,7 +122,7 @@ async def post_key(
     summary="Revoke a partner API key",
     description="Takes effect on every service within a second. Revoking a revoked key is a "
     "409 saying so.",
-    responses={409: {"description": "Already revoked"}},
+    responses={409: problem("The key was already revoked")},
 )
 async def delete_key(firm_id: str, key_id: str, request: Request, caller: AdminCaller) -> Response:
     async with runtime_of(request).sessions() as session, session.begin():

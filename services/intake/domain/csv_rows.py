@@ -1,5 +1,14 @@
 """CSV imports (webinar registrants or attendees, vendor lists): which column holds
-which field, and a row as a submission or as the reasons it is refused. Pure."""
+which field, and a row as a submission or as the reasons it is refused. Pure.
+
+A row is refused whole, by its line, when it cannot be trusted as a record: it is empty;
+it has more fields than the header (the usual cause is an unquoted comma, which shifts
+every later value into the wrong column; the account import refuses it the same way); a
+cell holds a NUL character (which PostgreSQL cannot store) or bytes that are not UTF-8
+(the reader keeps them as lone surrogates, ``errors="surrogateescape"``, so the other
+rows still parse). A row with fewer fields than the header is read with the missing
+trailing cells empty, as spreadsheet exports that trim them expect.
+"""
 
 from __future__ import annotations
 
@@ -65,16 +74,42 @@ class RowResult:
     raw: dict[str, str]
 
 
+def _unreadable(columns: dict[str, int], row: Sequence[str]) -> FieldError | None:
+    """The first cell PostgreSQL could not store, named by its field (``row`` for a
+    column the import ignores)."""
+    names = {index: field for field, index in columns.items()}
+    for index, value in enumerate(row):
+        if "\x00" in value:
+            return FieldError(names.get(index, "row"), "contains a NUL character")
+        if any("\udc80" <= c <= "\udcff" for c in value):
+            return FieldError(names.get(index, "row"), "not valid UTF-8")
+    return None
+
+
 def parse_row(
-    columns: dict[str, int], row: Sequence[str], line: int, source: str, campaign: str | None
+    columns: dict[str, int],
+    row: Sequence[str],
+    line: int,
+    source: str,
+    campaign: str | None,
+    *,
+    width: int,
 ) -> RowResult:
+    """One CSV record (``line``: where it starts; ``width``: the header's field count)."""
+
     def cell(field: str) -> str | None:
         index = columns.get(field)
         return row[index].strip() or None if index is not None and index < len(row) else None
 
-    raw = {field: row[i] for field, i in columns.items() if i < len(row)}
     if not any(cell.strip() for cell in row):
-        return RowResult(line, None, (FieldError("row", "empty row"),), raw)
+        return RowResult(line, None, (FieldError("row", "empty row"),), {})
+    if len(row) > width:
+        reason = f"{len(row)} fields, header has {width}"
+        return RowResult(line, None, (FieldError("row", reason),), {})
+    unreadable = _unreadable(columns, row)
+    if unreadable is not None:
+        return RowResult(line, None, (unreadable,), {})
+    raw = {field: row[i] for field, i in columns.items() if i < len(row)}
     name = cell("name") or " ".join(p for p in (cell("first_name"), cell("last_name")) if p)
     submission = Submission(
         email=cell("email") or "",

@@ -3,6 +3,7 @@ of accounts. Thin: parse, authorize, call the workspace, map errors to problems.
 
 from __future__ import annotations
 
+import csv
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -22,10 +23,10 @@ from services.router.api.schemas import (
 from services.router.domain.names import registrable_domain
 from shared import audit
 from shared.credentials import AdminCaller, ReadCaller
-from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.problems import Problem, problem
 from shared.service import runtime_of
 
-router = APIRouter(prefix="/v1", tags=["routing admin"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["routing admin"])
 
 IdPath = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:@-]+$")]
 
@@ -77,7 +78,9 @@ async def put_account(
     return after
 
 
-@router.get("/accounts/{account_id}", summary="An account")
+@router.get(
+    "/accounts/{account_id}", summary="An account", responses={404: problem("No such account")}
+)
 async def get_account(account_id: IdPath, request: Request, _caller: ReadCaller) -> AccountOut:
     async with runtime_of(request).sessions() as session:
         found = await workspace.get_account(session, account_id)
@@ -108,6 +111,7 @@ class LoadOut(BaseModel):
     "/accounts/import",
     summary="Bulk load accounts from CSV (text/csv body, streamed; bad rows reported by line)",
     openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses={415: problem("The body is not text/csv")},
 )
 async def import_accounts(request: Request, caller: AdminCaller) -> LoadOut:
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
@@ -130,6 +134,11 @@ async def import_accounts(request: Request, caller: AdminCaller) -> LoadOut:
         except ValueError as error:  # a bad header: nothing was loaded
             raise Problem(
                 422, str(error), errors=[{"field": "header", "reason": str(error)}]
+            ) from None
+        except csv.Error as error:  # e.g. a lone carriage return inside a field
+            reason = f"unreadable CSV: {error}"
+            raise Problem(
+                422, f"{reason}; nothing was loaded.", errors=[{"field": "body", "reason": reason}]
             ) from None
         await audit.record(
             session,
@@ -174,7 +183,7 @@ async def put_owner(
     return after
 
 
-@router.get("/owners/{owner_id}", summary="An owner")
+@router.get("/owners/{owner_id}", summary="An owner", responses={404: problem("No such owner")})
 async def get_owner(owner_id: IdPath, request: Request, _caller: ReadCaller) -> OwnerOut:
     async with runtime_of(request).sessions() as session:
         found = await workspace.get_owner(session, owner_id)

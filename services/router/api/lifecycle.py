@@ -16,15 +16,11 @@ from services.router import lifecycle
 from services.router.domain.lifecycle import IllegalTransition
 from shared.credentials import ReadCaller, SalesCaller
 from shared.events.status import LeadStage, RejectionReason
-from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.problems import Problem, problem
 from shared.service import runtime_of
 from shared.times import EventTime
 
-router = APIRouter(
-    prefix="/v1/leads",
-    tags=["lifecycle"],
-    responses={**PROBLEM_RESPONSES, 409: PROBLEM_RESPONSES[404] | {"description": "Conflict"}},
-)
+router = APIRouter(prefix="/v1/leads", tags=["lifecycle"])
 
 
 API_STAGES = frozenset(get_args(LeadStage))  # the router's own moves (routed) are not here
@@ -104,6 +100,13 @@ def _out(found: lifecycle.LifecycleView) -> LifecycleOut:
     "stages); published as `leadflow.lead.status_changed.v1`, its actor the calling "
     "credential. Accepting or rejecting stops the SLA timers; a rejection as `wrong_owner` "
     "routes the lead to someone else.",
+    responses={
+        404: problem("No such lead"),
+        409: problem(
+            "An illegal move (naming the current stage and the allowed ones), or a lead "
+            "not routed yet"
+        ),
+    },
 )
 async def post_stage(
     lead_id: UUID, body: StageIn, request: Request, caller: SalesCaller
@@ -150,7 +153,11 @@ async def post_stage(
     return _out(found)
 
 
-@router.get("/{lead_id}/lifecycle", summary="The lead's stage, its history and pending SLA timers")
+@router.get(
+    "/{lead_id}/lifecycle",
+    summary="The lead's stage, its history and pending SLA timers",
+    responses={404: problem("No lifecycle for this lead (yet)")},
+)
 async def get_lifecycle(lead_id: UUID, request: Request, _caller: ReadCaller) -> LifecycleOut:
     async with runtime_of(request).sessions() as session:
         found = await lifecycle.view(session, lead_id)

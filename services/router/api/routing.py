@@ -10,10 +10,10 @@ from pydantic import BaseModel
 from services.router import store
 from shared.credentials import ReadCaller
 from shared.events.routing import LeadRouted
-from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.problems import Problem, problem
 from shared.service import runtime_of
 
-router = APIRouter(prefix="/v1/leads", tags=["routing"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/leads", tags=["routing"])
 
 
 class RoutingOut(BaseModel):
@@ -21,7 +21,11 @@ class RoutingOut(BaseModel):
     revisions: int
 
 
-@router.get("/{lead_id}/routing", summary="The lead's current routing decision and trace")
+@router.get(
+    "/{lead_id}/routing",
+    summary="The lead's current routing decision and trace",
+    responses={404: problem("No routing decision for this lead (yet)")},
+)
 async def read_routing(lead_id: UUID, request: Request, _caller: ReadCaller) -> RoutingOut:
     async with runtime_of(request).sessions() as session:
         row = await store.latest_decision(session, lead_id)

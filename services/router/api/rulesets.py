@@ -20,10 +20,10 @@ from shared.credentials import AdminCaller, ReadCaller
 from shared.events.envelope import utcnow
 from shared.events.leads import LeadReceived
 from shared.events.routing import LeadRouted
-from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.problems import Problem, problem
 from shared.service import runtime_of
 
-router = APIRouter(prefix="/v1", tags=["rule sets"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["rule sets"])
 
 Version = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
 _TEXT_TYPES = {
@@ -61,6 +61,15 @@ def _problem_of(error: ValidationError | ValueError) -> Problem:
     status_code=201,
     openapi_extra={
         "requestBody": {"content": {"application/yaml": {"schema": {"type": "string"}}}}
+    },
+    responses={
+        200: {
+            "description": "The same rule set was stored before (same version, same rules)",
+            "content": {"application/json": {}},
+        },
+        400: problem("The body is not UTF-8 text"),
+        409: problem("A rule set with this version exists with other rules"),
+        415: problem("Not YAML or JSON"),
     },
 )
 async def upload_ruleset(request: Request, caller: AdminCaller) -> JSONResponse:
@@ -130,7 +139,11 @@ async def active_ruleset(request: Request, _caller: ReadCaller) -> dict[str, Any
         return (await store.active_ruleset(session)).model_dump(mode="json")
 
 
-@router.post("/rulesets/{version}/activate", summary="Make a stored rule set the one in force")
+@router.post(
+    "/rulesets/{version}/activate",
+    summary="Make a stored rule set the one in force",
+    responses={404: problem("No stored rule set with this version")},
+)
 async def activate_ruleset(
     version: Version, request: Request, caller: AdminCaller
 ) -> dict[str, str]:
@@ -157,7 +170,11 @@ class SimulateOut(BaseModel):
     stored: bool = False
 
 
-@router.post("/routing/simulate", summary="Dry run: route a sample lead; nothing stored, no event")
+@router.post(
+    "/routing/simulate",
+    summary="Dry run: route a sample lead; nothing stored, no event",
+    responses={404: problem("No stored rule set with the version asked for")},
+)
 async def simulate(body: SimulateIn, request: Request, _caller: ReadCaller) -> SimulateOut:
     sample = body.lead
     received_at = sample.received_at or utcnow()

@@ -31,7 +31,11 @@ class _Strict(BaseModel):
 
 class BusinessHours(_Strict):
     """An owner's working week: days, one daily window in local time, the IANA time
-    zone, and the country (and subdivision) whose public holidays are days off."""
+    zone, and the country (and subdivision) whose public holidays are days off.
+
+    ``opens`` and ``closes`` are wall times in ``timezone`` ("17:00"); a time with a UTC
+    offset ("17:00:00+02:00") is refused: the zone already says where the day is, and a
+    fixed offset would be wrong for half the year wherever clocks change."""
 
     timezone: str = Field(default="UTC", max_length=64)
     days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
@@ -47,6 +51,13 @@ class BusinessHours(_Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone") from None
+        return value
+
+    @field_validator("opens", "closes")
+    @classmethod
+    def _wall_time(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("a wall time in `timezone`, without a UTC offset")
         return value
 
     @field_validator("days")

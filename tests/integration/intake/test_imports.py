@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from services.intake.store import LeadRow
 from shared.db import SessionFactory
@@ -102,3 +103,73 @@ async def test_a_file_larger_than_the_body_limit_streams_in(intake: Intake) -> N
         "/v1/leads", content=body, headers={**intake.ops, "Content-Type": "application/json"}
     )
     assert too_big.status_code == 413
+
+
+async def test_a_row_with_a_nul_bad_utf8_or_surplus_fields_is_refused_by_line_alone(
+    intake: Intake, sessions: SessionFactory
+) -> None:
+    """One NUL byte used to fail the whole job (0 rows of 5,000 stored): now each row
+    that cannot be stored or trusted is refused by its line and every other row goes in,
+    across several batches of 500."""
+    tag = secrets.token_hex(4)
+    lines = [b"email,name,company,notes"]
+    lines += [f"r{n}-{tag}@initech.com,Person {n},Initech,".encode() for n in range(2, 2001)]
+    bad = {
+        3: f"nul-{tag}@initech.com,Pat\x00 Doe,Initech,".encode(),  # batch 1
+        1200: f"latin1-{tag}@initech.com,J\xfcrgen,Initech,".encode("latin-1"),  # batch 3
+        1500: f"surplus-{tag}@initech.com,Lee, Jr.,Initech,".encode(),  # batch 3
+        1800: f"note-{tag}@initech.com,Kim,Initech,a\x00b".encode(),  # an ignored column
+    }
+    for line, content in bad.items():
+        lines[line - 1] = content
+    lines.append(f'multi-{tag}@initech.com,"Two\nLines",Initech,'.encode())  # lines 2001-2
+    lines.append(f"last-{tag}@initech.com,Last,Initech,".encode())  # line 2003
+    lines.append(b',"No\nEmail",Initech,')  # lines 2004-5: reported where it starts
+    answer = await intake.client.post(
+        "/v1/imports",
+        content=b"\r\n".join(lines) + b"\r\n",
+        headers={**intake.ops, "Content-Type": "text/csv"},
+    )
+    assert answer.status_code == 202, answer.text
+    job = await finished(intake, answer.headers["location"])
+    assert job["status"] == "completed", job
+    assert (job["rows_total"], job["rows_accepted"], job["rows_rejected"]) == (2002, 1997, 5)
+    assert [(e["line"], e["field"], e["reason"]) for e in job["errors"]] == [
+        (3, "name", "contains a NUL character"),
+        (1200, "name", "not valid UTF-8"),
+        (1500, "row", "5 fields, header has 4"),
+        (1800, "row", "contains a NUL character"),
+        (2004, "email", "missing"),
+    ]
+    async with sessions() as session:
+        mine = col(LeadRow.email).like(f"%-{tag}@initech.com")
+        emails = set((await session.execute(select(col(LeadRow.email)).where(mine))).scalars())
+    assert len(emails) == 1997
+    assert {f"multi-{tag}@initech.com", f"last-{tag}@initech.com"} <= emails
+    assert not {f"nul-{tag}@initech.com", f"latin1-{tag}@initech.com"} & emails
+
+
+async def test_a_value_the_database_refuses_sinks_only_its_row(
+    intake: Intake, sessions: SessionFactory
+) -> None:
+    """A company name longer than the column (200) passed the row checks and failed the
+    whole job; the batch is now stored again row by row and only that row is refused."""
+    tag = secrets.token_hex(4)
+    csv = (
+        "email,company\n"
+        f"before-{tag}@initech.com,Initech\n"
+        f"long-{tag}@initech.com,{'I' * 250}\n"
+        f"after-{tag}@initech.com,Initech\n"
+    )
+    answer = await intake.client.post("/v1/imports", content=csv.encode(), headers=intake.ops)
+    job = await finished(intake, answer.headers["location"])
+    assert job["status"] == "completed", job
+    assert (job["rows_total"], job["rows_accepted"], job["rows_rejected"]) == (3, 2, 1)
+    [error] = job["errors"]
+    assert (error["line"], error["field"]) == (3, "row")
+    assert error["reason"].startswith("refused by the database: value too long"), error
+    async with sessions() as session:
+        stored = await session.scalar(
+            select(func.count()).where(col(LeadRow.email).like(f"%-{tag}@initech.com"))
+        )
+    assert stored == 2

@@ -94,10 +94,32 @@ def test_csv_columns_and_rows() -> None:
     assert columns == {"email": 0, "first_name": 1, "last_name": 2, "title": 3}
     with pytest.raises(BadHeader):
         columns_of(["name", "company"])
-    good = parse_row(columns, ["A@B.com", "Pat", "Doe", "CTO"], 2, "list", "c")
+    good = parse_row(columns, ["A@B.com", "Pat", "Doe", "CTO"], 2, "list", "c", width=5)
     assert good.lead is not None
     assert (good.lead.email, good.lead.name, good.lead.campaign) == ("a@b.com", "Pat Doe", "c")
-    short = parse_row(columns, ["x"], 3, "list", None)
+    short = parse_row(columns, ["x"], 3, "list", None, width=5)
     assert [(e.field, short.line) for e in short.errors] == [("email", 3)]
-    empty = parse_row(columns, ["", ""], 4, "list", None)
+    empty = parse_row(columns, ["", ""], 4, "list", None, width=5)
     assert empty.errors[0].field == "row"
+
+
+@pytest.mark.parametrize(
+    ("row", "error"),
+    [
+        # an unquoted comma in a name: every later value is in the wrong column
+        (["Lee", " Jr.", "lee@b.com", "Doe"], ("row", "4 fields, header has 3")),
+        (["Pat\x00", "pat@b.com", "Doe"], ("first_name", "contains a NUL character")),
+        (["Pat", "pat@b.com", "n\x00te"], ("row", "contains a NUL character")),
+        # bytes that were not UTF-8, kept by the reader as lone surrogates
+        (["Pat", "pat@b.com", "D\udcf6e"], ("row", "not valid UTF-8")),
+        (["P\udcc3t", "pat@b.com", ""], ("first_name", "not valid UTF-8")),
+    ],
+)
+def test_rows_that_cannot_be_trusted_are_refused_whole(
+    row: list[str], error: tuple[str, str]
+) -> None:
+    columns = columns_of(["First Name", "Email", "Notes"])
+    refused = parse_row(columns, row, 7, "list", None, width=3)
+    assert refused.lead is None
+    assert [(e.field, e.reason) for e in refused.errors] == [error]
+    assert refused.raw == {}  # nothing of it is stored

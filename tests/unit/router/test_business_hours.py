@@ -112,6 +112,9 @@ def test_other_working_weeks_and_windows() -> None:
         ({"opens": "18:00", "closes": "09:00"}, "opens"),
         ({"subdivision": "CA"}, "subdivision"),  # no country
         ({"country": "US", "subdivision": "ZZ"}, "subdivision"),
+        # an aware time: comparing it with the naive default was a TypeError (500)
+        ({"closes": "17:00:00+02:00"}, "closes"),
+        ({"opens": "09:00Z", "closes": "17:00Z"}, "opens"),
     ],
 )
 def test_bad_business_hours_are_refused(changes: dict[str, object], field: str) -> None:
