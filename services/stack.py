@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -61,16 +61,19 @@ def _port_or_free(preferred: int) -> int:
         return port
 
 
-async def load_demo(database_url: str) -> None:
+async def load_demo(database_url: str, today: date | None = None) -> None:
+    """The demo workspace and the demo firm's contract, both in force around ``today``
+    (default: today, UTC) — the demo never expires."""
     from services.credit.demo import seed_demo_contract
-    from services.router.demo import seed_demo
+    from services.router.demo import demo_firm_period, seed_demo
 
+    period = demo_firm_period(today or datetime.now(UTC).date())
     engine = make_engine(database_url, pool_size=1)
     try:
         async with make_sessions(engine)() as session:
-            await seed_demo(session)
+            await seed_demo(session, period)
         async with make_sessions(engine)() as session:
-            await seed_demo_contract(session)
+            await seed_demo_contract(session, period.starts_on, period.ends_on)
     finally:
         await engine.dispose()
 
