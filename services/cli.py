@@ -34,14 +34,26 @@ def up(
             min=0,
         ),
     ] = 12,
+    base_port: Annotated[
+        int,
+        typer.Option(
+            help="Preferred ports: intake on this one, router, credit and ops on the next "
+            "three; a port another program holds is replaced by a free one (and said so).",
+            min=1,
+            max=65532,
+        ),
+    ] = 8000,
 ) -> None:
     """Start everything: embedded PostgreSQL and broker (unless DATABASE_URL /
     KAFKA_BOOTSTRAP_SERVERS are set), migrations, topics, the four services, and (with
     --demo) a demo lead and a trickle of demo traffic.
-    Ctrl-C or SIGTERM stops every process it started."""
+    Ctrl-C or SIGTERM stops every process it started. Exits 0 when stopped so, 1 when
+    something failed."""
     from services.stack import run_stack
 
-    raise typer.Exit(run_stack(Settings(), demo=demo, traffic_per_minute=traffic))
+    raise typer.Exit(
+        run_stack(Settings(), demo=demo, traffic_per_minute=traffic, base_port=base_port)
+    )
 
 
 @app.command()
@@ -52,6 +64,13 @@ def serve(
         int | None, typer.Option(help="Default: intake 8000, router 8001, credit 8002, ops 8003")
     ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    fd: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve on this inherited, listening socket instead of binding --host/--port "
+            "(leadflow up binds the ports itself)."
+        ),
+    ] = None,
 ) -> None:
     """Run one service (production entrypoint). Needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS."""
     info = SERVICES[service.value]
@@ -60,6 +79,7 @@ def serve(
         factory=True,
         host=host,
         port=port or info.port,
+        fd=fd,
         workers=workers,
         access_log=False,
         log_level="warning",
