@@ -1,4 +1,7 @@
-"""The ``leadflow`` command: run the whole stack, one service, migrations, topics, demo."""
+"""The ``leadflow`` command: run the whole stack, one service, migrations, topics, demo.
+
+Beside ``make up`` the commands need no settings: they find the running stack of this
+checkout (services.stack_file); exit codes are services.exit_codes'."""
 
 from __future__ import annotations
 
@@ -10,9 +13,18 @@ import typer
 import uvicorn
 
 from services.catalog import SERVICES, migrate
+from services.exit_codes import ExitCode, fail, reaching
+from services.stack_file import NoServers, servers_settings
 from shared.settings import Settings
 
 app = typer.Typer(help="Leadflow: lead routing and credit for outside firms.", no_args_is_help=True)
+
+
+def _servers(*, need_database: bool = True, need_broker: bool = True) -> Settings:
+    try:
+        return servers_settings(need_database=need_database, need_broker=need_broker)
+    except NoServers as missing:
+        fail(ExitCode.USAGE, str(missing))
 
 
 class ServiceName(enum.StrEnum):
@@ -92,10 +104,10 @@ def migrate_command(
     service: Annotated[list[ServiceName] | None, typer.Argument(help="Default: all")] = None,
 ) -> None:
     """Apply database migrations (each service in its own schema)."""
-    settings = Settings()
-    if not settings.database_url:
-        raise typer.BadParameter("DATABASE_URL is not set")
-    migrate(settings.database_url, [s.value for s in service] if service else None)
+    settings = _servers(need_broker=False)
+    assert settings.database_url is not None
+    with reaching("the database"):
+        migrate(settings.database_url, [s.value for s in service] if service else None)
     typer.echo("migrations applied")
 
 
@@ -104,7 +116,9 @@ def topics() -> None:
     """Create the catalog's topics and their dead-letter topics."""
     from shared.kafka import ensure_topics
 
-    created = asyncio.run(ensure_topics(Settings()))
+    settings = _servers(need_database=False)
+    with reaching(f"the broker at {settings.kafka_bootstrap_servers}"):
+        created = asyncio.run(ensure_topics(settings))
     typer.echo(f"created: {', '.join(created) or 'none (all exist)'}")
 
 
@@ -113,10 +127,10 @@ def demo_command() -> None:
     """Load the demo workspace (owners, accounts, a firm assignment) into router."""
     from services.stack import load_demo
 
-    settings = Settings()
-    if not settings.database_url:
-        raise typer.BadParameter("DATABASE_URL is not set")
-    asyncio.run(load_demo(settings.database_url))
+    settings = _servers(need_broker=False)
+    assert settings.database_url is not None
+    with reaching("the database"):
+        asyncio.run(load_demo(settings.database_url))
     typer.echo("demo workspace loaded")
 
 
@@ -145,10 +159,9 @@ def reconcile(
 
     from services.reconcile import reconcile_until_settled
 
-    settings = Settings()
-    if not settings.database_url or not settings.kafka_bootstrap_servers:
-        raise typer.BadParameter("DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS must be set")
-    checks, counts = reconcile_until_settled(settings, timeout_s=wait)
+    settings = _servers()
+    with reaching("the database or the broker"):
+        checks, counts = reconcile_until_settled(settings, timeout_s=wait)
     table = Table(title="leadflow reconcile")
     table.add_column("check")
     table.add_column("found", justify="right")
@@ -158,7 +171,7 @@ def reconcile(
     for name, count in counts:
         table.add_row(name, str(count), "")
     Console().print(table)
-    raise typer.Exit(0 if all(c.ok for c in checks) else 1)
+    raise typer.Exit(ExitCode.OK if all(c.ok for c in checks) else ExitCode.PARTLY)
 
 
 def _mount_service_commands() -> None:

@@ -2,7 +2,7 @@
 broker: it binds its own ports, says which preferred port was taken and which it used, its
 readiness probes reach its own services only (another program answering 200 on /readyz at
 the preferred port is never asked), two stacks started at the same moment both come up,
-and any number of signals stop it cleanly.
+the CLI finds the stack of its checkout, and any number of signals stop it cleanly.
 
 Each stack here has a data directory of its own (as two checkouts would; outside pytest's
 /tmp/pytest-of-<user>, which another session resets to 0700 while PostgreSQL runs as its
@@ -29,7 +29,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from services.intake.cli import app as intake_cli
 from shared.embedded import bind_listener, holds_listener, port_taken
 
 REPO = Path(__file__).parents[2]
@@ -189,7 +191,7 @@ def checkouts() -> Iterator[Path]:
 
 
 def test_a_taken_preferred_port_is_said_and_probes_reach_only_our_services(
-    decoy: int, checkouts: Path
+    decoy: int, checkouts: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with running(
         checkouts / "checkout", decoy, "--traffic", "0"
@@ -213,6 +215,13 @@ def test_a_taken_preferred_port_is_said_and_probes_reach_only_our_services(
             f"export LEADFLOW_INTAKE_URL=http://127.0.0.1:{intake} LEADFLOW_OPS_TOKEN={token}"
             in (up.output)
         )
+
+        # The CLI of this checkout finds the stack: no URL, no token.
+        monkeypatch.setenv("LEADFLOW_DATA_DIR", str(up.data_dir))
+        for name in ("LEADFLOW_INTAKE_URL", "LEADFLOW_OPS_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        added = CliRunner().invoke(intake_cli, ["firm-add", "found-it", "Found it"])
+        assert added.exit_code == 0, added.output
 
         database = _port(stack["env"]["DATABASE_URL"])
         _stops_cleanly_on_repeated_signals(up, signal.SIGTERM, signal.SIGTERM, signal.SIGINT)
