@@ -323,6 +323,12 @@ def _run(
     base_port: int,
 ) -> int:
     data_dir = settings.leadflow_data_dir.resolve()
+    running = RunningStack.read(data_dir)
+    if running is not None:
+        raise StackFailed(
+            f"this checkout's stack is running already (pid {running.pid}, intake at "
+            f"{running.urls.get('intake')}); stop it first, or use another LEADFLOW_DATA_DIR"
+        )
     data_dir.mkdir(parents=True, exist_ok=True)
     env = _start_infra(settings, data_dir, procs)
     token = _issue_ops_token(settings, data_dir, env)

@@ -1,14 +1,18 @@
 """Stopping ``leadflow up`` (services.stack.Shutdown): the first signal interrupts what it
 is doing; any later one, or one once it is stopping for another reason, only says so
-(never a traceback)."""
+(never a traceback). A second ``leadflow up`` in the same checkout stops at once."""
 
 from __future__ import annotations
 
+import os
 import signal
+from pathlib import Path
 
 import pytest
 
-from services.stack import Shutdown, _Stop
+from services.stack import Shutdown, _Stop, run_stack
+from services.stack_file import RunningStack
+from shared.settings import Settings
 
 
 def test_the_first_signal_stops_and_later_ones_only_say_so(
@@ -39,3 +43,15 @@ def test_handlers_are_installed_and_restored() -> None:
         assert signal.getsignal(signal.SIGTERM) == shutdown.handle
         assert signal.getsignal(signal.SIGHUP) == shutdown.handle
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_a_second_stack_in_the_same_checkout_says_the_first_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    urls = {"intake": "http://127.0.0.1:8000"}
+    RunningStack(os.getpid(), urls, {}, tmp_path).write()  # this process stands in for it
+    code = run_stack(Settings(leadflow_data_dir=tmp_path), demo=False)
+    out = capsys.readouterr().out
+    assert code == 1
+    assert f"this checkout's stack is running already (pid {os.getpid()}, intake at" in out
+    assert (tmp_path / "stack.json").exists()  # the running one's, left alone
