@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.synced
 
-.PHONY: up test lint fmt bench chaos lock clean-data
+.PHONY: up test test-prerequisites lint fmt bench chaos lock clean-data
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,13 @@ up: $(STAMP)
 	$(BIN)/leadflow up
 
 ## Run every test (starts its own embedded PostgreSQL and broker on free ports).
-test: $(STAMP)
+test: test-prerequisites $(STAMP)
 	$(BIN)/python -m pytest
+
+## What the tests need beyond Python (Debian's chromium and kcat; python3-venv while .venv
+## is to be made): installed when run as root, else the one command to run, at once.
+test-prerequisites:
+	@$(PYTHON) deploy/make_test_needs.py $(VENV)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,7 @@
-"""The ``leadflow`` command: run the whole stack, one service, migrations, topics, demo."""
+"""The ``leadflow`` command: run the whole stack, one service, migrations, topics, demo.
+
+Beside ``make up`` the commands need no settings: they find the running stack of this
+checkout (services.stack_file); exit codes are services.exit_codes'."""
 
 from __future__ import annotations
 
@@ -10,9 +13,18 @@ import typer
 import uvicorn
 
 from services.catalog import SERVICES, migrate
+from services.exit_codes import ExitCode, fail, reaching
+from services.stack_file import NoServers, servers_settings
 from shared.settings import Settings
 
 app = typer.Typer(help="Leadflow: lead routing and credit for outside firms.", no_args_is_help=True)
+
+
+def _servers(*, need_database: bool = True, need_broker: bool = True) -> Settings:
+    try:
+        return servers_settings(need_database=need_database, need_broker=need_broker)
+    except NoServers as missing:
+        fail(ExitCode.USAGE, str(missing))
 
 
 class ServiceName(enum.StrEnum):
@@ -34,14 +46,26 @@ def up(
             min=0,
         ),
     ] = 12,
+    base_port: Annotated[
+        int,
+        typer.Option(
+            help="Preferred ports: intake on this one, router, credit and ops on the next "
+            "three; a port another program holds is replaced by a free one (and said so).",
+            min=1,
+            max=65532,
+        ),
+    ] = 8000,
 ) -> None:
     """Start everything: embedded PostgreSQL and broker (unless DATABASE_URL /
     KAFKA_BOOTSTRAP_SERVERS are set), migrations, topics, the four services, and (with
     --demo) a demo lead and a trickle of demo traffic.
-    Ctrl-C or SIGTERM stops every process it started."""
+    Ctrl-C or SIGTERM stops every process it started. Exits 0 when stopped so, 1 when
+    something failed."""
     from services.stack import run_stack
 
-    raise typer.Exit(run_stack(Settings(), demo=demo, traffic_per_minute=traffic))
+    raise typer.Exit(
+        run_stack(Settings(), demo=demo, traffic_per_minute=traffic, base_port=base_port)
+    )
 
 
 @app.command()
@@ -52,6 +76,13 @@ def serve(
         int | None, typer.Option(help="Default: intake 8000, router 8001, credit 8002, ops 8003")
     ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    fd: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve on this inherited, listening socket instead of binding --host/--port "
+            "(leadflow up binds the ports itself)."
+        ),
+    ] = None,
 ) -> None:
     """Run one service (production entrypoint). Needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS."""
     info = SERVICES[service.value]
@@ -61,6 +92,7 @@ def serve(
         factory=True,
         host=host,
         port=port or info.port,
+        fd=fd,
         workers=workers,
         access_log=False,
         log_level="warning",
@@ -76,10 +108,10 @@ def migrate_command(
     service: Annotated[list[ServiceName] | None, typer.Argument(help="Default: all")] = None,
 ) -> None:
     """Apply database migrations (each service in its own schema)."""
-    settings = Settings()
-    if not settings.database_url:
-        raise typer.BadParameter("DATABASE_URL is not set")
-    migrate(settings.database_url, [s.value for s in service] if service else None)
+    settings = _servers(need_broker=False)
+    assert settings.database_url is not None
+    with reaching("the database"):
+        migrate(settings.database_url, [s.value for s in service] if service else None)
     typer.echo("migrations applied")
 
 
@@ -88,7 +120,9 @@ def topics() -> None:
     """Create the catalog's topics and their dead-letter topics."""
     from shared.kafka import ensure_topics
 
-    created = asyncio.run(ensure_topics(Settings()))
+    settings = _servers(need_database=False)
+    with reaching(f"the broker at {settings.kafka_bootstrap_servers}"):
+        created = asyncio.run(ensure_topics(settings))
     typer.echo(f"created: {', '.join(created) or 'none (all exist)'}")
 
 
@@ -97,10 +131,10 @@ def demo_command() -> None:
     """Load the demo workspace (owners, accounts, a firm assignment) into router."""
     from services.stack import load_demo
 
-    settings = Settings()
-    if not settings.database_url:
-        raise typer.BadParameter("DATABASE_URL is not set")
-    asyncio.run(load_demo(settings.database_url))
+    settings = _servers(need_broker=False)
+    assert settings.database_url is not None
+    with reaching("the database"):
+        asyncio.run(load_demo(settings.database_url))
     typer.echo("demo workspace loaded")
 
 
@@ -129,10 +163,9 @@ def reconcile(
 
     from services.reconcile import reconcile_until_settled
 
-    settings = Settings()
-    if not settings.database_url or not settings.kafka_bootstrap_servers:
-        raise typer.BadParameter("DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS must be set")
-    checks, counts = reconcile_until_settled(settings, timeout_s=wait)
+    settings = _servers()
+    with reaching("the database or the broker"):
+        checks, counts = reconcile_until_settled(settings, timeout_s=wait)
     table = Table(title="leadflow reconcile")
     table.add_column("check")
     table.add_column("found", justify="right")
@@ -142,7 +175,7 @@ def reconcile(
     for name, count in counts:
         table.add_row(name, str(count), "")
     Console().print(table)
-    raise typer.Exit(0 if all(c.ok for c in checks) else 1)
+    raise typer.Exit(ExitCode.OK if all(c.ok for c in checks) else ExitCode.PARTLY)
 
 
 def _mount_service_commands() -> None:

@@ -3,7 +3,13 @@
 Starts (when not pointed elsewhere) the embedded PostgreSQL and broker, applies the
 migrations, creates the topics, loads the demo workspace, runs the four services as
 child processes, sends a demo lead through, keeps a trickle of demo traffic going for the
-ops dashboard, and stops everything on Ctrl-C/SIGTERM.
+ops dashboard, and stops everything on Ctrl-C/SIGTERM/SIGHUP (any number of them).
+
+The services' ports are bound here, in this process, and handed to each service as a
+listening socket (``serve --fd``): no other program can take a port between a check and
+a bind, and a readiness probe on that port can only reach our own service. A preferred
+port (8000-8003) another program holds is said so, with the port used instead. The
+URLs, servers and token go to ``.leadflow/stack.json`` (services.stack_file) for the CLI.
 """
 
 from __future__ import annotations
@@ -12,14 +18,13 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -28,12 +33,15 @@ import httpx
 
 from services.catalog import SERVICES, migrate
 from services.ops.demo_traffic import start_demo_traffic
+from services.stack_file import OPS_TOKEN_FILE, STACK_FILE, RunningStack
 from shared import credentials
 from shared.db import make_engine, make_sessions
 from shared.embedded import (
     EMBEDDED_BROKER_SETTINGS,
     EmbeddedKafka,
     EmbeddedPostgres,
+    Listener,
+    bind_listener,
     die_with_parent,
 )
 from shared.kafka import ensure_topics
@@ -49,28 +57,23 @@ DEMO_LEAD = {
     "source": "website",
     "campaign": "demo-request",
 }
+POSTGRES_PORT, BROKER_PORT = 55432, 19092  # preferred; others when taken
+BASE_PORT = min(info.port for info in SERVICES.values())  # intake 8000 ... ops 8003
 
 
-def _port_or_free(preferred: int) -> int:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", preferred))
-        except OSError:
-            s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-async def load_demo(database_url: str) -> None:
+async def load_demo(database_url: str, today: date | None = None) -> None:
+    """The demo workspace and the demo firm's contract, both in force around ``today``
+    (default: today, UTC) — the demo never expires."""
     from services.credit.demo import seed_demo_contract
-    from services.router.demo import seed_demo
+    from services.router.demo import demo_firm_period, seed_demo
 
+    period = demo_firm_period(today or datetime.now(UTC).date())
     engine = make_engine(database_url, pool_size=1)
     try:
         async with make_sessions(engine)() as session:
-            await seed_demo(session)
+            await seed_demo(session, period)
         async with make_sessions(engine)() as session:
-            await seed_demo_contract(session)
+            await seed_demo_contract(session, period.starts_on, period.ends_on)
     finally:
         await engine.dispose()
 
@@ -83,29 +86,51 @@ class _Stop(Exception):
     pass
 
 
-@contextlib.contextmanager
-def _stop_on_signals() -> Iterator[None]:
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        raise _Stop(signal.Signals(signum).name)
+class StackFailed(Exception):
+    """A step of ``leadflow up`` failed in a way the user can act on (said in one line)."""
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+
+class Shutdown:
+    """The stop signals: the first one interrupts whatever ``leadflow up`` is doing
+    (raises _Stop); any later one, or any once stopping began for another reason, only
+    says that it is stopping. Nothing is printed through ``sys.stdout`` from a handler (a
+    handler that interrupts a print and prints again fails)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.stopping = False
+
+    def handle(self, signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if not self.stopping:
+            self.stopping = True
+            raise _Stop(name)
+        with contextlib.suppress(OSError):
+            os.write(sys.stderr.fileno(), f"{name}: still stopping, a moment ...\n".encode())
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle) for sig in self.SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
+    """``url`` is on a socket this process bound and gave ``process`` alone: whatever
+    answers there is our service."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{url} exited with {process.returncode}")
+            raise StackFailed(f"{url} exited with {process.returncode} before it was ready")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                 return
         time.sleep(0.3)
-    raise TimeoutError(f"{url} not ready after {timeout_s}s")
+    raise StackFailed(f"{url} not ready after {timeout_s:g}s")
 
 
 DEMO_FIRM = "acme-outreach"
@@ -147,18 +172,17 @@ def _poll(url: str, auth: dict[str, str], settled: Callable[[dict[str, Any]], bo
     return last
 
 
-def _send_demo_lead(token: str, ports: dict[str, int]) -> None:
+def _send_demo_lead(token: str, urls: dict[str, str]) -> None:
     auth = {"Authorization": f"Bearer {token}"}
-    base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    log_demo_touch(base["intake"], auth)
-    answer = httpx.post(f"{base['intake']}/v1/leads", json=DEMO_LEAD, headers=auth, timeout=10)
+    log_demo_touch(urls["intake"], auth)
+    answer = httpx.post(f"{urls['intake']}/v1/leads", json=DEMO_LEAD, headers=auth, timeout=10)
     answer.raise_for_status()
     lead_id = answer.json()["lead_id"]
     _say(f"demo lead {DEMO_LEAD['email']} (an inbound website lead) accepted: {lead_id}")
-    routing = _poll(f"{base['router']}/v1/leads/{lead_id}/routing", auth, lambda d: True)
+    routing = _poll(f"{urls['router']}/v1/leads/{lead_id}/routing", auth, lambda d: True)
     _say(f"  routing  {routing['explanation'] if routing else 'no decision after 60s'}")
     credit = _poll(
-        f"{base['credit']}/v1/leads/{lead_id}/credit", auth, lambda d: d["state"] == "credited"
+        f"{urls['credit']}/v1/leads/{lead_id}/credit", auth, lambda d: d["state"] == "credited"
     )
     if credit is None:
         _say("  credit   no decision after 60s; see the logs above")
@@ -175,11 +199,16 @@ class _Processes:
     postgres: EmbeddedPostgres | None = None
     kafka: EmbeddedKafka | None = None
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    traffic: threading.Event | None = None  # set to stop the demo traffic
+    traffic: tuple[threading.Thread, threading.Event] | None = None
+    stack_file: RunningStack | None = None
 
     def stop(self) -> None:
-        if self.traffic is not None:
-            self.traffic.set()
+        if self.stack_file is not None:
+            self.stack_file.remove()
+        if self.traffic is not None:  # before the services, so it sees no failures
+            thread, stop = self.traffic
+            stop.set()
+            thread.join(12)
         _stop_children(self.children)
         if self.kafka is not None:
             self.kafka.stop()
@@ -187,18 +216,26 @@ class _Processes:
             self.postgres.stop()
 
 
+def _moved(what: str, wanted: int, port: int) -> None:
+    _say(f"  port {wanted} is taken by another program: {what} is on port {port} instead")
+
+
 def _start_infra(settings: Settings, data_dir: Path, procs: _Processes) -> dict[str, str]:
     """Embedded database and broker unless configured; returns the services' environment."""
     env = dict(os.environ)
     if not settings.database_url:
         _say("starting embedded PostgreSQL ...")
-        procs.postgres = EmbeddedPostgres(data_dir / "postgres", port=_port_or_free(55432))
+        procs.postgres = EmbeddedPostgres(data_dir / "postgres", port=POSTGRES_PORT)
         env["DATABASE_URL"] = procs.postgres.start().url
+        if procs.postgres.moved_from is not None:
+            _moved("PostgreSQL", procs.postgres.moved_from, procs.postgres.port)
     if not settings.kafka_bootstrap_servers:
         _say("starting embedded Kafka-compatible broker (Tansu) ...")
-        procs.kafka = EmbeddedKafka(port=_port_or_free(19092), log_path=data_dir / "broker.log")
+        procs.kafka = EmbeddedKafka(port=BROKER_PORT, log_path=data_dir / "broker.log")
         env["KAFKA_BOOTSTRAP_SERVERS"] = procs.kafka.start().bootstrap_servers
         env.update(EMBEDDED_BROKER_SETTINGS)
+        if procs.kafka.moved_from is not None:
+            _moved("the broker", procs.kafka.moved_from, procs.kafka.port)
     return env
 
 
@@ -218,7 +255,7 @@ async def issue_admin(database_url: str, name: str) -> str:
 def _issue_ops_token(data_dir: Path, env: dict[str, str]) -> str:
     """An admin credential for this run, kept in ``ops-token`` (mode 600)."""
     token = asyncio.run(issue_admin(env["DATABASE_URL"], "leadflow up"))
-    token_file = data_dir / "ops-token"
+    token_file = data_dir / OPS_TOKEN_FILE
     token_file.write_text(token + "\n")
     token_file.chmod(0o600)
     return token
@@ -237,56 +274,131 @@ def _prepare(env: dict[str, str], *, demo: bool) -> None:
         asyncio.run(load_demo(env["DATABASE_URL"]))
 
 
-def _start_services(env: dict[str, str], procs: _Processes) -> dict[str, int]:
-    ports = {name: _port_or_free(info.port) for name, info in SERVICES.items()}
-    for name, port in ports.items():
-        procs.children[name] = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", name, "--port", str(port)],
-            env={**env, "LEADFLOW_INSTANCE": f"{name}-1"},
-            preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets the death signal
-        )
-    for name, port in ports.items():
-        _wait_ready(f"http://127.0.0.1:{port}", procs.children[name])
-    return ports
+def _bind_service_ports(base_port: int) -> dict[str, Listener]:
+    listeners: dict[str, Listener] = {}
+    try:
+        for name, info in SERVICES.items():
+            listeners[name] = bind_listener(base_port + info.port - BASE_PORT)
+    except OSError as error:
+        for listener in listeners.values():
+            listener.socket.close()
+        raise StackFailed(f"cannot listen on 127.0.0.1: {error}") from error
+    for name, listener in listeners.items():
+        if listener.moved:
+            _moved(name, listener.preferred, listener.port)
+    return listeners
 
 
-def _watch(children: dict[str, subprocess.Popen[bytes]]) -> int:
+def _start_services(env: dict[str, str], procs: _Processes, base_port: int) -> dict[str, str]:
+    """Each service on a socket bound here (``serve --fd``); its URL once it is ready."""
+    listeners = _bind_service_ports(base_port)
+    urls = {name: f"http://127.0.0.1:{listener.port}" for name, listener in listeners.items()}
+    try:
+        for name, listener in listeners.items():
+            fd = listener.socket.fileno()
+            procs.children[name] = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "serve", name, "--fd", str(fd)],
+                env={**env, "LEADFLOW_INSTANCE": f"{name}-1"},
+                pass_fds=(fd,),
+                # Its own session: a Ctrl-C in the terminal reaches this process only,
+                # which stops each service once (SIGTERM); the death signal covers a
+                # killed parent.
+                start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets the death signal
+            )
+    finally:
+        for listener in listeners.values():
+            listener.socket.close()  # the services hold their own copies
+    for name, url in urls.items():
+        _wait_ready(url, procs.children[name])
+    return urls
+
+
+def _watch(children: dict[str, subprocess.Popen[bytes]], shutdown: Shutdown) -> int:
     while True:
         for name, child in children.items():
             if child.poll() is not None:
+                shutdown.stopping = True
                 _say(f"{name} exited with {child.returncode}; stopping everything")
                 return 1
         time.sleep(0.5)
 
 
-def run_stack(settings: Settings, *, demo: bool, traffic_per_minute: float = 0) -> int:
+def _run(
+    settings: Settings,
+    procs: _Processes,
+    shutdown: Shutdown,
+    *,
+    demo: bool,
+    traffic_per_minute: float,
+    base_port: int,
+) -> int:
     data_dir = settings.leadflow_data_dir.resolve()
+    running = RunningStack.read(data_dir)
+    if running is not None:
+        raise StackFailed(
+            f"this checkout's stack is running already (pid {running.pid}, intake at "
+            f"{running.urls.get('intake')}); stop it first, or use another LEADFLOW_DATA_DIR"
+        )
     data_dir.mkdir(parents=True, exist_ok=True)
-    procs = _Processes()
-    with _stop_on_signals():
+    env = _start_infra(settings, data_dir, procs)
+    _prepare(env, demo=demo)
+    token = _issue_ops_token(data_dir, env)
+    urls = _start_services(env, procs, base_port)
+    servers = {k: v for k, v in env.items() if k in _SERVER_ENV}
+    procs.stack_file = RunningStack(os.getpid(), urls, servers, data_dir)
+    procs.stack_file.write()
+    _print_where(env, urls, token, data_dir)
+    if demo and token:
         try:
-            env = _start_infra(settings, data_dir, procs)
-            _prepare(env, demo=demo)
-            token = _issue_ops_token(data_dir, env)
-            ports = _start_services(env, procs)
-            _print_where(env, ports, token, data_dir)
-            if demo and token:
-                _send_demo_lead(token, ports)
-                if traffic_per_minute > 0:
-                    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-                    procs.traffic = start_demo_traffic(urls, token, traffic_per_minute)[1]
-                    _say(
-                        f"demo traffic: about {traffic_per_minute:g} leads a minute"
-                        " (--traffic 0: none)"
-                    )
-            _say("\nLeadflow is up. Ctrl-C stops everything.")
-            return _watch(procs.children)
+            _send_demo_lead(token, urls)
+        except httpx.HTTPError as error:
+            _say(f"demo lead failed: {_one_line(error)}")
+        if traffic_per_minute > 0:
+            procs.traffic = start_demo_traffic(urls, token, traffic_per_minute)
+            _say(f"demo traffic: about {traffic_per_minute:g} leads a minute (--traffic 0: none)")
+    _say("\nLeadflow is up. Ctrl-C stops everything.")
+    return _watch(procs.children, shutdown)
+
+
+_SERVER_ENV = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", *EMBEDDED_BROKER_SETTINGS}
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, httpx.HTTPStatusError):
+        return f"{error.response.status_code} from {error.request.url}: {error.response.text}"
+    if isinstance(error, subprocess.CalledProcessError):
+        output = error.stderr or error.stdout or b""
+        detail = output.decode(errors="replace").strip().splitlines()
+        return f"{error.cmd[0]} exited with {error.returncode}: {detail[-1] if detail else ''}"
+    return str(error) or type(error).__name__
+
+
+def run_stack(
+    settings: Settings, *, demo: bool, traffic_per_minute: float = 0, base_port: int = BASE_PORT
+) -> int:
+    """Exit code: 0 when stopped by a signal, 1 when a step or a service failed."""
+    procs = _Processes()
+    shutdown = Shutdown()
+    with shutdown.installed():
+        try:
+            return _run(
+                settings,
+                procs,
+                shutdown,
+                demo=demo,
+                traffic_per_minute=traffic_per_minute,
+                base_port=base_port,
+            )
         except _Stop as stop:
             _say(f"\n{stop}: stopping ...")
             return 0
+        except (StackFailed, OSError, RuntimeError, subprocess.SubprocessError) as error:
+            shutdown.stopping = True
+            _say(f"leadflow up failed: {_one_line(error)}; stopping everything")
+            return 1
         finally:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            shutdown.stopping = True  # from here on a signal only says "still stopping"
             procs.stop()
             _say("stopped: services, broker and database")
 
@@ -304,14 +416,20 @@ def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
             child.wait(5)
 
 
-def _print_where(env: dict[str, str], ports: dict[str, int], token: str | None, data: Path) -> None:
+def _print_where(env: dict[str, str], urls: dict[str, str], token: str | None, data: Path) -> None:
     _say("")
     _say(f"  database   {env['DATABASE_URL']}")
     _say(f"  broker     {env['KAFKA_BOOTSTRAP_SERVERS']}")
-    for name, port in ports.items():
-        _say(f"  {name:10} http://127.0.0.1:{port}   (API docs: /docs, metrics: /metrics)")
+    for name, url in urls.items():
+        _say(f"  {name:10} {url}   (API docs: /docs, metrics: /metrics)")
     if token:
-        _say(f"  ops token  {token}   (also in {data / 'ops-token'})")
-        if "ops" in ports:
-            _say(f"  dashboard  http://127.0.0.1:{ports['ops']}/?token={token}")
+        _say(f"  ops token  {token}   (also in {data / OPS_TOKEN_FILE})")
+        _say(f"  dashboard  {urls['ops']}/?token={token}")
+    _say("")
+    _say("  The leadflow command of this checkout (.venv/bin/leadflow) finds this stack by")
+    _say(f"  itself (in {data / STACK_FILE}); from anywhere else:")
+    exports = f"LEADFLOW_INTAKE_URL={urls['intake']}"
+    if token:
+        exports += f" LEADFLOW_OPS_TOKEN={token}"
+    _say(f"    export {exports}")
     _say("")

@@ -7,6 +7,11 @@ leads (router's stage API); on the demo firm's accounts the firm then books a me
 held or missed; some accepted leads go on to qualified, opportunity and won or lost.
 The demo team gets a three-minute acceptance SLA, so unanswered leads show SLA events.
 Nothing here touches a database: it is a client, like a website, a partner or a CRM.
+
+Quiet when healthy: a lead router has not routed yet (its stage API answers 404) is
+asked about again a little later, without a word; only a real failure is a warning (a
+refused request, a service that cannot be reached, a lead still unrouted after
+ROUTING_PATIENCE_S), and none once it is being stopped.
 """
 
 from __future__ import annotations
@@ -54,6 +59,13 @@ COMPANIES = [
 FIRM_DOMAINS = {"walmart.com", "samsclub.com"}
 CAMPAIGNS = ["demo-request", "pricing-page", "webinar-q4", "ebook-roi"]
 REJECTIONS = ["contact_left_company", "missing_information", "not_icp", "unreachable_contact"]
+RETRY_S = 5  # a lead not routed yet is asked about again this much later
+ROUTING_PATIENCE_S = 120  # ... until it has waited this long: then it is a warning
+
+
+class NotRoutedYet(Exception):
+    """Router has not seen the lead yet (its stage API answers 404): normal for a few
+    seconds after intake took it, longer while router catches up."""
 
 
 @dataclass(order=True)
@@ -61,6 +73,7 @@ class _FollowUp:
     due: float
     order: int
     act: Callable[[], None] = field(compare=False)
+    tries: int = field(default=1, compare=False)
 
 
 class DemoTraffic:
@@ -83,8 +96,10 @@ class DemoTraffic:
         self._follow_ups: list[_FollowUp] = []
         self._order = itertools.count()
         self._client = httpx.Client(timeout=10)
+        self._stop = threading.Event()
 
     def run(self, stop: threading.Event, *, burst: int = 5) -> None:
+        self._stop = stop
         try:
             self._prepare()
             for _ in range(burst):
@@ -96,21 +111,29 @@ class DemoTraffic:
                     self._new_lead()
                     next_lead = now + self.random.expovariate(self.per_minute / 60)
                 while self._follow_ups and self._follow_ups[0].due <= now:
-                    self._attempt(heapq.heappop(self._follow_ups).act)
+                    due = heapq.heappop(self._follow_ups)
+                    self._attempt(due.act, due.tries)
                 stop.wait(0.2)
         finally:
             self._client.close()
 
-    def _later(self, seconds: float, act: Callable[[], None]) -> None:
+    def _later(self, seconds: float, act: Callable[[], None], tries: int = 1) -> None:
         heapq.heappush(
-            self._follow_ups, _FollowUp(time.monotonic() + seconds, next(self._order), act)
+            self._follow_ups,
+            _FollowUp(time.monotonic() + seconds, next(self._order), act, tries),
         )
 
-    def _attempt(self, act: Callable[[], None]) -> None:
+    def _attempt(self, act: Callable[[], None], tries: int = 1) -> None:
         try:
             act()
-        except httpx.HTTPError as exc:  # a busy or restarting intake: the demo goes on
-            log.warning("demo_traffic_failed", error=repr(exc))
+        except NotRoutedYet as not_yet:
+            if tries * RETRY_S < ROUTING_PATIENCE_S:
+                self._later(RETRY_S, act, tries + 1)
+            elif not self._stop.is_set():
+                log.warning("demo_lead_not_routed", lead_id=str(not_yet), waited_s=tries * RETRY_S)
+        except httpx.HTTPError as exc:  # a busy or restarting service: the demo goes on
+            if not self._stop.is_set():
+                log.warning("demo_traffic_failed", error=repr(exc))
 
     def _post(
         self, path: str, body: dict[str, Any], headers: dict[str, str], *, to: str = ""
@@ -195,7 +218,12 @@ class DemoTraffic:
         body: dict[str, Any] = {"stage": stage}
         if reason_code is not None:
             body["reason_code"] = reason_code
-        self._post(f"/v1/leads/{lead_id}/stage", body, self.ops, to=self.router)
+        answer = self._client.post(
+            f"{self.router}/v1/leads/{lead_id}/stage", json=body, headers=self.ops
+        )
+        if answer.status_code == 404:
+            raise NotRoutedYet(lead_id)
+        answer.raise_for_status()
 
     def _decide(self, lead_id: str, email: str, submitted_by_firm: bool) -> None:
         """Sales answers; an accepted lead the firm submitted gets a meeting, another may

@@ -2,11 +2,13 @@
 assigned to an outside firm and one a customer.
 
 Loaded by ``leadflow up`` (and ``leadflow demo``); upserts, so loading twice is harmless.
+Its dates are relative to the day it is loaded: the demo never expires.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
@@ -27,42 +29,63 @@ OWNERS = [
 ]
 
 
+@dataclass(frozen=True)
+class FirmPeriod:
+    starts_on: date
+    ends_on: date
+    notice_ends_on: date
+
+
+NOTICE = timedelta(days=30)  # the demo contract's notice_days
+
+
+def demo_firm_period(today: date) -> FirmPeriod:
+    """The demo firm's assignment around ``today``: from the first of January last year
+    to the end of next year, then 30 days' notice. In force whatever the day, and the same
+    all year long, so reloading the demo changes nothing until the year turns."""
+    ends_on = date(today.year + 1, 12, 31)
+    return FirmPeriod(date(today.year - 1, 1, 1), ends_on, ends_on + NOTICE)
+
+
 def _account(**values: Any) -> AccountRow:
     return AccountRow(name_block=name_block(values["name"]), **values)
 
 
-ACCOUNTS = [
-    _account(
-        id="acc-walmart",
-        name="Walmart",
-        domains=["walmart.com", "samsclub.com"],
-        owner_id="own-dana",
-        firm_id="acme-outreach",
-        firm_starts_on=date(2026, 1, 1),
-        firm_ends_on=date(2026, 12, 31),
-        firm_notice_ends_on=date(2027, 1, 30),
-        country="US",
-        employees=2_100_000,
-        industry="retail",
-    ),
-    _account(id="acc-initech", name="Initech", domains=["initech.com"], owner_id="own-lee"),
-    _account(
-        id="acc-globex",
-        name="Globex",
-        domains=["globex.com"],
-        owner_id="own-lee",
-        account_manager_id="own-sam",
-        customer=True,
-    ),
-]
+def demo_accounts(period: FirmPeriod) -> list[AccountRow]:
+    return [
+        _account(
+            id="acc-walmart",
+            name="Walmart",
+            domains=["walmart.com", "samsclub.com"],
+            owner_id="own-dana",
+            firm_id="acme-outreach",
+            firm_starts_on=period.starts_on,
+            firm_ends_on=period.ends_on,
+            firm_notice_ends_on=period.notice_ends_on,
+            country="US",
+            employees=2_100_000,
+            industry="retail",
+        ),
+        _account(id="acc-initech", name="Initech", domains=["initech.com"], owner_id="own-lee"),
+        _account(
+            id="acc-globex",
+            name="Globex",
+            domains=["globex.com"],
+            owner_id="own-lee",
+            account_manager_id="own-sam",
+            customer=True,
+        ),
+    ]
 
 
-async def seed_demo(session: AsyncSession) -> None:
+async def seed_demo(session: AsyncSession, period: FirmPeriod | None = None) -> None:
+    """Load the workspace; the firm's assignment over ``period`` (default: around today)."""
+    period = period or demo_firm_period(datetime.now(UTC).date())
     groups: list[tuple[type[SQLModel], list[Any]]] = [
         (TeamRow, TEAMS),
         (TerritoryRow, TERRITORIES),
         (OwnerRow, OWNERS),
-        (AccountRow, ACCOUNTS),
+        (AccountRow, demo_accounts(period)),
     ]
     async with session.begin():
         for model, rows in groups:

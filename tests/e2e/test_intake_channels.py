@@ -69,7 +69,7 @@ async def test_leadflow_import_uploads_and_reports_bad_rows(stack: Stack, tmp_pa
             stack.token,
         ],
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # some rows were refused
     output = " ".join(result.output.split())  # rich wraps to the terminal width
     assert "completed — 2 new, 0 repeats, 1 refused" in output
     assert "line 3: email" in output
