@@ -1,42 +1,50 @@
-"""Idempotent event consumer: at-least-once delivery, exactly-once effect.
+"""Idempotent batch consumer: at-least-once delivery, exactly-once effect, a poll at a time.
 
-For each message: parse the envelope; pick the handler for its type (a type the consumer
-has no handler for is skipped); in one database transaction record its event id in
-``processed_events`` (a duplicate stops here) and apply the handler, whose state
-changes and outgoing events (outbox) commit together; then commit the Kafka offset
-``{partition: offset + 1}`` for what is done, never a bare ``commit()``.
+A poll's messages (every assigned partition, each in offset order) are parsed once and
+applied together in one database transaction: their event ids go into
+``processed_events`` in one statement (the ones seen before, and repeats inside the
+batch, drop out there), and the consumer's batch handler gets the new ones, in order, to
+apply set-based (its reads for all of them at once, its writes and outbox rows a statement
+each). Then the offsets ``{partition: offset + 1}`` of what is done are committed, never a
+bare ``commit()``. Kept from the one-event-at-a-time consumer: per-key order (a key's events
+are in one partition, and a partition's order is the list's), exactly-once effect, and a
+poison event going to the dead-letter topic alone.
 
 Failures
 - an unparseable message goes to ``<topic>.dlq`` with the error in headers;
-- a handler that keeps failing (``consumer_max_attempts``) goes there too, and its id is
-  recorded as dead-lettered;
-- an infrastructure failure (database or broker unreachable) is never a reason to skip:
-  the partition is rewound to the failed message and retried after a backoff, while the
-  consumer keeps polling so it stays in its group (aiokafka #848).
+- a batch whose handler fails is split in halves and each half applied on its own, down to
+  the one event that fails; that one is retried (``consumer_max_attempts``) and then goes to
+  the DLQ, its id recorded as dead-lettered, while the rest of the batch is applied;
+- an infrastructure failure (database or broker unreachable, a lost race) is never a
+  reason to skip: each partition is rewound to its first message not done and retried after
+  a backoff, while the consumer keeps polling so it stays in its group (aiokafka #848).
 
-Observability: each handler runs in a consumer span, child of the trace context the
-message carries (``shared.tracing``), so what it publishes stays in the lead's trace; every
-few seconds the consumer sets its lag per topic from what it already knows (highwater of
-its assigned partitions minus its position), with no extra request to the broker.
+Observability: each event is handled in a consumer span, child of the trace context the
+message carries (``shared.tracing``); the span's context travels with the event to the
+handler (``Incoming.trace``), which stamps the events it publishes because of it, so they
+stay in the lead's trace. Every few seconds the consumer sets its lag per topic from what
+it already knows (highwater of its assigned partitions minus its position).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from opentelemetry.context import attach, detach
+from opentelemetry.trace import Span
 from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import SessionFactory, lost_connection
+from shared.db import SessionFactory, driver_connection, lost_connection
 from shared.events.envelope import Envelope
 from shared.events.topics import dlq_topic
 from shared.observability import (
@@ -46,16 +54,58 @@ from shared.observability import (
     EVENTS_CONSUMED,
     get_logger,
 )
-from shared.outbox import STRUCTURED_CONTENT_TYPE, is_binding_header
-from shared.plumbing_tables import processed_events_table
-from shared.tracing import consumer_span
+from shared.outbox import message_headers
+from shared.plumbing_tables import processed_sql
+from shared.tracing import context_of_carrier, start_consumer_span, trace_context_of
 
 log = get_logger(__name__)
 
+
+@dataclass(frozen=True)
+class Incoming:
+    """One event of a batch, as its handler sees it."""
+
+    envelope: Envelope
+    topic: str
+    trace: Mapping[str, str] = field(default_factory=dict)  # its consumer span's context
+
+
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+"""One event at a time (for the rare events; see ``per_event``)."""
+BatchHandler = Callable[[AsyncSession, Sequence[Incoming]], Awaitable[None]]
+"""A batch in one transaction, in order; it must not commit."""
 
 ANY_TYPE = "*"
-"""A handlers key that takes every event type the consumer has no specific handler for."""
+"""A ``per_event`` key that takes every event type with no handler of its own."""
+
+
+def per_event(handlers: Mapping[str, Handler]) -> BatchHandler:
+    """A batch handler applying each event with its type's handler, in order, each in its
+    consumer span (so what it publishes is stamped with it)."""
+
+    async def handle(session: AsyncSession, batch: Sequence[Incoming]) -> None:
+        for incoming in batch:
+            handler = handlers.get(incoming.envelope.type) or handlers.get(ANY_TYPE)
+            if handler is not None:
+                with _current(incoming):
+                    await handler(session, incoming.envelope)
+
+    return handle
+
+
+def types_of(handlers: Mapping[str, Handler]) -> frozenset[str] | None:
+    """The event types ``handlers`` act on (None: every type)."""
+    return None if ANY_TYPE in handlers else frozenset(handlers)
+
+
+@contextlib.contextmanager
+def _current(incoming: Incoming) -> Iterator[None]:
+    """The event's trace context as the current one (for code that stamps from it)."""
+    token = attach(context_of_carrier(incoming.trace))
+    try:
+        yield
+    finally:
+        detach(token)
 
 
 class TransientError(Exception):
@@ -71,16 +121,26 @@ def _is_transient(exc: BaseException) -> bool:
         return True
     if lost_connection(exc):
         return True
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(
+        exc, "sqlstate", None
+    )
     return sqlstate in _RETRYABLE_SQLSTATES
 
 
 @dataclass
-class _Rewind(Exception):
-    """The partition must be re-read from this offset after a backoff."""
+class _Item:
+    tp: TopicPartition
+    record: ConsumerRecord[bytes, bytes]
+    envelope: Envelope | None
+    error: ValidationError | None = None
 
-    offset: int
-    error: BaseException
+
+class _Rewind(Exception):
+    """What is not done must be read again after a backoff."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(repr(error))
+        self.error = error
 
 
 class EventConsumer:
@@ -90,7 +150,8 @@ class EventConsumer:
         name: str,
         topics: list[str],
         schema: str,
-        handlers: Mapping[str, Handler],
+        handle: BatchHandler,
+        types: frozenset[str] | None,
         sessions: SessionFactory,
         consumer: AIOKafkaConsumer,
         dlq_producer: AIOKafkaProducer,
@@ -100,171 +161,183 @@ class EventConsumer:
     ) -> None:
         self.name = name
         self.topics = topics
-        self.handlers = handlers
+        self.handle = handle
+        self.types = types
         self.sessions = sessions
         self.consumer = consumer
         self.dlq_producer = dlq_producer
         self.max_attempts = max_attempts
         self.send_timeout_s = send_timeout_s
-        self.processed = processed_events_table(schema)
+        self._sql = processed_sql(schema)
         self._backoff = 0.2
         self.lag_every_s = lag_every_s
         self._lag_due = 0.0
+        self._done: dict[TopicPartition, int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await self._report_lag()
             try:
-                batches = await self.consumer.getmany(timeout_ms=500)
+                polled = await self.consumer.getmany(timeout_ms=500)
             except KafkaError as exc:
                 log.warning("consumer_poll_failed", consumer=self.name, error=repr(exc))
                 await asyncio.sleep(1)
                 continue
-            rewound = False
-            for tp, messages in batches.items():
-                rewound |= not await self._process_partition(tp, messages, stop)
-            if rewound:
+            items = [
+                self._parse(tp, record) for tp, records in polled.items() for record in records
+            ]
+            if not items:
+                continue
+            if await self.process(items):
+                self._backoff = 0.2
+            else:
                 await asyncio.sleep(self._backoff)
                 self._backoff = min(self._backoff * 2, 10.0)
-            else:
-                self._backoff = 0.2
 
-    async def _process_partition(
-        self, tp: TopicPartition, messages: list[ConsumerRecord[bytes, bytes]], stop: asyncio.Event
-    ) -> bool:
-        """Apply messages in order and commit what is done. False if the partition was rewound.
-
-        Messages are applied together, in one transaction, while they all succeed (one
-        commit for many events is what makes a consumer fast); the first one that fails is
-        then taken alone, with its retries and, in the end, the dead-letter topic.
-        """
-        pending = messages
-        done: int | None = None
+    def _parse(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> _Item:
         try:
-            while pending and not stop.is_set():
-                failed_at = await self._apply_together(pending)
-                if failed_at is None:
-                    done, pending = pending[-1].offset, []
-                    break
-                if failed_at > 0 and await self._apply_together(pending[:failed_at]) is None:
-                    done, pending = pending[failed_at - 1].offset, pending[failed_at:]
+            return _Item(tp, record, Envelope.from_bytes(record.value or b""))
+        except ValidationError as exc:
+            return _Item(tp, record, None, exc)
+
+    async def process(self, items: list[_Item]) -> bool:
+        """Apply the poll's items and commit what is done. False if something must be
+        read again (each partition was rewound to its first item not done)."""
+        self._done = {}
+        chunk: list[_Item] = []
+        try:
+            for item in items:
+                if item.envelope is not None:
+                    chunk.append(item)
                     continue
-                await self._process(pending[0])
-                done, pending = pending[0].offset, pending[1:]
+                await self._split(chunk)  # what came before it, first
+                chunk = []
+                await self._dead_letter(item, "unparseable", item.error or ValueError("?"))
+                DEAD_LETTERS.labels(self.name, item.tp.topic, "unparseable").inc()
+                self._mark([item])
+            await self._split(chunk)
         except _Rewind as rewind:
+            self._rewind(items, rewind.error)
+            await self._commit()
+            return False
+        await self._commit()
+        return True
+
+    def _mark(self, items: Sequence[_Item]) -> None:
+        for item in items:
+            self._done[item.tp] = max(self._done.get(item.tp, -1), item.record.offset)
+
+    def _rewind(self, items: list[_Item], error: BaseException) -> None:
+        first: dict[TopicPartition, int] = {}
+        for item in items:
+            if item.record.offset > self._done.get(item.tp, -1):
+                first.setdefault(item.tp, item.record.offset)
+        for tp, offset in first.items():
             log.warning(
                 "consumer_rewind",
                 consumer=self.name,
                 topic=tp.topic,
                 partition=tp.partition,
-                offset=rewind.offset,
-                error=repr(rewind.error),
+                offset=offset,
+                error=repr(error),
             )
-            self.consumer.seek(tp, rewind.offset)
+            self.consumer.seek(tp, offset)
             EVENTS_CONSUMED.labels(self.name, tp.topic, "retried").inc()
-            await self._commit(tp, done)
-            return False
-        await self._commit(tp, done)
-        return True
 
-    async def _apply_together(self, messages: list[ConsumerRecord[bytes, bytes]]) -> int | None:
-        """Apply all in one transaction. None when all committed; otherwise the index of the
-        first message that could not be applied, and nothing was (the transaction rolled back)."""
-        outcomes: list[str] = []
-        started = time.perf_counter()
-        try:
-            async with self.sessions() as session, session.begin():
-                for index, message in enumerate(messages):
-                    try:
-                        envelope = Envelope.from_bytes(message.value or b"")
-                        outcomes.append(await self._apply_in(session, envelope, message))
-                    except Exception as exc:
-                        if _is_transient(exc):
-                            raise
-                        await session.rollback()
-                        return index
-        except Exception as exc:
-            if _is_transient(exc):
-                raise _Rewind(messages[0].offset, exc) from exc
-            raise
-        elapsed = (time.perf_counter() - started) / max(1, len(messages))
-        for message, outcome in zip(messages, outcomes, strict=True):
-            EVENTS_CONSUMED.labels(self.name, message.topic, outcome).inc()
-            EVENT_HANDLING.labels(self.name, message.topic).observe(elapsed)
-        return None
-
-    async def _commit(self, tp: TopicPartition, last_done: int | None) -> None:
-        if last_done is None:
+    async def _split(self, items: list[_Item]) -> None:
+        """Apply ``items`` together; if that fails for a reason of their own, each half on
+        its own, down to the one event that fails (retried, then dead-lettered)."""
+        if not items:
             return
         try:
-            await self.consumer.commit({tp: last_done + 1})
+            await self._apply_together(items)
+            self._mark(items)
+            return
+        except _Rewind:
+            raise
+        except Exception as exc:
+            if len(items) == 1:
+                await self._apply_alone(items[0], exc)
+                self._mark(items)
+                return
+        middle = len(items) // 2
+        await self._split(items[:middle])
+        await self._split(items[middle:])
+
+    async def _apply_together(self, items: list[_Item]) -> None:
+        started = time.perf_counter()
+        wanted = [i for i in items if self.types is None or _type(i) in self.types]
+        outcomes: dict[int, str] = {}
+        try:
+            async with self.sessions() as session, session.begin():
+                fresh = await self._claim(session, wanted)
+                for item in wanted:
+                    outcomes[id(item)] = "applied" if id(item) in fresh else "duplicate"
+                batch = [i for i in wanted if id(i) in fresh]
+                if batch:
+                    with _spans(self.name, batch) as incoming:
+                        await self.handle(session, incoming)
+        except Exception as exc:
+            if _is_transient(exc):
+                raise _Rewind(exc) from exc
+            raise
+        per_event = (time.perf_counter() - started) / max(1, len(items))
+        for item in items:
+            outcome = outcomes.get(id(item), "ignored")
+            EVENTS_CONSUMED.labels(self.name, item.tp.topic, outcome).inc()
+            EVENT_HANDLING.labels(self.name, item.tp.topic).observe(per_event)
+
+    async def _claim(self, session: AsyncSession, items: list[_Item]) -> set[int]:
+        """Record the items' event ids as processed in one statement; the ``id()`` of the
+        items not seen before (the first of repeats inside the batch)."""
+        if not items:
+            return set()
+        conn = await driver_connection(session)
+        ids = [_envelope(i).id for i in items]
+        rows = await conn.fetch(self._sql.claim, self.name, ids, [i.tp.topic for i in items])
+        new = {r[0] for r in rows}
+        fresh: set[int] = set()
+        for item, event_id in zip(items, ids, strict=True):
+            if event_id in new:
+                fresh.add(id(item))
+                new.discard(event_id)  # a repeat later in the same batch is a duplicate
+        return fresh
+
+    async def _apply_alone(self, item: _Item, first_error: BaseException) -> None:
+        """The one event that fails: retried after a pause, then dead-lettered."""
+        error = first_error
+        for attempt in range(1, self.max_attempts):
+            log.warning(
+                "handler_failed",
+                consumer=self.name,
+                event_id=str(_envelope(item).id),
+                event_type=_type(item),
+                attempt=attempt,
+                error=repr(error),
+            )
+            await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
+            try:
+                await self._apply_together([item])
+                return
+            except _Rewind:
+                raise
+            except Exception as exc:
+                error = exc
+        await self._dead_letter(item, "handler_failed", error)
+        await self._record_dead_letter(item, repr(error))
+        EVENTS_CONSUMED.labels(self.name, item.tp.topic, "dead_lettered").inc()
+        DEAD_LETTERS.labels(self.name, item.tp.topic, "handler_failed").inc()
+
+    async def _commit(self) -> None:
+        if not self._done:
+            return
+        offsets = {tp: offset + 1 for tp, offset in self._done.items()}
+        try:
+            await self.consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError, KafkaError) as exc:
             # Rebalanced away: the new owner re-reads from the last commit, and the
             # processed-event log makes the re-delivery harmless.
-            log.warning(
-                "consumer_commit_failed", consumer=self.name, topic=tp.topic, error=repr(exc)
-            )
-
-    async def _process(self, message: ConsumerRecord[bytes, bytes]) -> None:
-        try:
-            envelope = Envelope.from_bytes(message.value or b"")
-        except ValidationError as exc:
-            await self._dead_letter(message, "unparseable", exc)
-            EVENTS_CONSUMED.labels(self.name, message.topic, "dead_lettered").inc()
-            DEAD_LETTERS.labels(self.name, message.topic, "unparseable").inc()
-            return
-        attempt = 0
-        while True:
-            attempt += 1
-            started = time.perf_counter()
-            try:
-                outcome = await self._apply(envelope, message)
-            except Exception as exc:
-                if _is_transient(exc):
-                    raise _Rewind(message.offset, exc) from exc
-                if attempt < self.max_attempts:
-                    log.warning(
-                        "handler_failed",
-                        consumer=self.name,
-                        event_id=str(envelope.id),
-                        event_type=envelope.type,
-                        attempt=attempt,
-                        error=repr(exc),
-                    )
-                    await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
-                    continue
-                await self._dead_letter(message, "handler_failed", exc, envelope)
-                await self._record_dead_letter(envelope, message, repr(exc))
-                EVENTS_CONSUMED.labels(self.name, message.topic, "dead_lettered").inc()
-                DEAD_LETTERS.labels(self.name, message.topic, "handler_failed").inc()
-                return
-            EVENT_HANDLING.labels(self.name, message.topic).observe(time.perf_counter() - started)
-            EVENTS_CONSUMED.labels(self.name, message.topic, outcome).inc()
-            return
-
-    async def _apply(self, envelope: Envelope, message: ConsumerRecord[bytes, bytes]) -> str:
-        async with self.sessions() as session, session.begin():
-            return await self._apply_in(session, envelope, message)
-
-    async def _apply_in(
-        self, session: AsyncSession, envelope: Envelope, message: ConsumerRecord[bytes, bytes]
-    ) -> str:
-        handler = self.handlers.get(envelope.type) or self.handlers.get(ANY_TYPE)
-        if handler is None:
-            return "ignored"  # a type this consumer does not act on (topics carry several)
-        first_time = await session.scalar(
-            insert(self.processed)
-            .values(
-                consumer=self.name, event_id=envelope.id, topic=message.topic, outcome="applied"
-            )
-            .on_conflict_do_nothing()
-            .returning(self.processed.c.event_id)
-        )
-        if first_time is None:
-            return "duplicate"
-        with consumer_span(self.name, message.topic, envelope, message.headers):
-            await handler(session, envelope)
-        return "applied"
+            log.warning("consumer_commit_failed", consumer=self.name, error=repr(exc))
 
     async def _report_lag(self) -> None:
         """Set the lag gauge of each topic, at most every ``lag_every_s``. Highwater comes
@@ -286,58 +359,41 @@ class EventConsumer:
         for topic, behind in lag.items():
             CONSUMER_LAG.labels(self.name, topic).set(behind)
 
-    async def _record_dead_letter(
-        self, envelope: Envelope, message: ConsumerRecord[bytes, bytes], error: str
-    ) -> None:
+    async def _record_dead_letter(self, item: _Item, error: str) -> None:
         try:
             async with self.sessions() as session, session.begin():
-                await session.execute(
-                    insert(self.processed)
-                    .values(
-                        consumer=self.name,
-                        event_id=envelope.id,
-                        topic=message.topic,
-                        outcome="dead_lettered",
-                        error=error[:2000],
-                    )
-                    .on_conflict_do_nothing()
+                conn = await driver_connection(session)
+                await conn.execute(
+                    self._sql.dead_lettered,
+                    self.name,
+                    _envelope(item).id,
+                    item.tp.topic,
+                    error[:2000],
                 )
         except Exception as exc:
             if _is_transient(exc):
-                raise _Rewind(message.offset, exc) from exc
+                raise _Rewind(exc) from exc
             raise
 
-    async def _dead_letter(
-        self,
-        message: ConsumerRecord[bytes, bytes],
-        reason: str,
-        exc: BaseException,
-        envelope: Envelope | None = None,
-    ) -> None:
-        """Copy the message to ``<topic>.dlq`` with the failure in ``dlq.*`` headers. An
-        unparseable one is copied byte for byte, headers and all: it was never an event,
-        and whoever looks at it needs it as it was sent."""
-        headers: list[tuple[str, bytes]] = list(message.headers or [])
-        if envelope is not None:
-            # A valid event stays a valid CloudEvent on the DLQ: its value is copied as
-            # is, so its headers say structured mode, whatever the publisher sent (one
-            # from before the binding headers were fixed sent partial ce_ headers).
-            headers = [("content-type", STRUCTURED_CONTENT_TYPE.encode())] + [
-                (k, v) for k, v in headers if not is_binding_header(k)
-            ]
+    async def _dead_letter(self, item: _Item, reason: str, exc: BaseException) -> None:
+        record, envelope = item.record, item.envelope
         details: dict[str, Any] = {
             "dlq.reason": reason,
             "dlq.error": repr(exc)[:2000],
             "dlq.error.type": type(exc).__name__,
             "dlq.stack": "".join(traceback.format_exception(exc))[-4000:],
             "dlq.consumer": self.name,
-            "dlq.topic": message.topic,
-            "dlq.partition": message.partition,
-            "dlq.offset": message.offset,
+            "dlq.topic": record.topic,
+            "dlq.partition": record.partition,
+            "dlq.offset": record.offset,
         }
         if envelope is not None:
             details["dlq.event_id"] = str(envelope.id)
-        headers += [(k, str(v).encode()) for k, v in details.items()]
+            # A copy that parsed is the event again: structured mode, its trace context.
+            headers = message_headers(envelope, details)
+        else:  # unparseable: the bytes and headers as they came, byte for byte
+            headers = list(record.headers or [])
+            headers += [(k, str(v).encode()) for k, v in details.items()]
         log.error(
             "event_dead_lettered",
             **{k.replace(".", "_"): v for k, v in details.items() if k != "dlq.stack"},
@@ -345,9 +401,36 @@ class EventConsumer:
         try:
             await asyncio.wait_for(
                 self.dlq_producer.send_and_wait(
-                    dlq_topic(message.topic), message.value, key=message.key, headers=headers
+                    dlq_topic(record.topic), record.value, key=record.key, headers=headers
                 ),
                 self.send_timeout_s,
             )
         except Exception as send_error:
-            raise _Rewind(message.offset, send_error) from send_error
+            raise _Rewind(send_error) from send_error
+
+
+def _envelope(item: _Item) -> Envelope:
+    assert item.envelope is not None
+    return item.envelope
+
+
+def _type(item: _Item) -> str:
+    return _envelope(item).type
+
+
+@contextlib.contextmanager
+def _spans(consumer: str, items: list[_Item]) -> Iterator[list[Incoming]]:
+    """A consumer span per event (child of its publisher's), open while the batch is
+    handled; each event's ``Incoming.trace`` is its span's context."""
+    spans: list[Span] = []
+    incoming: list[Incoming] = []
+    for item in items:
+        envelope = _envelope(item)
+        span = start_consumer_span(consumer, item.tp.topic, envelope, item.record.headers)
+        spans.append(span)
+        incoming.append(Incoming(envelope, item.tp.topic, trace_context_of(span)))
+    try:
+        yield incoming
+    finally:
+        for span in spans:
+            span.end()

@@ -44,6 +44,20 @@ def make_sessions(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under the session's transaction: hot paths send their
+    statements straight to it (prepared and cached by asyncpg), inside the same
+    transaction as anything the session does."""
+    connection = await session.connection()
+    raw: asyncpg.Connection | None = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None  # asyncpg under SQLAlchemy: always there
+    if not raw.is_in_transaction():
+        # SQLAlchemy begins the driver's transaction lazily, at its first statement: a
+        # statement sent straight to asyncpg before that would commit on its own.
+        await session.execute(text("SELECT 1"))
+    return raw
+
+
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))

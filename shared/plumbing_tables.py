@@ -6,6 +6,8 @@ each service's first migration through ``create_plumbing_tables``.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from functools import cache
 
 from alembic import op
@@ -73,3 +75,28 @@ def drop_plumbing_tables(schema: str) -> None:
     bind = op.get_bind()
     processed_events_table(schema).drop(bind)
     outbox_table(schema).drop(bind)
+
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class ProcessedSql:
+    """The consumer's two statements on a schema's ``processed_events`` (asyncpg)."""
+
+    claim: str  # (consumer, event ids[], topics[]) -> the ids not seen before
+    dead_lettered: str  # (consumer, event id, topic, error)
+
+
+@cache
+def processed_sql(schema: str) -> ProcessedSql:
+    if not _IDENTIFIER.match(schema):  # a service's own schema name, never input
+        raise ValueError(f"not a schema name: {schema!r}")
+    table = f"{schema}.processed_events"
+    return ProcessedSql(
+        claim=f"INSERT INTO {table} (consumer, event_id, topic, outcome) "  # noqa: S608
+        "SELECT $1, e.id, e.topic, 'applied' FROM unnest($2::uuid[], $3::text[]) "
+        "AS e(id, topic) ON CONFLICT DO NOTHING RETURNING event_id",
+        dead_lettered=f"INSERT INTO {table} (consumer, event_id, topic, outcome, error) "  # noqa: S608
+        "VALUES ($1, $2, $3, 'dead_lettered', $4) ON CONFLICT DO NOTHING",
+    )

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared.consumer import EventConsumer, Handler
+from shared.consumer import BatchHandler, EventConsumer, Handler, per_event, types_of
 from shared.credentials import Verifier
 from shared.db import SessionFactory, asyncpg_dsn, make_engine, make_sessions, ping
 from shared.events.asyncapi import asyncapi_document
@@ -49,11 +49,20 @@ log = get_logger(__name__)
 @dataclass(frozen=True)
 class ConsumerSpec:
     """A consumer group of this service: its name is its group id and its dedup scope;
-    ``handlers`` maps each CloudEvents type it acts on to its handler."""
+    ``handle`` applies a poll's batch of the CloudEvents ``types`` it acts on (None: every
+    type; the others on its topics are skipped)."""
 
     name: str
     topics: list[str]
-    handlers: Mapping[str, Handler]
+    handle: BatchHandler
+    types: frozenset[str] | None
+
+    @classmethod
+    def per_event(
+        cls, name: str, topics: list[str], handlers: Mapping[str, Handler]
+    ) -> ConsumerSpec:
+        """A consumer whose events are applied one by one, each with its type's handler."""
+        return cls(name, topics, per_event(handlers), types_of(handlers))
 
 
 @dataclass
@@ -185,7 +194,8 @@ async def _run_consumer(runtime: Runtime, spec: ConsumerSpec) -> None:
                 name=spec.name,
                 topics=spec.topics,
                 schema=runtime.outbox.schema,
-                handlers=spec.handlers,
+                handle=spec.handle,
+                types=spec.types,
                 sessions=runtime.sessions,
                 consumer=kafka_consumer,
                 dlq_producer=runtime.producer,

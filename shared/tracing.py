@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,14 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
-from opentelemetry.trace import Span, SpanKind, Tracer, get_current_span
+from opentelemetry.trace import (
+    Span,
+    SpanKind,
+    Tracer,
+    get_current_span,
+    set_span_in_context,
+    use_span,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from shared.events.envelope import Envelope
@@ -146,6 +153,33 @@ def incoming_context(
     return _propagator.extract(carrier) if "traceparent" in carrier else None
 
 
+def start_consumer_span(
+    consumer: str,
+    topic: str,
+    envelope: Envelope,
+    headers: Sequence[tuple[str, bytes]] | None,
+) -> Span:
+    """The span one event is handled in, a child of its publisher's (the caller ends it)."""
+    span = _process.tracer.start_span(
+        f"{topic} process",
+        context=incoming_context(headers, envelope),
+        kind=SpanKind.CONSUMER,
+    )
+    if span.is_recording():
+        span.set_attributes(
+            {
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": topic,
+                "messaging.consumer.group.name": consumer,
+                "messaging.message.id": str(envelope.id),
+                "cloudevents.event_type": envelope.type,
+                "cloudevents.event_subject": envelope.subject or "",
+            }
+        )
+    return span
+
+
 @contextlib.contextmanager
 def consumer_span(
     consumer: str,
@@ -153,25 +187,32 @@ def consumer_span(
     envelope: Envelope,
     headers: Sequence[tuple[str, bytes]] | None,
 ) -> Iterator[Span]:
-    """The span one handler runs in: a child of the event's publisher."""
-    with _process.tracer.start_as_current_span(
-        f"{topic} process",
-        context=incoming_context(headers, envelope),
-        kind=SpanKind.CONSUMER,
-    ) as span:
-        if span.is_recording():
-            span.set_attributes(
-                {
-                    "messaging.system": "kafka",
-                    "messaging.operation.type": "process",
-                    "messaging.destination.name": topic,
-                    "messaging.consumer.group.name": consumer,
-                    "messaging.message.id": str(envelope.id),
-                    "cloudevents.event_type": envelope.type,
-                    "cloudevents.event_subject": envelope.subject or "",
-                }
-            )
+    """``start_consumer_span`` as the current span for the block."""
+    span = start_consumer_span(consumer, topic, envelope, headers)
+    with use_span(span, end_on_exit=True):
         yield span
+
+
+def trace_context_of(span: Span) -> dict[str, str]:
+    """A span's ``traceparent`` (and ``tracestate``), to stamp the events it causes."""
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier, context=set_span_in_context(span))
+    return carrier
+
+
+def context_of_carrier(carrier: Mapping[str, str]) -> Context:
+    """The context a ``traceparent``/``tracestate`` carrier names (empty: no trace)."""
+    return _propagator.extract(dict(carrier)) if carrier.get("traceparent") else Context()
+
+
+def stamped(envelope: Envelope, trace: Mapping[str, str] | None) -> Envelope:
+    """The envelope with ``trace`` (an event's consumer span context), or, without one, the
+    current context (``with_trace_context``)."""
+    if envelope.traceparent is not None:
+        return envelope
+    if trace:
+        return envelope.model_copy(update=dict(trace))
+    return with_trace_context(envelope)
 
 
 @contextlib.contextmanager

@@ -34,7 +34,7 @@ FACT_TOPICS = [
 
 def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
     return [
-        ConsumerSpec(
+        ConsumerSpec.per_event(
             name="credit.facts",
             topics=[t.name for t in FACT_TOPICS],
             handlers=handlers(runtime.outbox),

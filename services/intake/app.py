@@ -51,7 +51,9 @@ def create_app(
             firms.router,
         ],
         consumers=lambda _: [
-            ConsumerSpec(name="intake.contracts", topics=[FIRMS_CONTRACTS.name], handlers=HANDLERS)
+            ConsumerSpec.per_event(
+                name="intake.contracts", topics=[FIRMS_CONTRACTS.name], handlers=HANDLERS
+            )
         ],
         settings=settings,
         on_start=on_start,

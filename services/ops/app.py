@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.ops.aggregates import CachedPerKey, build_dashboard, lag_reader
 from services.ops.api import audit, leads, reports, stream
-from services.ops.consumer import GROUP, HANDLERS, TOPIC_NAMES
+from services.ops.consumer import GROUP, TOPIC_NAMES, keep_all
 from services.ops.live import NewEvents
 from services.ops.settings import OpsSettings, get_ops_settings
 from services.ops.store import SCHEMA
@@ -27,7 +27,7 @@ STATIC = Path(__file__).parent / "static"
 
 
 def _consumers(_runtime: Runtime) -> Sequence[ConsumerSpec]:
-    return [ConsumerSpec(name=GROUP, topics=TOPIC_NAMES, handlers=HANDLERS)]
+    return [ConsumerSpec(name=GROUP, topics=TOPIC_NAMES, handle=keep_all, types=None)]
 
 
 def create_app(

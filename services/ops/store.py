@@ -28,18 +28,14 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
-    update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from services.ops.domain.extract import LEAD_ACCOUNT_SOURCES, LEAD_FIRM_SOURCES, indexed
 from services.ops.domain.filters import OWNER_EVENTS, Bucket, LeadQuery, Scope
 from services.ops.domain.funnel import NO_CAMPAIGN
 from services.ops.domain.stream_filter import StreamFilter
-from shared.events.envelope import Envelope
 
 SCHEMA = "ops"
 NOTIFY_CHANNEL = "ops_event_log"
@@ -115,94 +111,6 @@ _COLUMNS = (
 
 def _logged(row: Any) -> LoggedEvent:
     return LoggedEvent(*row)
-
-
-async def record(session: AsyncSession, envelope: Envelope, topic: str) -> bool:
-    """Keep one envelope (once: a repeat of its id changes nothing). True if new."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('ops.event_log'))"))
-    columns = indexed(envelope.data)
-    firm_id, account_id = columns.firm_id, columns.account_id
-    if columns.lead_id is not None and (firm_id is None or account_id is None):
-        known = await _lead_firm_and_account(session, columns.lead_id)
-        firm_id = firm_id or known[0]
-        account_id = account_id or known[1]
-    inserted = await session.scalar(
-        insert(event_log)
-        .values(
-            event_id=envelope.id,
-            type=envelope.type[:200],
-            topic=topic[:200],
-            source=envelope.source[:200],
-            time=envelope.time,
-            subject=envelope.subject[:300] if envelope.subject else None,
-            lead_id=columns.lead_id,
-            firm_id=firm_id,
-            account_id=account_id,
-            owner_id=columns.owner_id,
-            channel=columns.channel,
-            campaign=columns.campaign,
-            data=envelope.data,
-        )
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(event_log.c.seq)
-    )
-    if inserted is None:
-        return False
-    says_firm = envelope.type in LEAD_FIRM_SOURCES and columns.firm_id is not None
-    says_account = envelope.type in LEAD_ACCOUNT_SOURCES and columns.account_id is not None
-    if columns.lead_id is not None and (says_firm or says_account):
-        await _backfill_lead(
-            session,
-            columns.lead_id,
-            columns.firm_id if says_firm else None,
-            columns.account_id if says_account else None,
-        )
-    await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, str(inserted))))
-    return True
-
-
-async def _lead_firm_and_account(
-    session: AsyncSession, lead_id: UUID
-) -> tuple[str | None, str | None]:
-    """The lead's firm and account as its latest events that say them do (the firm: its
-    submission or credit decision; the account: its routing)."""
-    newest_first = event_log.c.seq.desc()
-    row = (
-        await session.execute(
-            select(
-                func.array_agg(aggregate_order_by(event_log.c.firm_id, newest_first)).filter(
-                    event_log.c.firm_id.is_not(None), event_log.c.type.in_(LEAD_FIRM_SOURCES)
-                )[1],
-                func.array_agg(aggregate_order_by(event_log.c.account_id, newest_first)).filter(
-                    event_log.c.account_id.is_not(None),
-                    event_log.c.type.in_(LEAD_ACCOUNT_SOURCES),
-                )[1],
-            ).where(
-                event_log.c.lead_id == lead_id,
-                event_log.c.type.in_(LEAD_FIRM_SOURCES | LEAD_ACCOUNT_SOURCES),
-            )
-        )
-    ).one()
-    return row[0], row[1]
-
-
-async def _backfill_lead(
-    session: AsyncSession, lead_id: UUID, firm_id: str | None, account_id: str | None
-) -> None:
-    """A lead's earlier events that carried no firm or account (a status change arriving
-    before the routing decision, an inbound lead before it is routed to a firm's account)
-    take the lead's, for the stream filters: a firm sees its leads' whole story."""
-    await session.execute(
-        update(event_log)
-        .where(
-            event_log.c.lead_id == lead_id,
-            or_(event_log.c.firm_id.is_(None), event_log.c.account_id.is_(None)),
-        )
-        .values(
-            firm_id=func.coalesce(event_log.c.firm_id, firm_id),
-            account_id=func.coalesce(event_log.c.account_id, account_id),
-        )
-    )
 
 
 # --- the stream -------------------------------------------------------------------------

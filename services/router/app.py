@@ -32,14 +32,14 @@ SLA_TICK_S = 2.0  # the timer worker's longest sleep
 def _consumers(runtime: Runtime, clock: Clock) -> Sequence[ConsumerSpec]:
     outbox = runtime.outbox
     return [
-        ConsumerSpec(
+        ConsumerSpec.per_event(
             name="router.leads",
             topics=[LEADS_RECEIVED.name],
             handlers={
                 LeadReceived.event_type: partial(on_lead_received, outbox=outbox, clock=clock)
             },
         ),
-        ConsumerSpec(
+        ConsumerSpec.per_event(
             name="router.status",
             topics=[LEADS_STATUS.name],
             handlers={
@@ -48,7 +48,7 @@ def _consumers(runtime: Runtime, clock: Clock) -> Sequence[ConsumerSpec]:
                 )
             },
         ),
-        ConsumerSpec(
+        ConsumerSpec.per_event(
             name="router.meetings",
             topics=[MEETINGS_UPDATED.name],
             handlers={MeetingUpdated.event_type: partial(on_meeting_updated, clock=clock)},

@@ -23,6 +23,7 @@ from services.router.api.schemas import (
 from services.router.domain.names import registrable_domain
 from shared import audit
 from shared.credentials import AdminCaller, ReadCaller
+from shared.db import driver_connection
 from shared.problems import Problem, problem
 from shared.service import runtime_of
 
@@ -123,9 +124,7 @@ async def import_accounts(request: Request, caller: AdminCaller) -> LoadOut:
         )
     runtime = runtime_of(request)
     async with runtime.sessions() as session:
-        connection = await session.connection()
-        raw = (await connection.get_raw_connection()).driver_connection
-        assert raw is not None  # asyncpg under SQLAlchemy: always there
+        raw = await driver_connection(session)  # one transaction: the rows and the audit
         loader = bulk.AccountLoader(raw, await bulk.owner_ids(raw))
         try:
             async for chunk in request.stream():

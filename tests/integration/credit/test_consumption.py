@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
 
-from shared.consumer import EventConsumer
+from shared.consumer import EventConsumer, per_event, types_of
 from shared.db import SessionFactory
 from shared.events.envelope import Envelope
 from shared.kafka import make_consumer, make_producer
@@ -71,7 +71,8 @@ async def _consume(  # noqa: PLR0917 - one run of the consumer under test
         name=name,
         topics=[topic],
         schema="credit",
-        handlers=HANDLERS,
+        handle=per_event(HANDLERS),
+        types=types_of(HANDLERS),
         sessions=sessions,
         consumer=kafka,
         dlq_producer=producer,

@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 from services.ops import store
 from services.ops.aggregates import funnel_between
 from services.ops.domain.stream_filter import stream_filter
+from services.ops.recording import record_all
 from shared.db import SessionFactory
 from shared.events.credit import CreditDecided, Reason
 from shared.events.envelope import Envelope
@@ -79,7 +80,7 @@ def credited(lead_id: UUID, firm: str, amount: str) -> Envelope:
 
 async def keep(sessions: SessionFactory, envelope: Envelope, topic: str) -> bool:
     async with sessions() as session, session.begin():
-        return await store.record(session, envelope, topic)
+        return await record_all(session, [(envelope, topic)]) == 1
 
 
 async def test_an_envelope_is_kept_once_and_positions_grow(sessions: SessionFactory) -> None:
@@ -218,3 +219,35 @@ async def test_search_and_funnel(sessions: SessionFactory) -> None:
         1,
     )
     assert row.credited_amount == Decimal("150.00")
+
+
+async def test_a_batch_is_kept_in_order_once_and_its_events_tell_each_other(
+    sessions: SessionFactory,
+) -> None:
+    """A poll's events in one statement each: positions in the batch's order, a repeat of
+    an id (inside the batch or from before) kept once, and an event earlier in the batch
+    gives its lead's firm and account to the later ones as a stored one would."""
+    firm, account, lead = f"firm-{secrets.token_hex(3)}", f"acc-{secrets.token_hex(3)}", uuid4()
+    first = received(lead, f"{firm}.com")
+    batch = [
+        (first, "leads.received"),
+        (accepted(lead, T0 + timedelta(minutes=1)), "leads.status"),
+        (routed(lead, firm, account), "leads.routed"),
+        (first, "leads.received"),  # redelivered inside the batch
+        (accepted(lead, T0 + timedelta(minutes=2)), "leads.status"),
+        (credited(lead, firm, "150.00"), "credits.decided"),
+    ]
+    async with sessions() as session, session.begin():
+        assert await record_all(session, batch) == 5
+    async with sessions() as session, session.begin():
+        assert await record_all(session, batch[:2]) == 0  # all seen before
+    async with sessions() as session:
+        events = sorted(await store.lead_events(session, lead), key=lambda e: e.seq)
+    assert [e.type.split(".")[2] for e in events] == [
+        "received",
+        "status_changed",
+        "routed",
+        "status_changed",
+        "decided",
+    ]
+    assert [(e.firm_id, e.account_id) for e in events] == [(firm, account)] * 5

@@ -16,6 +16,7 @@ import pytest
 from services.ops import store
 from services.ops.aggregates import funnel_between
 from services.ops.domain.filters import LeadQuery, Range, Scope, lead_query
+from services.ops.recording import record_all
 from shared.db import SessionFactory
 from shared.events.credit import CreditDecided, CreditState, Reason
 from shared.events.envelope import Envelope
@@ -135,7 +136,7 @@ async def world(sessions: SessionFactory) -> World:
     ]
     for envelope, topic in events:
         async with sessions() as session, session.begin():
-            assert await store.record(session, envelope, topic)
+            assert await record_all(session, [(envelope, topic)]) == 1
     return w
 
 

@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import time
 
-from services.ops import store
 from services.ops.live import NewEvents
+from services.ops.recording import record_all
 from shared.db import SessionFactory, asyncpg_dsn
 from shared.events.envelope import Envelope
 from tests.support.infra import Infra
@@ -25,11 +25,8 @@ async def test_a_logged_event_wakes_a_waiting_stream_at_once(
         await asyncio.sleep(0.1)
         started = time.monotonic()
         async with sessions() as session, session.begin():
-            await store.record(
-                session,
-                Envelope(source="/test", type="test.woke.v1", partitionkey="k", data={}),
-                "leads.status",
-            )
+            woke = Envelope(source="/test", type="test.woke.v1", partitionkey="k", data={})
+            await record_all(session, [(woke, "leads.status")])
         await asyncio.wait_for(waiting, 5)
         assert time.monotonic() - started < 2
     finally:

@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.consumer import EventConsumer
+from shared.consumer import EventConsumer, per_event, types_of
 from shared.db import SessionFactory
 from shared.events.envelope import Envelope
 from shared.events.leads import LeadReceived
@@ -72,7 +72,8 @@ async def run_consumer(
         name="test",
         topics=[topic],
         schema=schema,
-        handlers={LeadReceived.event_type: handler},
+        handle=per_event({LeadReceived.event_type: handler}),
+        types=types_of({LeadReceived.event_type: handler}),
         sessions=sessions,
         consumer=kafka,
         dlq_producer=producer,

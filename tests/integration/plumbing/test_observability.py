@@ -15,7 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.consumer import EventConsumer, Handler, TransientError
+from shared.consumer import EventConsumer, Handler, TransientError, per_event, types_of
 from shared.db import SessionFactory, asyncpg_dsn
 from shared.events.envelope import Envelope
 from shared.events.leads import LeadReceived
@@ -75,7 +75,8 @@ async def consume_until(
         name=name,
         topics=[topic],
         schema=schema,
-        handlers={LeadReceived.event_type: handler},
+        handle=per_event({LeadReceived.event_type: handler}),
+        types=types_of({LeadReceived.event_type: handler}),
         sessions=sessions,
         consumer=kafka,
         dlq_producer=producer,
