@@ -3,12 +3,13 @@
     .venv/bin/python -m bench.router_consumer [--leads 1000] [--runs 3] [--batch 1]
 
 Starts its own embedded PostgreSQL (migrated), loads the demo workspace plus a few
-hundred owners in teams and territories, then for each run routes N leads one after
-another as the consumer does: a transaction per ``--batch`` leads, each lead's
-processed-event row then ``on_lead_received`` (snapshot, decision, round-robin counters,
-decision row, outbox, lifecycle and SLA timers). The ceiling, measured in the same run, is
-the same count of bare asyncpg round trips (``SELECT 1``) on one connection; ours is
-printed as a ratio to it. Medians of the runs are reported (the machine is shared).
+hundred owners in teams and territories, then for each run routes N leads as the
+consumer does: a transaction per ``--batch`` leads (a poll), the batch's processed-event
+rows in one statement, then ``on_leads_received`` (one snapshot, every decision, and the
+round-robin counters, decision rows, outbox rows, lifecycles and SLA timers set-based).
+The ceiling, measured in the same run, is the same count of bare asyncpg round trips
+(``SELECT 1``) on one connection; ours is printed as a ratio to it. Medians of the runs
+are reported (the machine is shared).
 ``--profile`` prints the top functions of one extra run by cumulative time.
 """
 
@@ -25,16 +26,18 @@ from uuid import uuid4
 from sqlalchemy.dialects.postgresql import insert
 
 from bench.harness import migrated_database, print_runs, round_trip_rate
-from services.router.consumer import on_lead_received
+from services.router.consumer import on_leads_received
 from services.router.demo import seed_demo
 from services.router.tables import SCHEMA, OwnerRow, TeamRow, TerritoryRow
+from shared.consumer import Incoming, claim
 from shared.db import SessionFactory, make_engine, make_sessions
 from shared.events.leads import LeadReceived
 from shared.outbox import Outbox
-from shared.plumbing_tables import processed_events_table
+from shared.plumbing_tables import processed_sql
 
 OUTBOX = Outbox(SCHEMA, source="/router")
-PROCESSED = processed_events_table(SCHEMA)
+PROCESSED = processed_sql(SCHEMA)
+TOPIC = "leads.received"
 DOMAINS = ["walmart.com", "initech.com", "globex.com", "gmail.com", "example.org"]
 TEAMS, OWNERS_PER_TEAM = 20, 10
 
@@ -83,17 +86,13 @@ async def route_leads(sessions: SessionFactory, run: int, n: int, batch: int) ->
     envelopes = [lead(run, i).envelope("/intake") for i in range(n)]
     started = time.perf_counter()
     for start in range(0, n, batch):
+        chunk = envelopes[start : start + batch]
         async with sessions() as session, session.begin():
-            for envelope in envelopes[start : start + batch]:
-                await session.execute(
-                    insert(PROCESSED).values(
-                        consumer="router.leads",
-                        event_id=envelope.id,
-                        topic="leads.received",
-                        outcome="applied",
-                    )
-                )
-                await on_lead_received(session, envelope, OUTBOX)
+            new = await claim(
+                session, PROCESSED, "router.leads", [e.id for e in chunk], [TOPIC] * len(chunk)
+            )
+            incoming = [Incoming(e, TOPIC) for e in chunk if e.id in new]
+            await on_leads_received(session, incoming, OUTBOX)
     return n / (time.perf_counter() - started)
 
 

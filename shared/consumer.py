@@ -35,6 +35,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
@@ -55,7 +56,7 @@ from shared.observability import (
     get_logger,
 )
 from shared.outbox import message_headers
-from shared.plumbing_tables import processed_sql
+from shared.plumbing_tables import ProcessedSql, processed_sql
 from shared.tracing import context_of_carrier, start_consumer_span, trace_context_of
 
 log = get_logger(__name__)
@@ -292,10 +293,8 @@ class EventConsumer:
         items not seen before (the first of repeats inside the batch)."""
         if not items:
             return set()
-        conn = await driver_connection(session)
         ids = [_envelope(i).id for i in items]
-        rows = await conn.fetch(self._sql.claim, self.name, ids, [i.tp.topic for i in items])
-        new = {r[0] for r in rows}
+        new = await claim(session, self._sql, self.name, ids, [i.tp.topic for i in items])
         fresh: set[int] = set()
         for item, event_id in zip(items, ids, strict=True):
             if event_id in new:
@@ -407,6 +406,19 @@ class EventConsumer:
             )
         except Exception as send_error:
             raise _Rewind(send_error) from send_error
+
+
+async def claim(
+    session: AsyncSession,
+    sql: ProcessedSql,
+    consumer: str,
+    event_ids: Sequence[UUID],
+    topics: Sequence[str],
+) -> set[UUID]:
+    """Record the events as processed by ``consumer`` in one statement, in the session's
+    transaction; the ids not recorded before."""
+    conn = await driver_connection(session)
+    return {r[0] for r in await conn.fetch(sql.claim, consumer, list(event_ids), list(topics))}
 
 
 def _envelope(item: _Item) -> Envelope:

@@ -21,21 +21,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import SessionFactory
+from shared.db import SessionFactory, driver_connection
 from shared.events.base import Event
 from shared.events.envelope import Envelope
 from shared.observability import OUTBOX_ERRORS, OUTBOX_PUBLISHED, get_logger
-from shared.plumbing_tables import outbox_table
-from shared.tracing import kafka_headers, with_trace_context
+from shared.plumbing_tables import outbox_insert_sql, outbox_table
+from shared.tracing import kafka_headers, stamped
 
 log = get_logger(__name__)
 
@@ -50,19 +50,31 @@ def is_binding_header(name: str) -> bool:
     return lowered == "content-type" or lowered.startswith("ce_")
 
 
-def message_headers(
-    envelope: Envelope, extra: Mapping[str, object] | None = None
-) -> list[tuple[str, bytes]]:
+def stored_headers(envelope: Envelope, extra: Mapping[str, object] | None = None) -> dict[str, str]:
     """The Kafka headers an event is published with: structured mode's content type, the
     trace context (for clients that read only headers), then ``extra`` less anything that
     would contradict the mode."""
-    headers = [("content-type", STRUCTURED_CONTENT_TYPE.encode()), *kafka_headers(envelope)]
-    headers += [(k, str(v).encode()) for k, v in (extra or {}).items() if not is_binding_header(k)]
+    headers = {"content-type": STRUCTURED_CONTENT_TYPE}
+    headers.update((k, v.decode()) for k, v in kafka_headers(envelope))
+    headers.update((k, str(v)) for k, v in (extra or {}).items() if not is_binding_header(k))
     return headers
 
 
+def message_headers(
+    envelope: Envelope, extra: Mapping[str, object] | None = None
+) -> list[tuple[str, bytes]]:
+    """``stored_headers`` as Kafka sends them."""
+    return [(k, v.encode()) for k, v in stored_headers(envelope, extra).items()]
+
+
+Traced = tuple[Event, Mapping[str, str] | None]
+"""An event to publish and the trace context it is caused in (None: the current one)."""
+
+
 class Outbox:
-    """A service's outbox: ``add`` inside the caller's transaction; ``Relay`` publishes."""
+    """A service's outbox: ``add``/``add_all`` inside the caller's transaction; ``Relay``
+    publishes. Each row keeps the Kafka headers it will be sent with (the trace context
+    among them), so the relay sends the stored JSON as it is, parsing nothing."""
 
     def __init__(self, schema: str, source: str) -> None:
         self.schema = schema
@@ -70,13 +82,27 @@ class Outbox:
         self.table = outbox_table(schema)
         self.channel = f"{schema}_outbox"
         self.lock_key = zlib.crc32(f"leadflow.outbox.{schema}".encode())
+        self._insert = outbox_insert_sql(schema)
 
     async def add(
-        self, session: AsyncSession, event: Event, *, headers: dict[str, str] | None = None
+        self,
+        session: AsyncSession,
+        event: Event,
+        *,
+        headers: dict[str, str] | None = None,
+        trace: Mapping[str, str] | None = None,
     ) -> Envelope:
         return await self.add_envelope(
-            session, event.topic.name, event.envelope(self.source), headers=headers
+            session, event.topic.name, event.envelope(self.source), headers=headers, trace=trace
         )
+
+    async def add_all(self, session: AsyncSession, events: Sequence[Traced]) -> list[Envelope]:
+        """Record many events in one statement (and one wake-up for the relay)."""
+        envelopes = [stamped(event.envelope(self.source), trace) for event, trace in events]
+        await self._write(
+            session, [e.topic.name for e, _ in events], envelopes, [None] * len(envelopes)
+        )
+        return envelopes
 
     async def add_envelope(
         self,
@@ -85,23 +111,38 @@ class Outbox:
         envelope: Envelope,
         *,
         headers: dict[str, str] | None = None,
+        trace: Mapping[str, str] | None = None,
     ) -> Envelope:
-        """Record the envelope, stamped with the current trace context (the request or the
-        handler that causes it), and return it as recorded."""
-        envelope = with_trace_context(envelope)
-        await session.execute(
-            insert(self.table).values(
-                event_id=envelope.id,
-                topic=topic,
-                key=envelope.partitionkey,
-                event_type=envelope.type,
-                payload=envelope.model_dump(mode="json"),
-                headers=headers or {},
-            )
+        """Record the envelope, stamped with ``trace`` or else the current trace context
+        (the request or the handler that causes it), and return it as recorded."""
+        envelope = stamped(envelope, trace)
+        await self._write(session, [topic], [envelope], [headers])
+        return envelope
+
+    async def _write(
+        self,
+        session: AsyncSession,
+        topics: list[str],
+        envelopes: list[Envelope],
+        extra: list[dict[str, str] | None],
+    ) -> None:
+        if not envelopes:
+            return
+        conn = await driver_connection(session)
+        await conn.execute(
+            self._insert,
+            [e.id for e in envelopes],
+            topics,
+            [e.partitionkey for e in envelopes],
+            [e.type for e in envelopes],
+            [e.model_dump_json() for e in envelopes],
+            [
+                json.dumps(stored_headers(e, more), separators=(",", ":"))
+                for e, more in zip(envelopes, extra, strict=True)
+            ],
         )
         # Delivered at commit, and only if the transaction commits.
-        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
-        return envelope
+        await conn.execute("SELECT pg_notify($1, '')", self.channel)
 
     async def backlog(self, session: AsyncSession) -> int:
         """Unsent rows (cheap: the partial index holds only those)."""
@@ -145,44 +186,37 @@ class Relay:
         self.linger_s = linger_s
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
+        table = f"{outbox.schema}.outbox"
+        self._claim = (
+            f"SELECT id, topic, key, payload::text, headers::text FROM {table} "  # noqa: S608
+            "WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
+        )
+        self._mark_sent = f"UPDATE {table} SET sent_at = now() WHERE id = ANY($1::bigint[])"  # noqa: S608
 
     async def publish_pending(self) -> int:
         """Publish one batch of unsent rows, in id order. Returns how many were sent."""
-        table = self.outbox.table
         async with self.sessions() as session, session.begin():
-            leader = await session.scalar(
-                select(func.pg_try_advisory_xact_lock(self.outbox.lock_key))
-            )
-            if not leader:
+            conn = await driver_connection(session)
+            if not await conn.fetchval(
+                "SELECT pg_try_advisory_xact_lock($1)", self.outbox.lock_key
+            ):
                 return 0
-            rows: Sequence[Any] = (
-                await session.execute(
-                    select(table.c.id, table.c.topic, table.c.key, table.c.payload, table.c.headers)
-                    .where(table.c.sent_at.is_(None))
-                    .order_by(table.c.id)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = await conn.fetch(self._claim, self.batch_size)
             if not rows:
                 return 0
-            deliveries = []
-            for row in rows:
-                envelope = Envelope.model_validate(row.payload)
-                deliveries.append(
-                    await self.producer.send(
-                        row.topic,
-                        envelope.to_bytes(),
-                        key=row.key.encode(),
-                        headers=message_headers(envelope, row.headers),
-                    )
+            deliveries = [
+                await self.producer.send(
+                    topic,
+                    payload.encode(),
+                    key=key.encode(),
+                    headers=[(k, v.encode()) for k, v in json.loads(headers).items()],
                 )
+                for _, topic, key, payload, headers in rows
+            ]
             await asyncio.wait_for(asyncio.gather(*deliveries), self.send_timeout_s)
-            await session.execute(
-                update(table).where(table.c.id.in_([r.id for r in rows])).values(sent_at=func.now())
-            )
+            await conn.execute(self._mark_sent, [r[0] for r in rows])
         for row in rows:
-            OUTBOX_PUBLISHED.labels(self.outbox.schema, row.topic).inc()
+            OUTBOX_PUBLISHED.labels(self.outbox.schema, row[1]).inc()
         return len(rows)
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -100,3 +100,18 @@ def processed_sql(schema: str) -> ProcessedSql:
         dead_lettered=f"INSERT INTO {table} (consumer, event_id, topic, outcome, error) "  # noqa: S608
         "VALUES ($1, $2, $3, 'dead_lettered', $4) ON CONFLICT DO NOTHING",
     )
+
+
+@cache
+def outbox_insert_sql(schema: str) -> str:
+    """Many rows into a schema's outbox in one statement: (event ids[], topics[], keys[],
+    event types[], payloads[] (JSON text), headers[] (JSON text))."""
+    if not _IDENTIFIER.match(schema):
+        raise ValueError(f"not a schema name: {schema!r}")
+    return (
+        f"INSERT INTO {schema}.outbox (event_id, topic, key, event_type, payload, headers) "  # noqa: S608
+        "SELECT r.event_id, r.topic, r.key, r.event_type, r.payload, r.headers "
+        "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[]) "
+        "WITH ORDINALITY AS r(event_id, topic, key, event_type, payload, headers, n) "
+        "ORDER BY r.n"
+    )

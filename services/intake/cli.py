@@ -191,13 +191,13 @@ def firm_key(firm_id: str, url: Url = None, token: Token = None) -> None:
 
 @app.command("firm-key-revoke")
 def firm_key_revoke(firm_id: str, key_id: str, url: Url = None, token: Token = None) -> None:
-    """Revoke a firm's API key (at once here; other services follow the key event). A key
-    revoked before is said so, and left as it is (exit 0)."""
+    """Revoke a firm's API key (every service refuses it within a second). A key revoked
+    before is said so, and left as it is (exit 0)."""
     url, token = _intake(url, token)
     firm = _ops(url, token, "GET", f"/v1/firms/{firm_id}")
     key = next((k for k in firm["keys"] if k["key_id"] == key_id), None)
     if key is not None and key["revoked"]:
-        typer.echo(f"key {key_id} of {firm_id} was already revoked ({key['changed_at']})")
+        typer.echo(f"key {key_id} of {firm_id} was already revoked ({key['revoked_at']})")
         return
     _ops(url, token, "DELETE", f"/v1/firms/{firm_id}/keys/{key_id}")
     typer.echo(f"key {key_id} revoked")

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from services.router.api import admin, lifecycle, routing, rulesets
 from services.router.clock import SYSTEM_CLOCK, Clock
-from services.router.consumer import on_lead_received, on_lead_status_changed, on_meeting_updated
+from services.router.consumer import on_lead_status_changed, on_leads_received, on_meeting_updated
 from services.router.sla_timers import SlaTimers
 from services.router.tables import SCHEMA
 from shared.events.activities import MeetingUpdated
@@ -32,12 +32,11 @@ SLA_TICK_S = 2.0  # the timer worker's longest sleep
 def _consumers(runtime: Runtime, clock: Clock) -> Sequence[ConsumerSpec]:
     outbox = runtime.outbox
     return [
-        ConsumerSpec.per_event(
+        ConsumerSpec(
             name="router.leads",
             topics=[LEADS_RECEIVED.name],
-            handlers={
-                LeadReceived.event_type: partial(on_lead_received, outbox=outbox, clock=clock)
-            },
+            handle=partial(on_leads_received, outbox=outbox, clock=clock),
+            types=frozenset({LeadReceived.event_type}),
         ),
         ConsumerSpec.per_event(
             name="router.status",

@@ -1,5 +1,6 @@
 """Router's event handlers, each in the consumer's transaction:
-- ``lead.received`` → revision 1 of the lead's routing + ``lead.routed`` + SLA timers;
+- ``lead.received`` → revision 1 of the lead's routing + ``lead.routed`` + SLA timers, a
+  poll's batch at a time;
 - ``lead.status_changed`` from another service (a CRM sync, intake's webhooks) → kept in
   the lead's lifecycle; rejected as ``wrong_owner`` → a new revision that skips the owner
   who rejected it (and anyone who did before); a closing stage → the owner's capacity
@@ -11,11 +12,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import lifecycle, service, store
 from services.router.clock import SYSTEM_CLOCK, Clock
 from services.router.domain.lifecycle import MEETING_STAGES
+from shared.consumer import Incoming
 from shared.events.activities import MeetingUpdated
 from shared.events.envelope import Envelope
 from shared.events.leads import LeadReceived
@@ -26,10 +30,12 @@ from shared.outbox import Outbox
 log = get_logger(__name__)
 
 
-async def on_lead_received(
-    session: AsyncSession, envelope: Envelope, outbox: Outbox, clock: Clock = SYSTEM_CLOCK
+async def on_leads_received(
+    session: AsyncSession, batch: Sequence[Incoming], outbox: Outbox, clock: Clock = SYSTEM_CLOCK
 ) -> None:
-    await service.route_new_lead(session, outbox, LeadReceived.from_envelope(envelope), now=clock())
+    """A poll's new leads, routed together (``service.route_new_leads``)."""
+    leads = [(LeadReceived.from_envelope(i.envelope), i.trace) for i in batch]
+    await service.route_new_leads(session, outbox, leads, now=clock())
 
 
 async def on_lead_status_changed(

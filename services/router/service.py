@@ -1,32 +1,37 @@
-"""Routing a lead, around the pure engine: load the snapshot, decide, and (unless it is
-a dry run) store the decision as a new revision with its round-robin counters and
-publish ``lead.routed`` (and an alert when nobody owns the lead), all in the caller's
-transaction.
+"""Routing leads, around the pure engine, a batch at a time: load the snapshot once, decide
+every lead in order, and (unless it is a dry run) store the decisions as new revisions
+with their round-robin counters and open-lead counts, publish ``lead.routed`` (and an
+alert when nobody owns a lead), and record each in its lifecycle with its SLA timers —
+all in the caller's transaction, in a bounded number of statements per batch.
 
 The snapshot's owners, teams, territories and the active rule set come from this
 process's cache of the workspace (``settled.py``), checked against the workspace version
-on every lead; counters and open-lead counts are read fresh each time.
+once per batch; counters and open-lead counts are read fresh, and carried from one lead
+of the batch to the next as it is decided (the second lead of a team's rotation sees the
+first's pick).
 
-Round robin across instances: the first decision is taken on unlocked counters; if it
-used a team's rotation, the team's lock row is taken (``SELECT ... FOR UPDATE``), the
-snapshot re-read and the lead decided again, so two instances never hand out the same
-turn and a restart loses nothing.
+Round robin across instances: the batch is first decided on unlocked counters; if it used
+any team's rotation, those teams' lock rows are taken (one statement, in a fixed order so
+two instances never deadlock), the counts re-read and the batch decided again, so two
+instances never hand out the same turn and a restart loses nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import settled, stages, store
-from services.router.domain.model import Decision, Lead, Snapshot
+from services.router.domain.model import Account, Decision, Lead, Owner, Snapshot, Team
 from services.router.domain.rules import decide
 from services.router.domain.ruleset import RuleSet
-from services.router.tables import RoutingDecisionRow
+from shared.db import driver_connection
 from shared.events import routing as ev
+from shared.events.base import Event
 from shared.events.envelope import utcnow
 from shared.events.leads import LeadReceived
 from shared.outbox import Outbox
@@ -104,29 +109,97 @@ def routed_event(
     )
 
 
-async def _decide(
+@dataclass(frozen=True)
+class Request:
+    """One lead to route: revision ``revision`` of its routing, and why."""
+
+    received: LeadReceived
+    revision: int
+    reason: str = "received"
+    excluded: frozenset[str] = frozenset()  # owners who may not have it
+    previous_owner_id: str | None = None
+    trace: Mapping[str, str] | None = field(default=None, compare=False)  # what caused it
+
+
+@dataclass(frozen=True)
+class _Decided:
+    request: Request
+    decision: Decision
+    snapshot: Snapshot
+
+
+class _Counts:
+    """The fast-changing part of the snapshot, carried from one decision to the next."""
+
+    def __init__(self, current: settled.Counts, space: settled.Settled) -> None:
+        self.round_robin = dict(current.round_robin)
+        self.open_leads = dict(current.open_leads)
+        self.space = space
+
+    def owners(self) -> dict[str, Owner]:
+        owners = dict(self.space.owners)
+        for owner_id, n in self.open_leads.items():
+            owner = owners.get(owner_id)
+            if owner is not None and n:
+                owners[owner_id] = replace(owner, open_leads=n)
+        return owners
+
+    def take(self, decision: Decision, previous_owner_id: str | None) -> None:
+        self.round_robin.update(decision.round_robin)
+        new = decision.owner.owner_id if decision.owner else None
+        if new == previous_owner_id:
+            return
+        for owner_id, step in ((previous_owner_id, -1), (new, 1)):
+            if owner_id is not None and owner_id in self.open_leads:
+                self.open_leads[owner_id] = max(0, self.open_leads[owner_id] + step)
+
+
+def _decide_in_order(
+    requests: Sequence[Request],
+    accounts: Mapping[UUID, dict[str, Account]],
+    counts: _Counts,
+    ruleset: RuleSet,
+    now: datetime,
+) -> list[_Decided]:
+    decided = []
+    for request in requests:
+        snapshot = Snapshot(
+            accounts=accounts.get(request.received.lead_id, {}),
+            owners=counts.owners(),
+            teams=counts.space.teams,
+            territories=counts.space.territories,
+            round_robin=dict(counts.round_robin),
+            as_of=now,
+            excluded_owner_ids=request.excluded,
+        )
+        decision = decide(lead_of(request.received), snapshot, ruleset)
+        counts.take(decision, request.previous_owner_id)
+        decided.append(_Decided(request, decision, snapshot))
+    return decided
+
+
+async def _decide_all(
     session: AsyncSession,
-    lead: Lead,
+    requests: Sequence[Request],
     ruleset: RuleSet | None,
     *,
     now: datetime,
-    excluded: frozenset[str],
     lock: bool,
-) -> tuple[Decision, Snapshot, RuleSet]:
-    """The decision on ``ruleset`` (the active one when None), its snapshot and rule set."""
-    accounts = await store.candidate_accounts(session, lead)
-    snapshot, active = await settled.snapshot_for(session, accounts, as_of=now, excluded=excluded)
-    ruleset = ruleset or active
-    decision = decide(lead, snapshot, ruleset)
+) -> tuple[list[_Decided], RuleSet, _Counts]:
+    conn = await driver_connection(session)
+    accounts = await store.candidate_accounts_of(conn, [lead_of(r.received) for r in requests])
     locked: set[str] = set()
     for _ in range(LOCK_ATTEMPTS):
-        teams = {team_id for team_id, _ in decision.round_robin}
+        current = await settled.counts(session)
+        space = await settled.settled(session, current.version)
+        rules = ruleset or space.ruleset
+        counts = _Counts(current, space)
+        decided = _decide_in_order(requests, accounts, counts, rules, now)
+        teams = {team for d in decided for team, _ in d.decision.round_robin}
         if not lock or teams <= locked:
-            return decision, snapshot, ruleset
-        await store.lock_round_robin(session, teams - locked)
+            return decided, rules, counts
+        await store.lock_round_robin(conn, teams - locked)
         locked |= teams
-        snapshot, _ = await settled.snapshot_for(session, accounts, as_of=now, excluded=excluded)
-        decision = decide(lead, snapshot, ruleset)
     raise RuntimeError("round-robin teams kept changing while locking")  # pragma: no cover
 
 
@@ -134,82 +207,122 @@ async def simulate(
     session: AsyncSession, lead: Lead, ruleset: RuleSet, *, now: datetime | None = None
 ) -> Decision:
     """A dry run: the decision and trace, nothing stored, no event."""
-    decision, _, _ = await _decide(
-        session, lead, ruleset, now=now or utcnow(), excluded=frozenset(), lock=False
+    received = LeadReceived(
+        lead_id=lead.lead_id,
+        received_at=lead.received_at,
+        channel="simulation",
+        source="simulation",
+        email=f"simulated@{lead.email_domain or 'example.invalid'}",
+        email_domain=lead.email_domain,
+        free_mail=lead.free_mail,
+        company=lead.company,
+        country=lead.country,
     )
-    return decision
+    decided, _, _ = await _decide_all(
+        session, [Request(received, 0)], ruleset, now=now or utcnow(), lock=False
+    )
+    return decided[0].decision
 
 
-async def route(
+async def route_all(
     session: AsyncSession,
     outbox: Outbox,
-    received: LeadReceived,
+    requests: Sequence[Request],
     *,
-    revision: int,
-    reason: str = "received",
-    excluded: frozenset[str] = frozenset(),
-    previous_owner_id: str | None = None,
     ruleset: RuleSet | None = None,
     now: datetime | None = None,
-) -> ev.LeadRouted:
-    """Decide and record revision ``revision`` of the lead's routing; publish it; record
-    it in the lead's lifecycle and arm the owner's SLA timers. ``ruleset``: the active
-    one unless given (tests, replays); ``now``: the router's clock."""
+) -> list[ev.LeadRouted]:
+    """Decide and record each request's revision, in order; publish them; record them in
+    the leads' lifecycles and arm the owners' SLA timers. ``ruleset``: the active one
+    unless given (tests, replays); ``now``: the router's clock."""
+    if not requests:
+        return []
     now = now or utcnow()
-    decision, snapshot, ruleset = await _decide(
-        session, lead_of(received), ruleset, now=now, excluded=excluded, lock=True
-    )
-    event = routed_event(
-        received,
-        decision,
-        revision,
-        decided_at=now,
-        reason=reason,
-        previous_owner_id=previous_owner_id,
-    )
-    await store.save_round_robin(session, dict(decision.round_robin))
-    await store.move_open_lead(
-        session, previous_owner_id, decision.owner.owner_id if decision.owner else None
-    )
-    session.add(
-        RoutingDecisionRow(
-            lead_id=received.lead_id,
-            revision=revision,
+    decided, ruleset, _ = await _decide_all(session, requests, ruleset, now=now, lock=True)
+    events = [
+        routed_event(
+            d.request.received,
+            d.decision,
+            d.request.revision,
             decided_at=now,
-            account_id=decision.match.account.account_id
-            if decision.match and not decision.match.weak
-            else None,
-            owner_id=decision.owner.owner_id if decision.owner else None,
-            team_id=decision.team.team_id if decision.team else None,
-            rule=decision.rule,
-            queue=decision.queue,
-            ruleset_version=decision.ruleset_version,
-            event=event.model_dump(mode="json"),
+            reason=d.request.reason,
+            previous_owner_id=d.request.previous_owner_id,
         )
+        for d in decided
+    ]
+    conn = await driver_connection(session)
+    await store.save_round_robin(conn, _counters(decided))
+    await store.move_open_leads(
+        conn,
+        [
+            (d.request.previous_owner_id, d.decision.owner.owner_id if d.decision.owner else None)
+            for d in decided
+        ],
     )
-    await outbox.add(session, event)
-    if decision.owner is None and decision.rule == _unassigned_rule(ruleset):
-        await outbox.add(
-            session,
-            ev.RoutingAlert(
-                lead_id=received.lead_id,
-                revision=revision,
+    await store.add_decisions(conn, [(d.decision, e) for d, e in zip(decided, events, strict=True)])
+    published: list[tuple[Event, Mapping[str, str] | None]] = []
+    for d, event in zip(decided, events, strict=True):
+        published.append((event, d.request.trace))
+        if d.decision.owner is None and d.decision.rule == ruleset.rules[-1].name:
+            alert = ev.RoutingAlert(
+                lead_id=event.lead_id,
+                revision=event.revision,
                 kind="unassigned",
-                queue=decision.queue or "unassigned",
+                queue=d.decision.queue or "unassigned",
                 detail=event.explanation,
                 raised_at=now,
-            ),
-        )
-    owner = decision.owner
-    team = snapshot.teams.get(owner.team_id or "") if owner else None
-    await stages.on_routed(
-        session, event, ruleset, owner=owner, team=team or decision.team, new_lead=revision == 1
+            )
+            published.append((alert, d.request.trace))
+    await outbox.add_all(session, published)
+    await stages.on_routed_all(
+        session,
+        [
+            stages.Routed(
+                event,
+                owner=d.decision.owner,
+                team=_team_of(d),
+                new_lead=d.request.revision == 1,
+            )
+            for d, event in zip(decided, events, strict=True)
+        ],
+        ruleset,
     )
-    return event
+    return events
 
 
-def _unassigned_rule(ruleset: RuleSet) -> str:
-    return ruleset.rules[-1].name
+def _team_of(decided: _Decided) -> Team | None:
+    """The owner's team (its SLA), else the team that decided (a queue)."""
+    owner = decided.decision.owner
+    team = decided.snapshot.teams.get(owner.team_id or "") if owner else None
+    return team or decided.decision.team
+
+
+def _counters(decided: Sequence[_Decided]) -> dict[tuple[str, str], int]:
+    """The round-robin counters the batch moved, each at its last value."""
+    written: dict[tuple[str, str], int] = {}
+    for d in decided:
+        written.update(d.decision.round_robin)
+    return written
+
+
+async def route_new_leads(
+    session: AsyncSession,
+    outbox: Outbox,
+    leads: Sequence[tuple[LeadReceived, Mapping[str, str] | None]],
+    *,
+    ruleset: RuleSet | None = None,
+    now: datetime | None = None,
+) -> list[ev.LeadRouted]:
+    """Revision 1 of each lead's routing, for the leads not routed before (the same lead
+    re-published under another event id is skipped), in order."""
+    conn = await driver_connection(session)
+    new = await store.add_leads(conn, [received for received, _ in leads])
+    requests = []
+    for received, trace in leads:
+        if received.lead_id in new:  # once, however often it is in the batch
+            new.discard(received.lead_id)
+            requests.append(Request(received, 1, trace=trace))
+    return await route_all(session, outbox, requests, ruleset=ruleset, now=now)
 
 
 async def route_new_lead(
@@ -220,12 +333,10 @@ async def route_new_lead(
     ruleset: RuleSet | None = None,
     now: datetime | None = None,
 ) -> bool:
-    """Revision 1 of a lead's routing. False when it was routed already (the same lead
-    re-published under another event id)."""
-    if not await store.add_lead(session, received.lead_id, received.model_dump(mode="json")):
-        return False
-    await route(session, outbox, received, revision=1, ruleset=ruleset, now=now)
-    return True
+    """``route_new_leads`` for one lead: False when it was routed already."""
+    return bool(
+        await route_new_leads(session, outbox, [(received, None)], ruleset=ruleset, now=now)
+    )
 
 
 async def reroute(
@@ -249,18 +360,15 @@ async def reroute(
         return None  # unknown, or closed: a closed lead is not handed to anyone
     if rejected_by and rejected_by not in row.rejected_by:
         row.rejected_by = [*row.rejected_by, rejected_by]
-    received = LeadReceived.model_validate(row.received)
-    return await route(
-        session,
-        outbox,
-        received,
-        revision=latest.revision + 1,
+    request = Request(
+        LeadReceived.model_validate(row.received),
+        latest.revision + 1,
         reason=reason,
         excluded=frozenset(row.rejected_by) | frozenset(also_excluded),
         previous_owner_id=latest.owner_id,
-        ruleset=ruleset,
-        now=now,
     )
+    routed = await route_all(session, outbox, [request], ruleset=ruleset, now=now)
+    return routed[0]
 
 
 async def close(session: AsyncSession, lead_id: UUID) -> bool:
@@ -271,5 +379,5 @@ async def close(session: AsyncSession, lead_id: UUID) -> bool:
     if row is None or latest is None or row.closed:
         return False
     row.closed = True
-    await store.move_open_lead(session, latest.owner_id, None)
+    await store.move_open_leads(await driver_connection(session), [(latest.owner_id, None)])
     return True

@@ -13,16 +13,14 @@ an entry may hold newer rows than its key, never older: at worst one extra reloa
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import store
-from services.router.domain.model import Account, Owner, Snapshot, Team, Territory
+from services.router.domain.model import Owner, Team, Territory
 from services.router.domain.ruleset import RuleSet
 from services.router.tables import OwnerRow, TeamRow, TerritoryRow
 
@@ -103,31 +101,3 @@ async def settled(session: AsyncSession, version: UUID) -> Settled:
     while len(_cache) > KEPT:
         _cache.popitem(last=False)
     return found
-
-
-async def snapshot_for(
-    session: AsyncSession,
-    accounts: dict[str, Account],
-    *,
-    as_of: datetime,
-    excluded: Iterable[str] = (),
-) -> tuple[Snapshot, RuleSet]:
-    """What the router knows about a lead now (``accounts``: the ones it reaches), and
-    the active rule set."""
-    current = await counts(session)
-    space = await settled(session, current.version)
-    owners = dict(space.owners)
-    for owner_id, n in current.open_leads.items():
-        owner = owners.get(owner_id)
-        if owner is not None and n:
-            owners[owner_id] = replace(owner, open_leads=n)
-    snapshot = Snapshot(
-        accounts=accounts,
-        owners=owners,
-        teams=space.teams,
-        territories=space.territories,
-        round_robin=current.round_robin,
-        as_of=as_of,
-        excluded_owner_ids=frozenset(excluded),
-    )
-    return snapshot, space.ruleset

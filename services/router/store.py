@@ -5,18 +5,18 @@ Rows are mapped to the domain model here and never leave this module's callers' 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+import asyncpg
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.router.domain.model import (
     Account,
+    Decision,
     FirmAssignment,
     Lead,
     OutOfOffice,
@@ -29,10 +29,11 @@ from services.router.tables import (
     AccountRow,
     LeadRow,
     OwnerRow,
-    RoundRobinRow,
     RoutingDecisionRow,
     RuleSetRow,
 )
+from shared.events.leads import LeadReceived
+from shared.events.routing import LeadRouted
 
 __all__ = ["SCHEMA", "AccountRow", "OwnerRow", "RoutingDecisionRow"]
 
@@ -87,86 +88,171 @@ def owner_of(row: OwnerRow) -> Owner:
     )
 
 
-async def candidate_accounts(session: AsyncSession, lead: Lead) -> dict[str, Account]:
-    """The accounts ``lead`` could match (by domain or name block) and their ancestors."""
-    conditions = []
-    if lead.email_domain:
-        conditions.append(
-            AccountRow.domains.contains([registrable_domain(lead.email_domain)])  # type: ignore[attr-defined]
+_ACCOUNT_COLUMNS = (
+    "id, name, domains, owner_id, account_manager_id, parent_id, customer, country, region, "
+    "state, employees, industry, firm_id, firm_starts_on, firm_ends_on, firm_notice_ends_on, "
+    "firm_cross_sell, name_block"
+)
+_BY_DOMAIN = f"SELECT {_ACCOUNT_COLUMNS} FROM router.accounts WHERE domains && $1::varchar[]"  # noqa: S608
+_BY_BLOCK = (
+    f"SELECT {_ACCOUNT_COLUMNS} FROM ("  # noqa: S608
+    f"SELECT {_ACCOUNT_COLUMNS}, row_number() OVER (PARTITION BY name_block ORDER BY id) AS n "
+    "FROM router.accounts WHERE name_block = ANY($1::text[])) AS a WHERE n <= $2"
+)
+_BY_ID = f"SELECT {_ACCOUNT_COLUMNS} FROM router.accounts WHERE id = ANY($1::text[])"  # noqa: S608
+
+
+def _account_of_record(row: asyncpg.Record) -> tuple[Account, str]:
+    assignment = None
+    if row["firm_id"] and row["firm_starts_on"]:
+        assignment = FirmAssignment(
+            row["firm_id"],
+            row["firm_starts_on"],
+            row["firm_ends_on"],
+            row["firm_notice_ends_on"],
+            row["firm_cross_sell"],
         )
-    if lead.company and (block := name_block(lead.company)):
-        conditions.append(AccountRow.name_block == block)
-    if not conditions:
-        return {}
-    rows = (
-        await session.execute(
-            select(AccountRow)
-            .where(or_(*conditions))
-            .order_by(col(AccountRow.id))  # a stable pick when a block is over the limit
-            .limit(NAME_CANDIDATES)
-        )
-    ).scalars()
-    found = {row.id: account_of(row) for row in rows}
-    wanted = {a.parent_id for a in found.values() if a.parent_id} - found.keys()
+    account = Account(
+        account_id=row["id"],
+        name=row["name"],
+        domains=frozenset(row["domains"]),
+        owner_id=row["owner_id"],
+        account_manager_id=row["account_manager_id"],
+        parent_id=row["parent_id"],
+        customer=row["customer"],
+        country=row["country"],
+        region=row["region"],
+        state=row["state"],
+        employees=row["employees"],
+        industry=row["industry"],
+        firm_assignment=assignment,
+    )
+    return account, row["name_block"]
+
+
+async def candidate_accounts_of(
+    conn: asyncpg.Connection, leads: Sequence[Lead]
+) -> dict[UUID, dict[str, Account]]:
+    """For each lead, the accounts it could match (its registrable domain among theirs, or
+    its company's name block, at most ``NAME_CANDIDATES`` a block) and their ancestors:
+    a few statements for the whole batch, whatever its size."""
+    domains = {
+        lead.lead_id: registrable_domain(lead.email_domain) for lead in leads if lead.email_domain
+    }
+    blocks = {
+        lead.lead_id: block
+        for lead in leads
+        if lead.company and (block := name_block(lead.company))
+    }
+    found: dict[str, tuple[Account, str]] = {}
+    if domains:
+        for row in await conn.fetch(_BY_DOMAIN, sorted(set(domains.values()))):
+            found[row["id"]] = _account_of_record(row)
+    if blocks:
+        for row in await conn.fetch(_BY_BLOCK, sorted(set(blocks.values())), NAME_CANDIDATES):
+            found[row["id"]] = _account_of_record(row)
+    wanted = {a.parent_id for a, _ in found.values() if a.parent_id} - found.keys()
     for _ in range(MAX_DEPTH):
         if not wanted:
             break
-        parents = (
-            await session.execute(select(AccountRow).where(AccountRow.id.in_(wanted)))  # type: ignore[attr-defined]
-        ).scalars()
-        for row in parents:
-            found[row.id] = account_of(row)
-        wanted = {a.parent_id for a in found.values() if a.parent_id} - found.keys()
-    return found
+        for row in await conn.fetch(_BY_ID, sorted(wanted)):
+            found[row["id"]] = _account_of_record(row)
+        wanted = {a.parent_id for a, _ in found.values() if a.parent_id} - found.keys()
+    per_lead: dict[UUID, dict[str, Account]] = {}
+    for lead in leads:
+        its_domain, its_block = domains.get(lead.lead_id), blocks.get(lead.lead_id)
+        mine = {
+            account_id: account
+            for account_id, (account, account_block) in found.items()
+            if (its_domain is not None and its_domain in account.domains)
+            or (its_block is not None and account_block == its_block)
+        }
+        wanted = {a.parent_id for a in mine.values() if a.parent_id} - mine.keys()
+        for _ in range(MAX_DEPTH):
+            if not wanted:
+                break
+            mine.update({p: found[p][0] for p in wanted if p in found})
+            wanted = {a.parent_id for a in mine.values() if a.parent_id} - mine.keys()
+            wanted &= found.keys()
+        per_lead[lead.lead_id] = mine
+    return per_lead
 
 
-async def lock_round_robin(session: AsyncSession, team_ids: Iterable[str]) -> None:
+async def lock_round_robin(conn: asyncpg.Connection, team_ids: Iterable[str]) -> None:
     """Take the teams' rotation locks (a row per team, owner id ''), in a fixed order so
-    two instances never deadlock. Held to the end of the transaction. One statement per
-    team: the upsert creates the row or locks the one there (keeping its counter)."""
-    for team_id in sorted(set(team_ids)):
-        await session.execute(
-            insert(RoundRobinRow)
-            .values(team_id=team_id, owner_id="", counter=0)
-            .on_conflict_do_update(
-                index_elements=["team_id", "owner_id"],
-                set_={"counter": col(RoundRobinRow.counter)},
-            )
-        )
+    two instances never deadlock, in one statement: the upsert creates each row or locks
+    the one there (keeping its counter). Held to the end of the transaction."""
+    await conn.execute(
+        "INSERT INTO router.round_robin (team_id, owner_id, counter) "
+        "SELECT t, '', 0 FROM unnest($1::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n "
+        "ON CONFLICT (team_id, owner_id) DO UPDATE SET counter = router.round_robin.counter",
+        sorted(set(team_ids)),
+    )
 
 
-async def save_round_robin(session: AsyncSession, updates: dict[tuple[str, str], int]) -> None:
+async def save_round_robin(
+    conn: asyncpg.Connection, updates: Mapping[tuple[str, str], int]
+) -> None:
     if not updates:
         return
-    statement = insert(RoundRobinRow).values(
-        [
-            {"team_id": team_id, "owner_id": owner_id, "counter": counter}
-            for (team_id, owner_id), counter in sorted(updates.items())
-        ]
-    )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["team_id", "owner_id"], set_={"counter": statement.excluded.counter}
-        )
+    keys = sorted(updates)
+    await conn.execute(
+        "INSERT INTO router.round_robin (team_id, owner_id, counter) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) "
+        "ON CONFLICT (team_id, owner_id) DO UPDATE SET counter = excluded.counter",
+        [t for t, _ in keys],
+        [o for _, o in keys],
+        [updates[k] for k in keys],
     )
 
 
-async def move_open_lead(session: AsyncSession, from_id: str | None, to_id: str | None) -> None:
-    """Keep owners' open-lead counts (capacity) in step with decisions."""
-    if from_id == to_id:
+async def move_open_leads(
+    conn: asyncpg.Connection, moves: Iterable[tuple[str | None, str | None]]
+) -> None:
+    """Keep owners' open-lead counts (capacity) in step with decisions: each move takes
+    one from its first owner (never below 0) and gives one to its second, in one
+    statement for all of them."""
+    delta: dict[str, int] = {}
+    for from_id, to_id in moves:
+        if from_id == to_id:
+            continue
+        if from_id:
+            delta[from_id] = delta.get(from_id, 0) - 1
+        if to_id:
+            delta[to_id] = delta.get(to_id, 0) + 1
+    changed = sorted(k for k, v in delta.items() if v)
+    if not changed:
         return
-    if from_id:
-        await session.execute(
-            update(OwnerRow)
-            .where(OwnerRow.id == from_id, OwnerRow.open_leads > 0)  # type: ignore[arg-type]
-            .values(open_leads=OwnerRow.open_leads - 1)
-        )
-    if to_id:
-        await session.execute(
-            update(OwnerRow)
-            .where(OwnerRow.id == to_id)  # type: ignore[arg-type]
-            .values(open_leads=OwnerRow.open_leads + 1)
-        )
+    await conn.execute(
+        "UPDATE router.owners o SET open_leads = greatest(0, o.open_leads + d.n) "
+        "FROM unnest($1::text[], $2::int[]) AS d(id, n) WHERE o.id = d.id",
+        changed,
+        [delta[k] for k in changed],
+    )
+
+
+async def add_decisions(
+    conn: asyncpg.Connection, decided: Sequence[tuple[Decision, LeadRouted]]
+) -> None:
+    """Each decision as its revision's row (never an overwrite), in one statement."""
+    if not decided:
+        return
+    await conn.execute(
+        "INSERT INTO router.routing_decisions (lead_id, revision, decided_at, account_id, "
+        "owner_id, team_id, rule, queue, ruleset_version, event) "
+        "SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::text[], $5::text[], "
+        "$6::text[], $7::text[], $8::text[], $9::text[], $10::jsonb[])",
+        [e.lead_id for _, e in decided],
+        [e.revision for _, e in decided],
+        [e.decided_at for _, e in decided],
+        [d.match.account.account_id if d.match and not d.match.weak else None for d, _ in decided],
+        [d.owner.owner_id if d.owner else None for d, _ in decided],
+        [d.team.team_id if d.team else None for d, _ in decided],
+        [d.rule for d, _ in decided],
+        [d.queue for d, _ in decided],
+        [d.ruleset_version for d, _ in decided],
+        [e.model_dump_json() for _, e in decided],
+    )
 
 
 async def latest_decision(session: AsyncSession, lead_id: UUID) -> RoutingDecisionRow | None:
@@ -215,16 +301,19 @@ async def leads_on_account(session: AsyncSession, account_id: str, limit: int) -
     return list((await session.execute(query)).scalars())
 
 
-async def add_lead(session: AsyncSession, lead_id: UUID, received: dict[str, Any]) -> bool:
-    """Keep the lead as it arrived; False when it was there already (one statement: a
-    second instance inserting the same lead waits for the first and gets False)."""
-    added = await session.scalar(
-        insert(LeadRow)
-        .values(lead_id=lead_id, received=received, rejected_by=[], closed=False)
-        .on_conflict_do_nothing()
-        .returning(col(LeadRow.lead_id))
+async def add_leads(conn: asyncpg.Connection, leads: Sequence[LeadReceived]) -> set[UUID]:
+    """Keep each lead as it arrived; the ids that were not there already (one statement:
+    a second instance inserting the same lead waits for the first and gets none)."""
+    if not leads:
+        return set()
+    rows = await conn.fetch(
+        "INSERT INTO router.leads (lead_id, received, rejected_by, closed) "
+        "SELECT l, r, '{}', false FROM unnest($1::uuid[], $2::jsonb[]) AS u(l, r) "
+        "ON CONFLICT DO NOTHING RETURNING lead_id",
+        [lead.lead_id for lead in leads],
+        [lead.model_dump_json() for lead in leads],
     )
-    return added is not None
+    return {r[0] for r in rows}
 
 
 async def lead_row(session: AsyncSession, lead_id: UUID, *, lock: bool = False) -> LeadRow | None:

@@ -143,9 +143,15 @@ async def test_the_timeline_tells_each_step_across_services(demo: Stack) -> None
 
     events = told["events"]
     types = [e["type"].split(".")[-2] for e in events]
+    types_of = [e["type"] for e in events]
     for step in ("received", "routed", "updated", "status_changed", "decided"):
         assert step in types, types
-    assert [e["time"] for e in events] == sorted(e["time"] for e in events)
+    # The pipeline's order: event time, but each credit revision after the routing
+    # revision it followed (credit dates a decision as of the lead's facts).
+    others = [e["time"] for e in events if e["type"] != "leadflow.credit.decided.v1"]
+    assert others == sorted(others)
+    first = {t: next(i for i, e in enumerate(events) if e["type"] == t) for t in set(types_of)}
+    assert first["leadflow.lead.routed.v1"] < first["leadflow.credit.decided.v1"]
     by_type = {e["type"]: e for e in events}
     received = by_type["leadflow.lead.received.v1"]
     assert received["service"] == "intake"

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 from services.router import service, store, workspace
 from services.router.api.schemas import AccountIn
-from services.router.consumer import on_lead_received, on_lead_status_changed
+from services.router.consumer import on_lead_status_changed, on_leads_received
+from shared.consumer import Incoming
 from shared.db import SessionFactory
 from shared.events.leads import LeadReceived
 from shared.events.routing import LeadRouted, RoutingAlert
@@ -54,7 +55,9 @@ async def test_the_consumer_routes_received_leads_and_alerts_when_nobody_owns_on
 ) -> None:
     lead = received(f"nobody-{ws.tag}.org")
     async with sessions() as session, session.begin():
-        await on_lead_received(session, envelope_of(lead), outbox=OUTBOX)
+        await on_leads_received(
+            session, [Incoming(envelope_of(lead), "leads.received")], outbox=OUTBOX
+        )
     events = await outbox_events(sessions, lead.lead_id)
     assert [e.type for e in events] == [LeadRouted.event_type, RoutingAlert.event_type]
     assert events[0].data["queue"] == "unassigned"

@@ -12,8 +12,9 @@ import yaml
 
 from services.router import settled, store, workspace
 from services.router.api.schemas import OwnerIn, TeamIn
-from services.router.consumer import on_lead_received
+from services.router.consumer import on_leads_received
 from services.router.tables import RoutingDecisionRow
+from shared.consumer import Incoming
 from shared.db import SessionFactory
 from tests.integration.router.conftest import (
     OPS,
@@ -33,7 +34,9 @@ async def _route(sessions: SessionFactory, domain: str, now: datetime) -> Routin
     """A lead through instance B's ``lead.received`` handler; its decision."""
     lead = received(domain, country="US")
     async with sessions() as session, session.begin():
-        await on_lead_received(session, envelope_of(lead), OUTBOX, clock=lambda: now)
+        await on_leads_received(
+            session, [Incoming(envelope_of(lead), "leads.received")], OUTBOX, clock=lambda: now
+        )
     async with sessions() as session:
         row = await session.get(RoutingDecisionRow, (lead.lead_id, 1))
     assert row is not None
