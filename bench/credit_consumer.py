@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.credit_consumer [--leads 1000] [--runs 3] [--batch 1]
 
 Starts its own embedded PostgreSQL (migrated) with one firm under the default contract,
-then for each run feeds N leads' facts one after another as the consumer does (a
-transaction per ``--batch`` facts, each with its processed-event row): every lead is
+then for each run feeds N leads' facts as the consumer does (a transaction per
+``--batch`` facts, a poll: their processed-event rows in one statement, then the batch
+handler): every lead is
 received and routed to the firm's account; half are the firm's own registrations, half
 inbound; every fifth gets a touch logged after it but dated the day before (so the touch
 queues it for review); every tenth a meeting booked and held. The run ends when the
@@ -21,24 +22,22 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
-from sqlalchemy.dialects.postgresql import insert
-
 from bench.harness import migrated_database, print_runs, round_trip_rate
 from services.credit import store
-from services.credit.consumer import handlers
+from services.credit.consumer import on_facts
 from services.credit.domain.contract import Terms
 from services.credit.sweep import sweep_once
+from shared.consumer import Incoming, claim
 from shared.db import SessionFactory, make_engine, make_sessions
 from shared.events.activities import ActivityLogged, MeetingUpdated
 from shared.events.envelope import Envelope
 from shared.events.leads import LeadReceived
 from shared.events.routing import AccountMatch, FirmAssignment, LeadRouted
 from shared.outbox import Outbox
-from shared.plumbing_tables import processed_events_table
+from shared.plumbing_tables import processed_sql
 
 OUTBOX = Outbox(store.SCHEMA, source="/credit")
-HANDLERS = handlers(OUTBOX)
-PROCESSED = processed_events_table(store.SCHEMA)
+PROCESSED = processed_sql(store.SCHEMA)
 FIRM = "bench-firm"
 DOMAINS = ["walmart.com", "initech.com", "globex.com", "umbrella.com", "example.org"]
 
@@ -114,17 +113,12 @@ async def decide_leads(sessions: SessionFactory, run: int, n: int, batch: int) -
     envelopes = [e for i in range(n) for e in lead_facts(run, i)]
     started = time.perf_counter()
     for start in range(0, len(envelopes), batch):
+        chunk = envelopes[start : start + batch]
         async with sessions() as session, session.begin():
-            for envelope in envelopes[start : start + batch]:
-                await session.execute(
-                    insert(PROCESSED).values(
-                        consumer="credit.facts",
-                        event_id=envelope.id,
-                        topic="bench",
-                        outcome="applied",
-                    )
-                )
-                await HANDLERS[envelope.type](session, envelope)
+            new = await claim(
+                session, PROCESSED, "credit.facts", [e.id for e in chunk], ["bench"] * len(chunk)
+            )
+            await on_facts(session, [Incoming(e, "bench") for e in chunk if e.id in new], OUTBOX)
     await sweep_once(sessions, OUTBOX, now=datetime.now(UTC))
     return n / (time.perf_counter() - started), len(envelopes)
 

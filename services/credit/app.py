@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from fastapi import FastAPI
 
 from services.credit.api import credit, firms, partner, reports
-from services.credit.consumer import handlers
+from services.credit.consumer import TYPES, handler
 from services.credit.store import SCHEMA
 from services.credit.sweep import SWEEP_EVERY_S, Clock, run_sweep
 from shared.events.envelope import utcnow
@@ -34,10 +34,11 @@ FACT_TOPICS = [
 
 def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
     return [
-        ConsumerSpec.per_event(
+        ConsumerSpec(
             name="credit.facts",
             topics=[t.name for t in FACT_TOPICS],
-            handlers=handlers(runtime.outbox),
+            handle=handler(runtime.outbox),
+            types=TYPES,
         )
     ]
 

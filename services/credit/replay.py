@@ -19,10 +19,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
 
 from services.credit.app import FACT_TOPICS
-from services.credit.consumer import handlers
-from services.credit.service import redecide
+from services.credit.consumer import TYPES, on_facts
+from services.credit.service import redecide_all
 from services.credit.store import SCHEMA
 from services.credit.sweep import sweep_once
+from shared.consumer import Incoming
 from shared.db import make_engine, make_sessions
 from shared.events.envelope import Envelope, utcnow
 from shared.kafka import bootstrap_servers
@@ -37,6 +38,9 @@ _EMPTIED = (
     "credit_decisions",
     "processed_events",
 )
+
+
+CHUNK = 2000  # facts per transaction
 
 
 @dataclass(frozen=True)
@@ -89,26 +93,23 @@ async def replay(settings: Settings) -> ReplayReport:
     engine = make_engine(settings.database_url or "", pool_size=2)
     sessions = make_sessions(engine)
     outbox = Outbox(SCHEMA, source="/credit")
-    by_type = handlers(outbox)
-    applied = 0
+    wanted = [Incoming(e, "replay") for e in envelopes if e.type in TYPES]
     try:
         async with sessions() as session, session.begin():
             for table in _EMPTIED:
                 await session.execute(text(f"TRUNCATE credit.{table}"))
             await session.execute(text("DELETE FROM credit.facts WHERE kind <> 'dispute'"))
-            for envelope in envelopes:
-                handler = by_type.get(envelope.type)
-                if handler is not None:
-                    await handler(session, envelope)
-                    applied += 1
+        for start in range(0, len(wanted), CHUNK):  # in event-time order, a batch at a time
+            async with sessions() as session, session.begin():
+                await on_facts(session, wanted[start : start + CHUNK], outbox)
+        async with sessions() as session, session.begin():
             leads = [
                 row[0]
                 for row in await session.execute(
                     text("SELECT DISTINCT lead_id FROM credit.facts WHERE kind = 'dispute'")
                 )
             ]
-            for lead_id in leads:
-                await redecide(session, outbox, lead_id)
+            await redecide_all(session, outbox, leads)
         await sweep_once(sessions, outbox, now=utcnow())
         async with sessions() as session, session.begin():
             await session.execute(
@@ -119,4 +120,4 @@ async def replay(settings: Settings) -> ReplayReport:
             )
     finally:
         await engine.dispose()
-    return ReplayReport(events=len(envelopes), applied=applied, leads=int(count or 0))
+    return ReplayReport(events=len(envelopes), applied=len(wanted), leads=int(count or 0))

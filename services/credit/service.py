@@ -1,22 +1,36 @@
-"""Credit's use case: re-decide a lead from all its facts, and when the decision changes
-store a new revision, publish it and book the difference in the ledger — all in the
-caller's transaction."""
+"""Credit's use case: re-decide leads from all their facts, a batch at a time, and for each
+whose decision changes store a new revision, publish it and book the difference in the
+ledger — all in the caller's transaction, in a bounded number of statements per batch.
+
+A decision is taken as of the latest fact about the lead (event time), never earlier than
+its previous decision, or as of the deadline the sweep saw pass (``review_due``): not the
+wall clock, so replaying the same facts gives the same decisions and ledger.
+
+What several leads of a batch share is read once and carried from one lead to the next as
+each is decided, in order: the firm's held meetings credited that month (volume tiers),
+the places taken under its monthly caps (returns, inbound credits per account).
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit import store
 from services.credit.domain.acceptance import return_claim
 from services.credit.domain.contract import Contract
 from services.credit.domain.disputes import SETTLEMENT_RULES
-from services.credit.domain.facts import LeadFacts
+from services.credit.domain.facts import LeadFacts, Received
 from services.credit.domain.policy import ZERO, Decision, claimant, decide, inbound_claim
+from services.credit.store import Cap, LedgerEntry, Place, StoredDecision
+from shared.db import driver_connection
+from shared.events.base import Event
 from shared.events.credit import CreditDecided, CreditState, Reason
 from shared.outbox import Outbox
 
@@ -33,53 +47,233 @@ def _meetings_in(decision: Decision) -> int:
     return sum(1 for r in decision.reasons if r.rule == "meeting.price")
 
 
-async def redecide(
-    session: AsyncSession, outbox: Outbox, lead_id: UUID, *, review_due: datetime | None = None
-) -> CreditDecided | None:
-    """The new decision if it changed (published and booked), else None.
+def _account_of(facts: LeadFacts) -> str:
+    """What an inbound cap counts per: the matched account (its domain before routing
+    carried the account id)."""
+    assert facts.received is not None
+    assert facts.routed is not None
+    return facts.routed.account_id or facts.received.email_domain
 
-    The decision is taken as of the latest fact about the lead (event time), never earlier
-    than the lead's previous decision, or as of ``review_due`` (a deadline the sweep saw
-    pass): not the wall clock, so replaying the same facts gives the same decisions and
-    ledger."""
+
+@dataclass
+class _Shared:
+    """What the batch's leads share, read once, kept current as each is decided."""
+
+    meetings: dict[tuple[str, str], int]  # (firm, period) -> held meetings credited
+    own_meetings: dict[tuple[str, str, UUID], int]  # a lead's share of those
+    places: dict[tuple[Cap, str], list[tuple[datetime, UUID]]]  # (cap, period) -> places
+    held: dict[str, dict[UUID, Place]] = field(default_factory=dict)  # kind -> lead -> place
+
+    def meetings_before(self, firm: str, period: str, lead: UUID) -> int:
+        return self.meetings.get((firm, period), 0) - self.own_meetings.get((firm, period, lead), 0)
+
+    def book_meetings(self, firm: str, period: str, lead: UUID, delta: int) -> None:
+        if delta:
+            self.meetings[(firm, period)] = self.meetings.get((firm, period), 0) + delta
+            key = (firm, period, lead)
+            self.own_meetings[key] = self.own_meetings.get(key, 0) + delta
+
+    def before(self, place: Place | None, lead: UUID) -> int:
+        """Places under the cap that month taken before this lead's (time, then lead id)."""
+        if place is None:
+            return 0
+        cap, at = place
+        return sum(
+            1 for p in self.places.get((cap, f"{at:%Y-%m}"), []) if p[1] != lead and p < (at, lead)
+        )
+
+    def move(self, kind: str, lead: UUID, place: Place | None) -> list[tuple[Cap, datetime, UUID]]:
+        """Record the lead's place; the caps whose later places shifted, from when."""
+        was = self.held.setdefault(kind, {}).get(lead)
+        if was == place:
+            return []
+        for old in (was,) if was else ():
+            key = (old[0], f"{old[1]:%Y-%m}")
+            self.places[key] = [p for p in self.places.get(key, []) if p[1] != lead]
+        if place is not None:
+            key = (place[0], f"{place[1]:%Y-%m}")
+            self.places[key] = sorted([*self.places.get(key, []), (place[1], lead)])
+            self.held[kind][lead] = place
+        else:
+            self.held[kind].pop(lead, None)
+        moved = [(p[0], p[1], lead) for p in (was, place) if p is not None]
+        if was is not None and place is not None and was[0] == place[0]:
+            return [(place[0], min(was[1], place[1]), lead)]
+        return moved
+
+
+@dataclass(frozen=True)
+class _Lead:
+    facts: LeadFacts
+    firm: str | None
+    contract: Contract | None
+    latest: StoredDecision | None
+    as_of: datetime
+    returned: Place | None
+    inbound: Place | None
+
+
+@dataclass
+class _Writes:
+    decisions: list[StoredDecision] = field(default_factory=list)
+    next_reviews: list[tuple[UUID, int, datetime | None]] = field(default_factory=list)
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    events: list[tuple[Event, Mapping[str, str] | None]] = field(default_factory=list)
+    places: dict[str, dict[UUID, Place | None]] = field(default_factory=dict)
+    moved: list[tuple[Cap, datetime, UUID]] = field(default_factory=list)
+
+
+def _cap(
+    contract: Contract | None, firm: str | None, kind: str, scope: str, at: datetime | None
+) -> Place | None:
+    if contract is None or firm is None or at is None:
+        return None
+    return Cap(kind, firm, scope), at
+
+
+async def redecide_all(
+    session: AsyncSession,
+    outbox: Outbox,
+    leads: Sequence[UUID],
+    *,
+    review_due: Mapping[UUID, datetime] | None = None,
+    traces: Mapping[UUID, Mapping[str, str]] | None = None,
+) -> list[CreditDecided]:
+    """Re-decide each lead (in order, each once); the new decisions (published and booked).
+    A lead not yet both received and routed is kept and decided once it is."""
+    order = list(dict.fromkeys(leads))
+    if not order:
+        return []
+    conn = await driver_connection(session)
     # Facts of one lead arrive on several topics and may be applied at the same time by
-    # different consumers: under this lock (held to commit) the later transaction reads
+    # different consumers: under its lock (held to commit) the later transaction reads
     # the earlier one's facts, so two half-views never both decide "not yet".
-    await store.lock(session, f"lead:{lead_id}")
-    facts = await store.lead_facts(session, lead_id)
-    if facts.received is None or facts.routed is None:
-        return None  # kept; decided once the lead and its routing are both known
-    latest = await store.latest_decision(session, lead_id)
+    await store.lock(conn, [store.lead_key(lead) for lead in order])
+    all_facts = await store.lead_facts_of(conn, order)
+    ready = [
+        lead for lead in order if all_facts[lead].received is not None and all_facts[lead].routed
+    ]
+    if not ready:
+        return []
+    latest = await store.latest_decisions_of(conn, ready)
+    firms = {lead: _claimant(all_facts[lead]) for lead in ready}
+    contracts = await store.contracts_of(conn, {f for f in firms.values() if f})
+    receipts = {lead: _received(all_facts[lead]) for lead in ready}
+    touches = await store.latest_own_touches(
+        conn,
+        [
+            (lead, receipts[lead], firm, contracts[firm].terms.inbound_lookback_days)
+            for lead, firm in firms.items()
+            if firm in contracts and receipts[lead].submitted_by_firm is None
+        ],
+    )
+    prepared = [
+        _prepare(
+            replace(all_facts[lead], touches=(touches[lead],) if lead in touches else ()),
+            firms[lead],
+            contracts.get(firms[lead] or ""),
+            latest.get(lead),
+            (review_due or {}).get(lead),
+        )
+        for lead in ready
+    ]
+    shared = await _read_shared(conn, prepared)
+    writes = _Writes()
+    totals = await store.ledger_totals_of(conn, ready)
+    decided = []
+    for lead in prepared:
+        event = _decide(lead, shared, totals, writes, (traces or {}).get(lead.facts.lead_id))
+        if event is not None:
+            decided.append(event)
+    await _write(conn, session, outbox, writes)
+    return decided
+
+
+def _received(facts: LeadFacts) -> Received:
+    assert facts.received is not None
+    return facts.received
+
+
+def _claimant(facts: LeadFacts) -> str | None:
+    assert facts.received is not None
+    assert facts.routed is not None
+    return claimant(facts.received, facts.routed)
+
+
+def _prepare(
+    facts: LeadFacts,
+    firm: str | None,
+    contract: Contract | None,
+    latest: StoredDecision | None,
+    review_due: datetime | None,
+) -> _Lead:
     times = (latest_fact_time(facts), latest.decided_at if latest else None, review_due)
     as_of = max(t for t in times if t is not None)
-    routed = facts.routed
-    firm = claimant(facts.received, routed)
-    contract = await store.current_contract(session, firm) if firm else None
-    if contract is not None and firm is not None:
-        touches = await store.touches_bearing_on(session, facts.received, firm, contract.terms)
-        facts = replace(facts, touches=touches)
-    earlier = await store.meetings_credited(session, firm, f"{as_of:%Y-%m}", lead_id) if firm else 0
     returned = return_claim(facts, contract.terms) if contract else None
-    returns = _cap(contract, firm, "return", "", returned.occurred_at if returned else None)
-    inbound = _cap(contract, firm, "inbound", _account_of(facts), inbound_claim(facts, contract))
+    return _Lead(
+        facts,
+        firm,
+        contract,
+        latest,
+        as_of,
+        _cap(contract, firm, "return", "", returned.occurred_at if returned else None),
+        _cap(contract, firm, "inbound", _account_of(facts), inbound_claim(facts, contract)),
+    )
+
+
+async def _read_shared(conn: asyncpg.Connection, leads: Sequence[_Lead]) -> _Shared:
+    """The batch's shared counts, read once (under the caps' locks)."""
+    ids = [lead.facts.lead_id for lead in leads]
+    held = {kind: await store.places_of(conn, kind, ids) for kind in ("return", "inbound")}
+    caps = {
+        (place[0], f"{place[1]:%Y-%m}")
+        for lead in leads
+        for place in (lead.returned, lead.inbound)
+        if place is not None
+    }
+    caps |= {(p[0], f"{p[1]:%Y-%m}") for found in held.values() for p in found.values()}
+    await store.lock(conn, [cap.key for cap, _ in caps])
+    firm_periods = {(lead.firm, f"{lead.as_of:%Y-%m}") for lead in leads if lead.firm is not None}
+    meetings, own = await store.meetings_credited_of(conn, firm_periods, ids)
+    return _Shared(meetings, own, await store.claims_of(conn, caps), held)
+
+
+def _decide(
+    lead: _Lead,
+    shared: _Shared,
+    totals: dict[UUID, tuple[Decimal, int]],
+    writes: _Writes,
+    trace: Mapping[str, str] | None,
+) -> CreditDecided | None:
+    facts, firm, contract, latest = lead.facts, lead.firm, lead.contract, lead.latest
+    lead_id = facts.lead_id
+    assert facts.routed is not None
+    period = f"{lead.as_of:%Y-%m}"
     decision = decide(
         facts,
         contract,
-        as_of=as_of,
-        nth_meeting_in_month=earlier + 1,
-        returns_before=await _places_before(session, returns, lead_id),
-        inbound_before=await _places_before(session, inbound, lead_id),
+        as_of=lead.as_of,
+        nth_meeting_in_month=(shared.meetings_before(firm, period, lead_id) if firm else 0) + 1,
+        returns_before=shared.before(lead.returned, lead_id),
+        inbound_before=shared.before(lead.inbound, lead_id),
     )
-    returns = _cap(contract, firm, "return", "", decision.return_claimed_at)
-    await _keep_place(session, "return", lead_id, returns, reviewed=_return_capped(contract))
-    await _keep_place(session, "inbound", lead_id, inbound, reviewed=True)
+    returned = _cap(contract, firm, "return", "", decision.return_claimed_at)
+    for kind, place, reviewed in (
+        ("return", returned, bool(contract and contract.terms.return_cap_per_month is not None)),
+        ("inbound", lead.inbound, True),
+    ):
+        moved = shared.move(kind, lead_id, place)
+        if moved:
+            writes.places.setdefault(kind, {})[lead_id] = place
+            if reviewed:
+                writes.moved += moved
 
     state: CreditState = decision.state
-    booked, _ = await store.ledger_total(session, lead_id)
+    booked, booked_meetings = totals.get(lead_id, (ZERO, 0))
     if booked > ZERO and decision.state in ("void", "not_eligible"):
         state = "reversed"  # it was paid for; the ledger takes it back
     reasons = [Reason(rule=r.rule, sentence=r.sentence) for r in decision.reasons]
-    routing_revision = routed.revision
+    routing_revision = facts.routed.revision
     if latest is not None and (
         latest.state == state
         and latest.amount == decision.amount
@@ -87,10 +281,10 @@ async def redecide(
         and latest.event.get("reasons") == [r.model_dump() for r in reasons]
     ):
         if latest.next_review_at != decision.next_review_at:
-            await store.set_next_review(session, lead_id, latest.revision, decision.next_review_at)
+            writes.next_reviews.append((lead_id, latest.revision, decision.next_review_at))
         return None
     if latest is not None and latest.next_review_at is not None:
-        await store.set_next_review(session, lead_id, latest.revision, None)
+        writes.next_reviews.append((lead_id, latest.revision, None))
     revision = (latest.revision if latest else 0) + 1
     event = CreditDecided(
         lead_id=lead_id,
@@ -102,10 +296,10 @@ async def redecide(
         currency=decision.currency,
         policy_version=decision.policy_version,
         reasons=reasons,
-        decided_at=as_of,
+        decided_at=lead.as_of,
     )
-    session.add(
-        store.CreditDecisionRow(
+    writes.decisions.append(
+        StoredDecision(
             lead_id=lead_id,
             revision=revision,
             routing_revision=routing_revision,
@@ -115,101 +309,82 @@ async def redecide(
             currency=decision.currency,
             policy_version=decision.policy_version,
             contract_version=decision.contract_version,
-            decided_at=as_of,
+            decided_at=lead.as_of,
             event=event.model_dump(mode="json"),
             next_review_at=decision.next_review_at,
         )
     )
     settled_before = {r["rule"] for r in latest.event.get("reasons", [])} if latest else set()
-    await _book(
-        session,
+    entry = _entry(
         event,
         decision,
-        contract_holding_days=(contract.terms.holding_days if contract else 0),
+        booked=(booked, booked_meetings),
+        holding_days=contract.terms.holding_days if contract else 0,
         settles=bool(SETTLEMENT_RULES & ({r.rule for r in reasons} - settled_before)),
+        fallback_firm=latest.firm_id if latest else None,
     )
-    await outbox.add(session, event)
+    if entry is not None:
+        writes.ledger.append(entry)
+        totals[lead_id] = (booked + entry.amount, booked_meetings + entry.meetings)
+        if firm:
+            shared.book_meetings(entry.firm_id, entry.period, lead_id, entry.meetings)
+    writes.events.append((event, trace))
     return event
 
 
-def _account_of(facts: LeadFacts) -> str:
-    """What an inbound cap counts per: the matched account (its domain before routing
-    carried the account id)."""
-    assert facts.received is not None
-    assert facts.routed is not None
-    return facts.routed.account_id or facts.received.email_domain
-
-
-def _return_capped(contract: Contract | None) -> bool:
-    return bool(contract and contract.terms.return_cap_per_month is not None)
-
-
-def _cap(
-    contract: Contract | None, firm: str | None, kind: str, scope: str, at: datetime | None
-) -> tuple[store.Cap, datetime] | None:
-    if contract is None or firm is None or at is None:
-        return None
-    return store.Cap(kind, firm, scope), at
-
-
-async def _places_before(
-    session: AsyncSession, place: tuple[store.Cap, datetime] | None, lead_id: UUID
-) -> int:
-    """How many of the cap's places came before this lead's (0 when it takes none)."""
-    if place is None:
-        return 0
-    await store.lock_claims(session, place[0])
-    return await store.claims_before(session, place[0], place[1], lead_id)
-
-
-async def _keep_place(
-    session: AsyncSession,
-    kind: str,
-    lead_id: UUID,
-    place: tuple[store.Cap, datetime] | None,
-    *,
-    reviewed: bool,
-) -> None:
-    """Keep the lead's place under a cap; when it moves, the later places' counts change,
-    so their decisions are due for review (``reviewed``: only where a cap applies)."""
-    for cap, since in await store.record_claim(session, kind, lead_id, place):
-        if reviewed:
-            await store.lock_claims(session, cap)
-            await store.review_later_claims(session, cap, since, lead_id)
-
-
-async def _book(
-    session: AsyncSession,
+def _entry(
     event: CreditDecided,
     decision: Decision,
     *,
-    contract_holding_days: int,
+    booked: tuple[Decimal, int],
+    holding_days: int,
     settles: bool,
-) -> None:
+    fallback_firm: str | None,
+) -> LedgerEntry | None:
     """The ledger holds the difference: a credit, or a clawback as a negative entry. A
     dispute's settlement is always a line (of 0.00 when the amount stands), so both sides
     see on the statement how it ended."""
-    booked, booked_meetings = await store.ledger_total(session, event.lead_id)
-    delta: Decimal = event.amount - booked
+    delta: Decimal = event.amount - booked[0]
     if delta == ZERO and not settles:
-        return
+        return None
     settlement = next((r for r in reversed(event.reasons) if r.rule in SETTLEMENT_RULES), None)
-    kind = "credit" if delta > 0 else "clawback" if delta < 0 else "settlement"
-    firm = event.firm_id or (await store.lead_firm(session, event.lead_id)) or "unknown"
-    await store.add_ledger_entry(
-        session,
+    return LedgerEntry(
         lead_id=event.lead_id,
         decision_revision=event.revision,
-        firm_id=firm,
-        kind=kind,
+        firm_id=event.firm_id or fallback_firm or "unknown",
+        kind="credit" if delta > 0 else "clawback" if delta < 0 else "settlement",
         amount=delta,
         currency=event.currency,
-        meetings=_meetings_in(decision) - booked_meetings,
+        meetings=_meetings_in(decision) - booked[1],
         period=f"{event.decided_at:%Y-%m}",
         payable_on=(
             decision.payable_on
             if delta > 0 and decision.payable_on
-            else (event.decided_at + timedelta(days=contract_holding_days)).date()
+            else store.payable_after(event.decided_at, holding_days)
         ),
         reason=(settlement or event.reasons[-1]).sentence if event.reasons else event.state,
     )
+
+
+async def _write(
+    conn: asyncpg.Connection, session: AsyncSession, outbox: Outbox, writes: _Writes
+) -> None:
+    for kind, places in writes.places.items():
+        await store.write_places(conn, kind, places)
+    await store.set_next_reviews(conn, writes.next_reviews)
+    await store.add_decisions(conn, writes.decisions)
+    # After the new revisions: the places after a moved one are due for review as their
+    # current decisions stand (a lead of this batch decided before the move included).
+    await store.review_later_places(conn, writes.moved)
+    await store.add_ledger_entries(conn, writes.ledger)
+    await outbox.add_all(session, writes.events)
+
+
+async def redecide(
+    session: AsyncSession, outbox: Outbox, lead_id: UUID, *, review_due: datetime | None = None
+) -> CreditDecided | None:
+    """``redecide_all`` for one lead: its new decision if it changed, else None."""
+    decided = await redecide_all(
+        session, outbox, [lead_id], review_due={lead_id: review_due} if review_due else None
+    )
+    return decided[0] if decided else None

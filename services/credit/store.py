@@ -1,39 +1,23 @@
-"""Credit's tables (schema ``credit``) and the queries of its decision path (facts,
-touches and the review queue, decisions, places under a monthly cap, the ledger), and the
-mapping from stored facts to the domain's ``LeadFacts``. The statement and report reads are in
+"""Credit's decision-path queries, a batch at a time: each read for every lead of a batch
+in one statement (``= ANY``, ``unnest``), each write one statement; sent straight to
+asyncpg in the caller's transaction (``shared.db.driver_connection``). Also the few reads
+of one lead the API needs, and the mapping from stored facts to the domain's
+``LeadFacts``. The tables are in ``tables``; statement and report reads in
 ``report_queries``."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Date,
-    DateTime,
-    Identity,
-    Integer,
-    MetaData,
-    Numeric,
-    String,
-    Table,
-    Text,
-    Uuid,
-    and_,
-    func,
-    select,
-    tuple_,
-    update,
-)
-from sqlalchemy.dialects.postgresql import JSONB, insert
+import asyncpg
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Field, SQLModel
 
 from services.credit.domain.contract import TOUCH_HORIZON_DAYS, Contract, Terms
 from services.credit.domain.facts import (
@@ -45,248 +29,225 @@ from services.credit.domain.facts import (
     StatusEvent,
     Touch,
 )
+from services.credit.tables import SCHEMA, contracts, decisions, facts
+from shared.db import driver_connection
 
-SCHEMA = "credit"
-_metadata = MetaData(schema=SCHEMA)
+__all__ = ["SCHEMA", "contracts", "decisions", "facts"]
 
 
-class CreditDecisionRow(SQLModel, table=True):
-    __tablename__ = "credit_decisions"
-    __table_args__ = {"schema": SCHEMA}
+# --- locks ---------------------------------------------------------------------------
 
-    lead_id: UUID = Field(primary_key=True)
-    revision: int = Field(primary_key=True)
-    routing_revision: int
-    firm_id: str | None = None
-    state: str = Field(max_length=20)
-    amount: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
-    currency: str = Field(max_length=3)
-    policy_version: str
-    contract_version: str | None = None
-    decided_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    event: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
-    # set on the current revision only: when, with no new fact, the decision changes
-    next_review_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+# The keys are locked in the order given (the caller sorts them): the ORDER BY with OFFSET
+# 0 in the subquery keeps the locks from being taken in any other order.
+_LOCK = (
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM "
+    "(SELECT k FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n OFFSET 0) AS s"
+)
+_TRY_LOCK = (
+    "SELECT k FROM (SELECT k FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) "
+    "ORDER BY n OFFSET 0) AS s WHERE pg_try_advisory_xact_lock(hashtextextended(k, 0))"
+)
+
+
+async def lock(conn: asyncpg.Connection, keys: Iterable[str]) -> None:
+    """Transaction-scoped advisory locks on business keys (``domain:…``, ``lead:…``,
+    ``claims:…``), in sorted order so that two transactions never wait on each other in a
+    circle. Every path takes them in the same kinds' order: domains, then leads, then
+    claims."""
+    ordered = sorted(set(keys))
+    if ordered:
+        await conn.fetchval(_LOCK, ordered)
+
+
+async def try_lock(conn: asyncpg.Connection, keys: Iterable[str]) -> set[str]:
+    """The keys whose lock was free now (and is now held); the others are left alone."""
+    ordered = sorted(set(keys))
+    if not ordered:
+        return set()
+    return {r[0] for r in await conn.fetch(_TRY_LOCK, ordered)}
+
+
+def lead_key(lead_id: UUID) -> str:
+    return f"lead:{lead_id}"
+
+
+def domain_key(domain: str) -> str:
+    return f"domain:{domain}"
+
+
+# --- contracts (cached by version: a version is immutable) -----------------------------
+
+_TERMS: dict[tuple[str, int], Terms] = {}
+
+
+async def contracts_of(conn: asyncpg.Connection, firms: Iterable[str]) -> dict[str, Contract]:
+    """Each firm's current contract: one read of the versions, the terms parsed once per
+    version for the life of the process."""
+    wanted = sorted(set(firms))
+    if not wanted:
+        return {}
+    versions = await conn.fetch(
+        "SELECT firm_id, max(version) FROM credit.contracts WHERE firm_id = ANY($1::text[]) "
+        "GROUP BY firm_id",
+        wanted,
     )
-
-
-contracts = Table(
-    "contracts",
-    _metadata,
-    Column("firm_id", String(100), primary_key=True),
-    Column("version", Integer, primary_key=True),
-    Column("terms", JSONB, nullable=False),
-    Column("created_at", DateTime(timezone=True), server_default=func.now()),
-)
-facts = Table(
-    "facts",
-    _metadata,
-    Column("event_id", Uuid, primary_key=True),
-    Column("lead_id", Uuid, nullable=False),
-    Column("kind", String(20), nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("email_domain", String(255)),
-    Column("data", JSONB, nullable=False),
-)
-touches = Table(
-    "touches",
-    _metadata,
-    Column("event_id", Uuid, primary_key=True),
-    Column("firm_id", String(100), nullable=False),
-    Column("email_domain", String(255), nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
-)
-review_queue = Table(
-    "review_queue",
-    _metadata,
-    Column("lead_id", Uuid, primary_key=True),
-    Column("queued_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
-)
-claims = Table(
-    "claims",
-    _metadata,
-    Column("kind", String(20), primary_key=True),  # return | inbound
-    Column("lead_id", Uuid, primary_key=True),
-    Column("firm_id", String(100), nullable=False),
-    Column("scope", String(255), nullable=False),  # '' (the firm's) or an account
-    Column("period", String(7), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-)
-ledger = Table(
-    "ledger",
-    _metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
-    Column("lead_id", Uuid, nullable=False),
-    Column("decision_revision", Integer, nullable=False),
-    Column("firm_id", String(100), nullable=False),
-    Column("kind", String(20), nullable=False),
-    Column("amount", Numeric(12, 2), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("meetings", Integer, nullable=False),
-    Column("period", String(7), nullable=False),
-    Column("payable_on", Date, nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), server_default=func.now()),
-)
-
-
-async def lock(session: AsyncSession, key: str) -> None:
-    """A transaction-scoped advisory lock on a business key (a lead, a domain)."""
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
-
-
-async def try_lock(session: AsyncSession, key: str) -> bool:
-    """The same lock if it is free now; False if another transaction holds it."""
-    return bool(
-        await session.scalar(select(func.pg_try_advisory_xact_lock(func.hashtextextended(key, 0))))
-    )
-
-
-# --- contracts ---------------------------------------------------------------------
+    missing = [(f, v) for f, v in versions if (f, v) not in _TERMS]
+    if missing:
+        rows = await conn.fetch(
+            "SELECT c.firm_id, c.version, c.terms FROM credit.contracts c "
+            "JOIN unnest($1::text[], $2::int[]) AS m(f, v) ON c.firm_id = m.f AND c.version = m.v",
+            [f for f, _ in missing],
+            [v for _, v in missing],
+        )
+        for firm, version, terms in rows:
+            _TERMS[(firm, version)] = Terms.model_validate(terms)
+    return {
+        firm: Contract(firm_id=firm, version=version, terms=_TERMS[(firm, version)])
+        for firm, version in versions
+    }
 
 
 async def current_contract(session: AsyncSession, firm_id: str) -> Contract | None:
-    row = (
-        await session.execute(
-            select(contracts.c.version, contracts.c.terms)
-            .where(contracts.c.firm_id == firm_id)
-            .order_by(contracts.c.version.desc())
-            .limit(1)
-        )
-    ).first()
-    if row is None:
-        return None
-    return Contract(firm_id=firm_id, version=row.version, terms=Terms.model_validate(row.terms))
+    found = await contracts_of(await driver_connection(session), [firm_id])
+    return found.get(firm_id)
 
 
 async def add_contract(session: AsyncSession, firm_id: str, terms: Terms) -> Contract:
     """A new version; earlier versions stay, as decisions name them."""
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"contract:{firm_id}"))))
-    latest = await session.scalar(
-        select(func.max(contracts.c.version)).where(contracts.c.firm_id == firm_id)
+    conn = await driver_connection(session)
+    await lock(conn, [f"contract:{firm_id}"])
+    latest = await conn.fetchval(
+        "SELECT max(version) FROM credit.contracts WHERE firm_id = $1", firm_id
     )
     version = int(latest or 0) + 1
-    await session.execute(
-        contracts.insert().values(
-            firm_id=firm_id, version=version, terms=terms.model_dump(mode="json")
-        )
+    await conn.execute(
+        "INSERT INTO credit.contracts (firm_id, version, terms) VALUES ($1, $2, $3::jsonb)",
+        firm_id,
+        version,
+        terms.model_dump_json(),
     )
     return Contract(firm_id=firm_id, version=version, terms=terms)
 
 
-# --- facts ---------------------------------------------------------------------------
+# --- facts -----------------------------------------------------------------------------
 
 
-async def add_fact(
-    session: AsyncSession,
-    *,
-    event_id: UUID,
-    lead_id: UUID,
-    kind: str,
-    occurred_at: datetime,
-    data: dict[str, Any],
-    email_domain: str | None = None,
-) -> None:
-    await session.execute(
-        insert(facts)
-        .values(
-            event_id=event_id,
-            lead_id=lead_id,
-            kind=kind,
-            occurred_at=occurred_at,
-            email_domain=email_domain,
-            data=data,
-        )
-        .on_conflict_do_nothing()
+@dataclass(frozen=True)
+class FactRow:
+    event_id: UUID
+    lead_id: UUID
+    kind: str  # received, routed, meeting, status, dispute
+    occurred_at: datetime
+    data: Mapping[str, Any]
+    email_domain: str | None = None
+
+
+async def add_facts(conn: asyncpg.Connection, rows: Sequence[FactRow]) -> None:
+    """Keep the facts as they come (a repeat of an event id changes nothing)."""
+    if not rows:
+        return
+    await conn.execute(
+        "INSERT INTO credit.facts (event_id, lead_id, kind, occurred_at, email_domain, data) "
+        "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], "
+        "$5::text[], $6::jsonb[]) ON CONFLICT DO NOTHING",
+        [r.event_id for r in rows],
+        [r.lead_id for r in rows],
+        [r.kind for r in rows],
+        [r.occurred_at for r in rows],
+        [r.email_domain for r in rows],
+        [json.dumps(r.data, separators=(",", ":")) for r in rows],
     )
 
 
-async def add_touch(
-    session: AsyncSession, *, event_id: UUID, firm_id: str, email_domain: str, occurred_at: datetime
-) -> None:
-    await session.execute(
-        insert(touches)
-        .values(
-            event_id=event_id, firm_id=firm_id, email_domain=email_domain, occurred_at=occurred_at
-        )
-        .on_conflict_do_nothing()
+async def add_fact(session: AsyncSession, row: FactRow) -> None:
+    await add_facts(await driver_connection(session), [row])
+
+
+async def add_touches(conn: asyncpg.Connection, touches: Sequence[tuple[UUID, Touch]]) -> None:
+    """(event id, touch) each; a repeat of an event id changes nothing."""
+    if not touches:
+        return
+    await conn.execute(
+        "INSERT INTO credit.touches (event_id, firm_id, email_domain, occurred_at) "
+        "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[]) "
+        "ON CONFLICT DO NOTHING",
+        [event_id for event_id, _ in touches],
+        [t.firm_id for _, t in touches],
+        [t.email_domain for _, t in touches],
+        [t.occurred_at for _, t in touches],
     )
 
 
-async def queue_leads_touch_bears_on(
-    session: AsyncSession, email_domain: str, touched_at: datetime
-) -> int:
-    """Queue for review the leads on the domain a touch at ``touched_at`` can change: the
-    inbound ones (a touch bears only on those) received at or after it, inside the
-    look-back horizon. A lead already queued stays queued once. Returns how many were
-    queued."""
-    leads = select(facts.c.lead_id).where(
-        facts.c.kind == "received",
-        facts.c.email_domain == email_domain,
-        facts.c.occurred_at >= touched_at,
-        facts.c.occurred_at <= touched_at + timedelta(days=TOUCH_HORIZON_DAYS),
-        facts.c.data["firm_id"].astext.is_(None),
+async def queue_leads_touches_bear_on(conn: asyncpg.Connection, touches: Sequence[Touch]) -> int:
+    """Queue for review the leads each touch can change: the inbound leads of its domain
+    received at or after it, inside the look-back horizon. A lead already queued stays
+    queued once. Returns how many were queued."""
+    if not touches:
+        return 0
+    status = await conn.execute(
+        "INSERT INTO credit.review_queue (lead_id) "
+        "SELECT DISTINCT f.lead_id FROM unnest($1::text[], $2::timestamptz[]) AS t(d, at) "
+        "JOIN credit.facts f ON f.kind = 'received' AND f.email_domain = t.d "
+        " AND f.occurred_at >= t.at AND f.occurred_at <= t.at + make_interval(days => $3) "
+        " AND f.data->>'firm_id' IS NULL "
+        "ON CONFLICT DO NOTHING",
+        [t.email_domain for t in touches],
+        [t.occurred_at for t in touches],
+        TOUCH_HORIZON_DAYS,
     )
-    result = await session.execute(
-        insert(review_queue).from_select(["lead_id"], leads).on_conflict_do_nothing()
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(status.split()[-1])
 
 
-async def queued_for_review(session: AsyncSession, limit: int) -> list[UUID]:
+async def queued_for_review(conn: asyncpg.Connection, limit: int) -> list[UUID]:
     """Leads a touch queued for review, oldest first."""
-    rows = await session.execute(
-        select(review_queue.c.lead_id).order_by(review_queue.c.queued_at).limit(limit)
+    rows = await conn.fetch(
+        "SELECT lead_id FROM credit.review_queue ORDER BY queued_at LIMIT $1", limit
     )
     return [r[0] for r in rows]
 
 
-async def take_from_review_queue(session: AsyncSession, lead_id: UUID) -> bool:
-    """Remove the lead from the queue, in the transaction that re-decides it (before it
-    reads the facts: a touch committed later queues it again). False if it was not there."""
-    result = await session.execute(
-        review_queue.delete()
-        .where(review_queue.c.lead_id == lead_id)
-        .returning(review_queue.c.lead_id)
+async def take_from_review_queue(conn: asyncpg.Connection, leads: Sequence[UUID]) -> set[UUID]:
+    """Remove the leads from the queue, in the transaction that re-decides them (before it
+    reads their facts: a touch committed later queues them again). The ones that were
+    there."""
+    rows = await conn.fetch(
+        "DELETE FROM credit.review_queue WHERE lead_id = ANY($1::uuid[]) RETURNING lead_id",
+        list(leads),
     )
-    return result.first() is not None
+    return {r[0] for r in rows}
 
 
-async def touches_bearing_on(
-    session: AsyncSession, received: Received, firm_id: str, terms: Terms
-) -> tuple[Touch, ...]:
-    """The one touch the policy reads for an inbound lead: the firm's own latest on the
-    lead's domain inside the look-back (SP3). Another firm's touches never bear on it, and
-    a lead the firm submitted needs none."""
-    if received.submitted_by_firm is not None:
-        return ()
-    at = received.received_at
-    latest = await session.scalar(
-        select(func.max(touches.c.occurred_at)).where(
-            touches.c.email_domain == received.email_domain,
-            touches.c.firm_id == firm_id,
-            touches.c.occurred_at <= at,
-            touches.c.occurred_at >= at - timedelta(days=terms.inbound_lookback_days),
-        )
+async def latest_own_touches(
+    conn: asyncpg.Connection, wanted: Sequence[tuple[UUID, Received, str, int]]
+) -> dict[UUID, Touch]:
+    """For each (lead, its receipt, its firm, the look-back in days): the one touch the
+    policy reads for an inbound lead — the firm's own latest on the lead's domain inside
+    the look-back (SP3). Another firm's touches never bear on a lead."""
+    if not wanted:
+        return {}
+    rows = await conn.fetch(
+        "SELECT w.lead, (SELECT max(t.occurred_at) FROM credit.touches t "
+        " WHERE t.email_domain = w.d AND t.firm_id = w.f AND t.occurred_at <= w.at "
+        " AND t.occurred_at >= w.at - make_interval(days => w.days)) "
+        "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::int[]) "
+        "AS w(lead, d, f, at, days)",
+        [lead for lead, _, _, _ in wanted],
+        [r.email_domain for _, r, _, _ in wanted],
+        [firm for _, _, firm, _ in wanted],
+        [r.received_at for _, r, _, _ in wanted],
+        [days for _, _, _, days in wanted],
     )
-    return (Touch(firm_id, latest, received.email_domain),) if latest is not None else ()
+    found = {lead: (firm, r.email_domain) for lead, r, firm, _ in wanted}
+    return {lead: Touch(found[lead][0], at, found[lead][1]) for lead, at in rows if at is not None}
 
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-async def lead_facts(session: AsyncSession, lead_id: UUID) -> LeadFacts:
-    """The lead's own facts. Its domain's touches depend on the contract's windows and are
-    read by ``touches_bearing_on`` once the contract is known."""
-    rows = (
-        await session.execute(
-            select(facts.c.kind, facts.c.occurred_at, facts.c.data).where(
-                facts.c.lead_id == lead_id
-            )
-        )
-    ).all()
+def _lead_facts(
+    lead_id: UUID, rows: Iterable[tuple[str, datetime, Mapping[str, Any]]]
+) -> LeadFacts:
     received: Received | None = None
     routed: Routed | None = None
     meetings: list[MeetingEvent] = []
@@ -335,74 +296,140 @@ async def lead_facts(session: AsyncSession, lead_id: UUID) -> LeadFacts:
     )
 
 
+async def lead_facts_of(conn: asyncpg.Connection, leads: Sequence[UUID]) -> dict[UUID, LeadFacts]:
+    """Each lead's own facts (its domain's touches are read once its contract is known)."""
+    rows = await conn.fetch(
+        "SELECT lead_id, kind, occurred_at, data FROM credit.facts "
+        "WHERE lead_id = ANY($1::uuid[]) ORDER BY occurred_at, event_id",
+        list(leads),
+    )
+    grouped: dict[UUID, list[tuple[str, datetime, Mapping[str, Any]]]] = {
+        lead: [] for lead in leads
+    }
+    for lead, kind, occurred_at, data in rows:
+        grouped[lead].append((kind, occurred_at, data))
+    return {lead: _lead_facts(lead, found) for lead, found in grouped.items()}
+
+
+async def lead_facts(session: AsyncSession, lead_id: UUID) -> LeadFacts:
+    return (await lead_facts_of(await driver_connection(session), [lead_id]))[lead_id]
+
+
+# --- decisions ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredDecision:
+    lead_id: UUID
+    revision: int
+    routing_revision: int
+    firm_id: str | None
+    state: str
+    amount: Decimal
+    currency: str
+    policy_version: str
+    contract_version: str | None
+    decided_at: datetime
+    event: dict[str, Any]
+    next_review_at: datetime | None
+
+
+_DECISION_COLUMNS = (
+    "lead_id, revision, routing_revision, firm_id, state, amount, currency, policy_version, "
+    "contract_version, decided_at, event, next_review_at"
+)
+
+
+def _decision(row: Any) -> StoredDecision:
+    return StoredDecision(*row)
+
+
+async def latest_decisions_of(
+    conn: asyncpg.Connection, leads: Sequence[UUID]
+) -> dict[UUID, StoredDecision]:
+    rows = await conn.fetch(
+        f"SELECT DISTINCT ON (lead_id) {_DECISION_COLUMNS} FROM credit.credit_decisions "  # noqa: S608
+        "WHERE lead_id = ANY($1::uuid[]) ORDER BY lead_id, revision DESC",
+        list(leads),
+    )
+    return {r[0]: _decision(r) for r in rows}
+
+
+async def latest_decision(session: AsyncSession, lead_id: UUID) -> StoredDecision | None:
+    return (await latest_decisions_of(await driver_connection(session), [lead_id])).get(lead_id)
+
+
+async def decision_history(session: AsyncSession, lead_id: UUID) -> list[StoredDecision]:
+    conn = await driver_connection(session)
+    rows = await conn.fetch(
+        f"SELECT {_DECISION_COLUMNS} FROM credit.credit_decisions WHERE lead_id = $1 "  # noqa: S608
+        "ORDER BY revision",
+        lead_id,
+    )
+    return [_decision(r) for r in rows]
+
+
+async def decision_count(session: AsyncSession, lead_id: UUID) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(decisions).where(decisions.c.lead_id == lead_id)
+    )
+    return int(count or 0)
+
+
 async def lead_firm(session: AsyncSession, lead_id: UUID) -> str | None:
     """The firm whose credit the lead is about (its current decision's), for partner reads."""
     latest = await latest_decision(session, lead_id)
     return latest.firm_id if latest else None
 
 
-# --- decisions ---------------------------------------------------------------------
-
-DECISIONS: Table = CreditDecisionRow.__table__  # type: ignore[attr-defined]
-
-
-def is_current() -> ColumnElement[bool]:
-    """A decision row no later revision of its lead supersedes."""
-    newer = DECISIONS.alias("newer")
-    return ~(
-        select(newer.c.revision)
-        .where(newer.c.lead_id == DECISIONS.c.lead_id, newer.c.revision > DECISIONS.c.revision)
-        .exists()
+async def add_decisions(conn: asyncpg.Connection, rows: Sequence[StoredDecision]) -> None:
+    if not rows:
+        return
+    await conn.execute(
+        f"INSERT INTO credit.credit_decisions ({_DECISION_COLUMNS}) "  # noqa: S608
+        "SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[], "
+        "$6::numeric[], $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::jsonb[], "
+        "$12::timestamptz[])",
+        [r.lead_id for r in rows],
+        [r.revision for r in rows],
+        [r.routing_revision for r in rows],
+        [r.firm_id for r in rows],
+        [r.state for r in rows],
+        [r.amount for r in rows],
+        [r.currency for r in rows],
+        [r.policy_version for r in rows],
+        [r.contract_version for r in rows],
+        [r.decided_at for r in rows],
+        [json.dumps(r.event, separators=(",", ":")) for r in rows],
+        [r.next_review_at for r in rows],
     )
 
 
-async def latest_decision(session: AsyncSession, lead_id: UUID) -> CreditDecisionRow | None:
-    query = (
-        select(CreditDecisionRow)
-        .where(CreditDecisionRow.lead_id == lead_id)  # type: ignore[arg-type]
-        .order_by(CreditDecisionRow.revision.desc())  # type: ignore[attr-defined]
-        .limit(1)
-    )
-    return (await session.execute(query)).scalars().first()
-
-
-async def decision_history(session: AsyncSession, lead_id: UUID) -> list[CreditDecisionRow]:
-    query = (
-        select(CreditDecisionRow)
-        .where(CreditDecisionRow.lead_id == lead_id)  # type: ignore[arg-type]
-        .order_by(CreditDecisionRow.revision)  # type: ignore[arg-type]
-    )
-    return list((await session.execute(query)).scalars().all())
-
-
-async def set_next_review(
-    session: AsyncSession, lead_id: UUID, revision: int, at: datetime | None
+async def set_next_reviews(
+    conn: asyncpg.Connection, changes: Sequence[tuple[UUID, int, datetime | None]]
 ) -> None:
-    await session.execute(
-        update(CreditDecisionRow)
-        .where(
-            CreditDecisionRow.lead_id == lead_id,  # type: ignore[arg-type]
-            CreditDecisionRow.revision == revision,  # type: ignore[arg-type]
-        )
-        .values(next_review_at=at)
+    """(lead, revision, when) each: when the revision, with no new fact, changes."""
+    if not changes:
+        return
+    await conn.execute(
+        "UPDATE credit.credit_decisions d SET next_review_at = c.at "
+        "FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) AS c(lead, revision, at) "
+        "WHERE d.lead_id = c.lead AND d.revision = c.revision",
+        [lead for lead, _, _ in changes],
+        [revision for _, revision, _ in changes],
+        [at for _, _, at in changes],
     )
 
 
-async def due_for_review(session: AsyncSession, now: datetime, limit: int) -> list[UUID]:
+async def due_for_review(conn: asyncpg.Connection, now: datetime, limit: int) -> list[UUID]:
     """Leads whose current decision changes by ``now`` with no new fact, earliest first."""
-    decisions = DECISIONS
-    rows = await session.execute(
-        select(decisions.c.lead_id)
-        .where(decisions.c.next_review_at <= now)
-        .order_by(decisions.c.next_review_at)
-        .limit(limit)
+    rows = await conn.fetch(
+        "SELECT lead_id FROM credit.credit_decisions WHERE next_review_at <= $1 "
+        "ORDER BY next_review_at LIMIT $2",
+        now,
+        limit,
     )
     return [r[0] for r in rows]
-
-
-async def decision_count(session: AsyncSession, lead_id: UUID) -> int:
-    query = select(func.count()).where(CreditDecisionRow.lead_id == lead_id)  # type: ignore[arg-type]
-    return int(await session.scalar(query) or 0)
 
 
 # --- places under a monthly cap: returns, inbound credits per account ----------------
@@ -417,112 +444,181 @@ class Cap:
     firm_id: str
     scope: str = ""
 
-
-async def lock_claims(session: AsyncSession, cap: Cap) -> None:
-    """Held while a cap's places are counted and recorded, so two leads decided at once
-    each see the other."""
-    await lock(session, f"claims:{cap.kind}:{cap.firm_id}:{cap.scope}")
+    @property
+    def key(self) -> str:
+        return f"claims:{self.kind}:{self.firm_id}:{self.scope}"
 
 
-def _of(cap: Cap) -> ColumnElement[bool]:
-    return and_(
-        claims.c.kind == cap.kind, claims.c.firm_id == cap.firm_id, claims.c.scope == cap.scope
+Place = tuple[Cap, datetime]
+"""A lead's place under a cap: the cap, and the time the place is counted at."""
+
+
+async def claims_of(
+    conn: asyncpg.Connection, wanted: Iterable[tuple[Cap, str]]
+) -> dict[tuple[Cap, str], list[tuple[datetime, UUID]]]:
+    """Every place taken under each (cap, period), in order (time, then lead id)."""
+    keys = sorted(set(wanted), key=lambda k: (k[0].kind, k[0].firm_id, k[0].scope, k[1]))
+    found: dict[tuple[Cap, str], list[tuple[datetime, UUID]]] = {k: [] for k in keys}
+    if not keys:
+        return found
+    rows = await conn.fetch(
+        "SELECT c.kind, c.firm_id, c.scope, c.period, c.at, c.lead_id FROM credit.claims c "
+        "JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS w(k, f, s, p) "
+        "ON c.kind = w.k AND c.firm_id = w.f AND c.scope = w.s AND c.period = w.p "
+        "ORDER BY c.at, c.lead_id",
+        [cap.kind for cap, _ in keys],
+        [cap.firm_id for cap, _ in keys],
+        [cap.scope for cap, _ in keys],
+        [period for _, period in keys],
     )
+    for kind, firm, scope, period, at, lead in rows:
+        found[(Cap(kind, firm, scope), period)].append((at, lead))
+    return found
 
 
-async def claims_before(session: AsyncSession, cap: Cap, at: datetime, lead_id: UUID) -> int:
-    """The places of the cap in ``at``'s month taken before this lead's (event time, then
-    lead id: the same order however the facts arrived)."""
-    total = await session.scalar(
-        select(func.count()).where(
-            _of(cap),
-            claims.c.period == f"{at:%Y-%m}",
-            tuple_(claims.c.at, claims.c.lead_id) < tuple_(at, lead_id),
-        )
+async def places_of(
+    conn: asyncpg.Connection, kind: str, leads: Sequence[UUID]
+) -> dict[UUID, Place]:
+    """The leads' current places under ``kind`` caps."""
+    rows = await conn.fetch(
+        "SELECT lead_id, firm_id, scope, at FROM credit.claims "
+        "WHERE kind = $1 AND lead_id = ANY($2::uuid[])",
+        kind,
+        list(leads),
     )
-    return int(total or 0)
+    return {lead: (Cap(kind, firm, scope), at) for lead, firm, scope, at in rows}
 
 
-async def record_claim(
-    session: AsyncSession, kind: str, lead_id: UUID, place: tuple[Cap, datetime] | None
-) -> list[tuple[Cap, datetime]]:
-    """Keep the lead's place under a ``kind`` cap (or its absence) current. Returns where
-    places moved: each cap touched, from the earliest time whose later places shifted."""
-    old = (
-        await session.execute(
-            select(claims.c.firm_id, claims.c.scope, claims.c.at).where(
-                claims.c.kind == kind, claims.c.lead_id == lead_id
-            )
-        )
-    ).first()
-    was = (Cap(kind, old.firm_id, old.scope), old.at) if old is not None else None
-    if was == place:
-        return []
-    if place is None:
-        await session.execute(
-            claims.delete().where(claims.c.kind == kind, claims.c.lead_id == lead_id)
-        )
-        return [was] if was is not None else []
-    cap, at = place
-    values = {"firm_id": cap.firm_id, "scope": cap.scope, "period": f"{at:%Y-%m}", "at": at}
-    await session.execute(
-        insert(claims)
-        .values(kind=kind, lead_id=lead_id, **values)
-        .on_conflict_do_update(index_elements=[claims.c.kind, claims.c.lead_id], set_=values)
-    )
-    if was is None:
-        return [place]
-    if was[0] == cap:
-        return [(cap, min(at, was[1]))]
-    return [was, place]
-
-
-async def review_later_claims(
-    session: AsyncSession, cap: Cap, since: datetime, lead_id: UUID
+async def write_places(
+    conn: asyncpg.Connection, kind: str, places: Mapping[UUID, Place | None]
 ) -> None:
-    """A place was taken or given up before these: their counts changed, so their current
-    decisions are due for review as of when they were made (the sweep re-decides)."""
-    decisions = DECISIONS
-    await session.execute(
-        decisions.update()
-        .where(
-            decisions.c.lead_id == claims.c.lead_id,
-            is_current(),
-            _of(cap),
-            claims.c.period == f"{since:%Y-%m}",
-            tuple_(claims.c.at, claims.c.lead_id) > tuple_(since, lead_id),
-            claims.c.lead_id != lead_id,
+    """Keep each lead's place under ``kind`` caps as given (None: it takes none)."""
+    gone = [lead for lead, place in places.items() if place is None]
+    kept = [(lead, place) for lead, place in places.items() if place is not None]
+    if gone:
+        await conn.execute(
+            "DELETE FROM credit.claims WHERE kind = $1 AND lead_id = ANY($2::uuid[])", kind, gone
         )
-        .values(next_review_at=decisions.c.decided_at)
+    if kept:
+        await conn.execute(
+            "INSERT INTO credit.claims (kind, lead_id, firm_id, scope, period, at) "
+            "SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], "
+            "$6::timestamptz[]) ON CONFLICT (kind, lead_id) DO UPDATE SET "
+            "firm_id = excluded.firm_id, scope = excluded.scope, period = excluded.period, "
+            "at = excluded.at",
+            kind,
+            [lead for lead, _ in kept],
+            [place[0].firm_id for _, place in kept],
+            [place[0].scope for _, place in kept],
+            [f"{place[1]:%Y-%m}" for _, place in kept],
+            [place[1] for _, place in kept],
+        )
+
+
+async def review_later_places(
+    conn: asyncpg.Connection, moved: Sequence[tuple[Cap, datetime, UUID]]
+) -> None:
+    """For each (cap, since, lead): a place was taken or given up there, so the current
+    decisions of the places after it (in that month) are due for review as of when they
+    were made (their counts changed; the sweep re-decides)."""
+    if not moved:
+        return
+    await conn.execute(
+        "UPDATE credit.credit_decisions d SET next_review_at = d.decided_at "
+        "FROM credit.claims c, unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], "
+        "$5::uuid[]) AS m(k, f, s, since, lead) "
+        "WHERE c.kind = m.k AND c.firm_id = m.f AND c.scope = m.s "
+        " AND c.period = to_char(m.since AT TIME ZONE 'UTC', 'YYYY-MM') "
+        " AND (c.at, c.lead_id) > (m.since, m.lead) AND c.lead_id <> m.lead "
+        " AND d.lead_id = c.lead_id AND NOT EXISTS (SELECT 1 FROM credit.credit_decisions n "
+        "  WHERE n.lead_id = d.lead_id AND n.revision > d.revision)",
+        [cap.kind for cap, _, _ in moved],
+        [cap.firm_id for cap, _, _ in moved],
+        [cap.scope for cap, _, _ in moved],
+        [since for _, since, _ in moved],
+        [lead for _, _, lead in moved],
     )
 
 
-# --- ledger --------------------------------------------------------------------------
+# --- ledger ------------------------------------------------------------------------------
 
 
-async def ledger_total(session: AsyncSession, lead_id: UUID) -> tuple[Decimal, int]:
-    """What the lead has earned so far (amount, meetings), all entries summed."""
-    row = (
-        await session.execute(
-            select(
-                func.coalesce(func.sum(ledger.c.amount), 0),
-                func.coalesce(func.sum(ledger.c.meetings), 0),
-            ).where(ledger.c.lead_id == lead_id)
-        )
-    ).one()
-    return Decimal(row[0]), int(row[1])
-
-
-async def meetings_credited(session: AsyncSession, firm_id: str, period: str, but: UUID) -> int:
-    """Held meetings already credited to the firm in the period, other leads' (for tiers)."""
-    total = await session.scalar(
-        select(func.coalesce(func.sum(ledger.c.meetings), 0)).where(
-            ledger.c.firm_id == firm_id, ledger.c.period == period, ledger.c.lead_id != but
-        )
+async def ledger_totals_of(
+    conn: asyncpg.Connection, leads: Sequence[UUID]
+) -> dict[UUID, tuple[Decimal, int]]:
+    """What each lead has earned so far (amount, meetings), all its entries summed."""
+    rows = await conn.fetch(
+        "SELECT lead_id, sum(amount), sum(meetings) FROM credit.ledger "
+        "WHERE lead_id = ANY($1::uuid[]) GROUP BY lead_id",
+        list(leads),
     )
-    return int(total or 0)
+    totals = {lead: (Decimal("0.00"), 0) for lead in leads}
+    totals.update({lead: (Decimal(amount), int(meetings)) for lead, amount, meetings in rows})
+    return totals
 
 
-async def add_ledger_entry(session: AsyncSession, **values: Any) -> None:
+async def meetings_credited_of(
+    conn: asyncpg.Connection, wanted: Iterable[tuple[str, str]], leads: Sequence[UUID]
+) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str, UUID], int]]:
+    """Held meetings credited to each (firm, period): the totals, and the ``leads``' own
+    shares of them (a lead's tier counts the other leads' meetings only)."""
+    keys = sorted(set(wanted))
+    if not keys:
+        return {}, {}
+    rows = await conn.fetch(
+        "SELECT l.firm_id, l.period, l.lead_id = ANY($3::uuid[]), "
+        " CASE WHEN l.lead_id = ANY($3::uuid[]) THEN l.lead_id END, sum(l.meetings) "
+        "FROM credit.ledger l JOIN unnest($1::text[], $2::text[]) AS w(f, p) "
+        " ON l.firm_id = w.f AND l.period = w.p "
+        "GROUP BY 1, 2, 3, 4",
+        [f for f, _ in keys],
+        [p for _, p in keys],
+        list(leads),
+    )
+    totals: dict[tuple[str, str], int] = dict.fromkeys(keys, 0)
+    own: dict[tuple[str, str, UUID], int] = {}
+    for firm, period, is_ours, lead, meetings in rows:
+        totals[(firm, period)] += int(meetings)
+        if is_ours:
+            own[(firm, period, lead)] = int(meetings)
+    return totals, own
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    lead_id: UUID
+    decision_revision: int
+    firm_id: str
+    kind: str  # credit | clawback | settlement
+    amount: Decimal
+    currency: str
+    meetings: int
+    period: str
+    payable_on: date
+    reason: str
+
+
+async def add_ledger_entries(conn: asyncpg.Connection, entries: Sequence[LedgerEntry]) -> None:
     """Append-only; the (lead, decision revision) key means nothing is booked twice."""
-    await session.execute(insert(ledger).values(**values).on_conflict_do_nothing())
+    if not entries:
+        return
+    await conn.execute(
+        "INSERT INTO credit.ledger (lead_id, decision_revision, firm_id, kind, amount, currency, "
+        "meetings, period, payable_on, reason) SELECT * FROM unnest($1::uuid[], $2::int[], "
+        "$3::text[], $4::text[], $5::numeric[], $6::text[], $7::int[], $8::text[], $9::date[], "
+        "$10::text[]) ON CONFLICT DO NOTHING",
+        [e.lead_id for e in entries],
+        [e.decision_revision for e in entries],
+        [e.firm_id for e in entries],
+        [e.kind for e in entries],
+        [e.amount for e in entries],
+        [e.currency for e in entries],
+        [e.meetings for e in entries],
+        [e.period for e in entries],
+        [e.payable_on for e in entries],
+        [e.reason for e in entries],
+    )
+
+
+def payable_after(at: datetime, days: int) -> date:
+    return (at + timedelta(days=days)).date()

@@ -9,6 +9,7 @@
   with no new fact (``next_review_at``); the sweep re-decides it as of that time — so a
   replay from the topics gives the same answer.
 
+A batch of leads (``BATCH``) is re-decided per transaction (``service.redecide_all``).
 Safe with several credit instances: each lead is re-decided under its advisory lock
 (taken without waiting: a lead another instance or a consumer holds is left to them), and
 its due time is read again under the lock, so no deadline is acted on twice. Durable: the
@@ -22,11 +23,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit import store
-from services.credit.service import redecide
-from shared.db import SessionFactory
+from services.credit.service import redecide_all
+from shared.db import SessionFactory, driver_connection, lost_connection
 from shared.events.envelope import utcnow
 from shared.observability import get_logger
 from shared.outbox import Outbox
@@ -37,81 +39,105 @@ Clock = Callable[[], datetime]
 SWEEP_EVERY_S = 2.0  # when nothing is due a sweep is two index reads
 BATCH = 200
 
-
-async def review_queued_lead(
-    sessions: SessionFactory, outbox: Outbox, lead_id: UUID
-) -> bool | None:
-    """Re-decide one lead a touch queued, in its own transaction: True if its decision
-    changed, False if not, None if it was not (or no longer) ours to review."""
-    async with sessions() as session, session.begin():
-        if not await store.try_lock(session, f"lead:{lead_id}"):
-            return None  # being decided right now; it stays queued for the next sweep
-        if not await store.take_from_review_queue(session, lead_id):
-            return None  # another instance reviewed it
-        return await redecide(session, outbox, lead_id) is not None
+Review = Callable[[AsyncSession, list[UUID]], Awaitable[tuple[set[UUID], int]]]
+"""Re-decide those of the leads still ours to review (in the session's transaction): the
+leads that were (the others: held by someone else, or done meanwhile), and how many
+decisions changed."""
 
 
-async def review_lead(
-    sessions: SessionFactory, outbox: Outbox, lead_id: UUID, now: datetime
-) -> bool | None:
-    """Re-decide one due lead in its own transaction: True if its decision changed, False
-    if not, None if it was not (or no longer) ours to review."""
-    async with sessions() as session, session.begin():
-        if not await store.try_lock(session, f"lead:{lead_id}"):
-            return None  # a consumer or another instance is deciding it right now
-        latest = await store.latest_decision(session, lead_id)
-        due = latest.next_review_at if latest else None
-        if due is None or due > now:
-            return None  # already reviewed, or changed by a newer fact
-        return await redecide(session, outbox, lead_id, review_due=due) is not None
+async def review_queued(
+    session: AsyncSession, outbox: Outbox, leads: list[UUID]
+) -> tuple[set[UUID], int]:
+    """Leads a touch queued: each taken from the queue (before its facts are read: a touch
+    committed later queues it again) and re-decided, unless another transaction holds it."""
+    conn = await driver_connection(session)
+    locked = await store.try_lock(conn, [store.lead_key(lead) for lead in leads])
+    mine = [lead for lead in leads if store.lead_key(lead) in locked]
+    taken = await store.take_from_review_queue(conn, mine)
+    decided = await redecide_all(session, outbox, [lead for lead in mine if lead in taken])
+    return taken, len(decided)
+
+
+async def review_due(
+    session: AsyncSession, outbox: Outbox, leads: list[UUID], now: datetime
+) -> tuple[set[UUID], int]:
+    """Leads whose time came: each re-decided as of its due time, read again under its
+    lock (a newer fact may have decided it meanwhile), unless another holds it."""
+    conn = await driver_connection(session)
+    locked = await store.try_lock(conn, [store.lead_key(lead) for lead in leads])
+    latest = await store.latest_decisions_of(
+        conn, [lead for lead in leads if store.lead_key(lead) in locked]
+    )
+    due = {
+        lead: row.next_review_at
+        for lead, row in latest.items()
+        if row.next_review_at is not None and row.next_review_at <= now
+    }
+    decided = await redecide_all(session, outbox, list(due), review_due=due)
+    return set(due), len(decided)
 
 
 async def sweep_once(
     sessions: SessionFactory, outbox: Outbox, *, now: datetime, batch: int = BATCH
 ) -> int:
     """Review every lead a touch queued, then every lead due by ``now`` (a lead with
-    several passed deadlines is re-decided at each, in order). Returns how many decisions
-    changed."""
+    several passed deadlines is re-decided at each, in order), a batch per transaction.
+    Returns how many decisions changed."""
+
+    async def queued(conn: asyncpg.Connection, limit: int) -> list[UUID]:
+        return await store.queued_for_review(conn, limit)
+
+    async def due(conn: asyncpg.Connection, limit: int) -> list[UUID]:
+        return await store.due_for_review(conn, now, limit)
+
     changed = await _review_all(
-        sessions,
-        store.queued_for_review,
-        lambda lead_id: review_queued_lead(sessions, outbox, lead_id),
-        batch,
+        sessions, queued, lambda s, leads: review_queued(s, outbox, leads), batch
     )
     return changed + await _review_all(
-        sessions,
-        lambda session, limit: store.due_for_review(session, now, limit),
-        lambda lead_id: review_lead(sessions, outbox, lead_id, now),
-        batch,
+        sessions, due, lambda s, leads: review_due(s, outbox, leads, now), batch
     )
 
 
 async def _review_all(
     sessions: SessionFactory,
-    pending: Callable[[AsyncSession, int], Awaitable[list[UUID]]],
-    review: Callable[[UUID], Awaitable[bool | None]],
+    pending: Callable[[asyncpg.Connection, int], Awaitable[list[UUID]]],
+    review: Review,
     batch: int,
 ) -> int:
     """Review ``pending`` leads a batch at a time until none is left but those skipped
-    (held by someone else, or failed: one lead's failure must not stall the others)."""
+    (held by someone else, or failing: one lead's failure must not stall the others; a
+    failing batch is split in halves down to it)."""
     changed = 0
     skipped: set[UUID] = set()
     while True:
         async with sessions() as session:
+            conn = await driver_connection(session)
             found = [
-                lead for lead in await pending(session, batch + len(skipped)) if lead not in skipped
+                lead for lead in await pending(conn, batch + len(skipped)) if lead not in skipped
             ]
         if not found:
             return changed
-        for lead_id in found:
-            try:
-                outcome = await review(lead_id)
-            except Exception as exc:
-                log.warning("credit_review_failed", lead_id=str(lead_id), error=repr(exc))
-                outcome = None
-            if outcome is None:
-                skipped.add(lead_id)
-            changed += bool(outcome)
+        done, n = await _in_halves(sessions, review, found[:batch])
+        changed += n
+        skipped |= set(found[:batch]) - done
+
+
+async def _in_halves(
+    sessions: SessionFactory, review: Review, leads: list[UUID]
+) -> tuple[set[UUID], int]:
+    try:
+        async with sessions() as session, session.begin():
+            return await review(session, leads)
+    except Exception as exc:
+        if lost_connection(exc):
+            raise  # the database went away: the next tick tries again
+        if len(leads) == 1:
+            log.warning("credit_review_failed", lead_id=str(leads[0]), error=repr(exc))
+            return set(), 0
+    middle = len(leads) // 2
+    first, n = await _in_halves(sessions, review, leads[:middle])
+    second, m = await _in_halves(sessions, review, leads[middle:])
+    return first | second, n + m
 
 
 async def run_sweep(

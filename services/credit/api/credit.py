@@ -13,6 +13,7 @@ from services.credit.domain.disputes import open_dispute
 from services.credit.service import redecide
 from shared import audit
 from shared.credentials import AdminCaller, ReadCaller
+from shared.db import driver_connection
 from shared.events.credit import CreditDecided
 from shared.events.envelope import utcnow
 from shared.problems import PROBLEM_RESPONSES, Problem, problem
@@ -21,7 +22,7 @@ from shared.service import runtime_of
 router = APIRouter(prefix="/v1/leads", tags=["credit"], responses=PROBLEM_RESPONSES)
 
 
-def _audited(row: store.CreditDecisionRow | None) -> dict[str, object]:
+def _audited(row: store.StoredDecision | None) -> dict[str, object]:
     if row is None:
         return {}
     return {"revision": row.revision, "state": row.state, "amount": str(row.amount)}
@@ -75,18 +76,20 @@ async def resolve_dispute(
 ) -> CreditOut:
     runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
-        await store.lock(session, f"lead:{lead_id}")
+        await store.lock(await driver_connection(session), [store.lead_key(lead_id)])
         before = await store.latest_decision(session, lead_id)
         if not open_dispute(await store.lead_facts(session, lead_id)):
             detail = "There is no open dispute on this lead to settle."
             raise Problem(409, detail, errors=[{"field": "lead_id", "reason": detail}])
         await store.add_fact(
             session,
-            event_id=uuid4(),
-            lead_id=lead_id,
-            kind="dispute",
-            occurred_at=utcnow(),
-            data={"kind": body.verdict, "comment": body.comment, "by": caller.actor},
+            store.FactRow(
+                uuid4(),
+                lead_id,
+                "dispute",
+                utcnow(),
+                {"kind": body.verdict, "comment": body.comment, "by": caller.actor},
+            ),
         )
         await redecide(session, runtime.outbox, lead_id)
         row = await store.latest_decision(session, lead_id)

@@ -16,6 +16,7 @@ from services.credit.api.firms import as_csv, build_statement
 from services.credit.domain.disputes import dispute_refusal
 from services.credit.service import redecide
 from shared.credentials import PartnerCaller
+from shared.db import driver_connection
 from shared.events.credit import CreditDecided
 from shared.events.envelope import utcnow
 from shared.problems import PROBLEM_RESPONSES, Problem, problem
@@ -28,7 +29,7 @@ class DisputeIn(BaseModel):
     comment: str = Field(min_length=1, max_length=2000)
 
 
-async def _own(request: Request, firm: str, lead_id: UUID) -> store.CreditDecisionRow:
+async def _own(request: Request, firm: str, lead_id: UUID) -> store.StoredDecision:
     async with runtime_of(request).sessions() as session:
         row = await store.latest_decision(session, lead_id)
     if row is None or row.firm_id != firm:
@@ -57,7 +58,7 @@ async def partner_dispute(
 ) -> CreditOut:
     runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
-        await store.lock(session, f"lead:{lead_id}")
+        await store.lock(await driver_connection(session), [store.lead_key(lead_id)])
         row = await store.latest_decision(session, lead_id)
         if row is None or row.firm_id != partner.firm_id:
             raise Problem(404, f"No credit decision for lead {lead_id}.")
@@ -66,11 +67,13 @@ async def partner_dispute(
             raise Problem(409, refusal, errors=[{"field": "lead_id", "reason": refusal}])
         await store.add_fact(
             session,
-            event_id=uuid4(),
-            lead_id=lead_id,
-            kind="dispute",
-            occurred_at=utcnow(),
-            data={"kind": "opened", "comment": body.comment, "by": partner.actor},
+            store.FactRow(
+                uuid4(),
+                lead_id,
+                "dispute",
+                utcnow(),
+                {"kind": "opened", "comment": body.comment, "by": partner.actor},
+            ),
         )
         await redecide(session, runtime.outbox, lead_id)
         row = await store.latest_decision(session, lead_id)

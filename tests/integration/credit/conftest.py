@@ -14,8 +14,10 @@ import pytest
 from sqlalchemy import func, select
 
 from services.credit import store
-from services.credit.consumer import handlers
+from services.credit.consumer import on_facts
 from services.credit.domain.contract import Terms
+from services.credit.tables import ledger
+from shared.consumer import Incoming
 from shared.db import SessionFactory
 from shared.events.activities import MeetingUpdated
 from shared.events.envelope import Envelope
@@ -26,7 +28,6 @@ from shared.outbox import Outbox
 from shared.plumbing_tables import outbox_table
 
 OUTBOX = Outbox(store.SCHEMA, source="/credit")
-HANDLERS = handlers(OUTBOX)
 
 
 @dataclass
@@ -108,10 +109,15 @@ class Firm:
 
 
 async def apply(sessions: SessionFactory, *envelopes: Envelope) -> None:
-    """Each fact in its own transaction, as the consumer applies them."""
+    """Each fact in its own transaction (a poll of one), as the consumer applies them."""
     for envelope in envelopes:
-        async with sessions() as session, session.begin():
-            await HANDLERS[envelope.type](session, envelope)
+        await apply_batch(sessions, envelope)
+
+
+async def apply_batch(sessions: SessionFactory, *envelopes: Envelope) -> None:
+    """The facts in one transaction, as the consumer applies a poll's batch."""
+    async with sessions() as session, session.begin():
+        await on_facts(session, [Incoming(e, "test") for e in envelopes], OUTBOX)
 
 
 async def new_firm(sessions: SessionFactory, **terms: Any) -> Firm:
@@ -128,7 +134,7 @@ async def new_lead(sessions: SessionFactory, firm: Firm, at: datetime) -> UUID:
     return lead_id
 
 
-async def current(sessions: SessionFactory, lead_id: UUID) -> store.CreditDecisionRow:
+async def current(sessions: SessionFactory, lead_id: UUID) -> store.StoredDecision:
     async with sessions() as session:
         row = await store.latest_decision(session, lead_id)
     assert row is not None
@@ -142,9 +148,9 @@ async def rules(sessions: SessionFactory, lead_id: UUID) -> list[str]:
 async def ledger_of(sessions: SessionFactory, lead_id: UUID) -> list[tuple[int, Decimal]]:
     async with sessions() as session:
         rows = await session.execute(
-            select(store.ledger.c.decision_revision, store.ledger.c.amount)
-            .where(store.ledger.c.lead_id == lead_id)
-            .order_by(store.ledger.c.id)
+            select(ledger.c.decision_revision, ledger.c.amount)
+            .where(ledger.c.lead_id == lead_id)
+            .order_by(ledger.c.id)
         )
         return [(r[0], r[1]) for r in rows]
 

@@ -16,12 +16,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
 
-from shared.consumer import EventConsumer, per_event, types_of
+from services.credit.consumer import TYPES, handler
+from shared.consumer import EventConsumer
 from shared.db import SessionFactory
 from shared.events.envelope import Envelope
 from shared.kafka import make_consumer, make_producer
 from tests.integration.credit.conftest import (
-    HANDLERS,
+    OUTBOX,
     current,
     ledger_of,
     new_firm,
@@ -71,8 +72,8 @@ async def _consume(  # noqa: PLR0917 - one run of the consumer under test
         name=name,
         topics=[topic],
         schema="credit",
-        handle=per_event(HANDLERS),
-        types=types_of(HANDLERS),
+        handle=handler(OUTBOX),
+        types=TYPES,
         sessions=sessions,
         consumer=kafka,
         dlq_producer=producer,

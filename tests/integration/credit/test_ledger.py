@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from services.credit import report_queries, store
 from services.credit.service import redecide
-from shared.db import SessionFactory
+from services.credit.tables import ledger
+from shared.db import SessionFactory, driver_connection
 from tests.integration.credit.conftest import (
     OUTBOX,
     apply,
@@ -34,11 +35,13 @@ async def test_concurrent_redecides_of_one_lead_book_it_once(sessions: SessionFa
     async with sessions() as session, session.begin():  # the fact, without deciding
         await store.add_fact(
             session,
-            event_id=accepted.id,
-            lead_id=lead,
-            kind="status",
-            occurred_at=MONDAY + timedelta(hours=2),
-            data={"stage": "accepted", "reason_code": None},
+            store.FactRow(
+                accepted.id,
+                lead,
+                "status",
+                MONDAY + timedelta(hours=2),
+                {"stage": "accepted", "reason_code": None},
+            ),
         )
 
     async def one() -> None:
@@ -81,21 +84,12 @@ async def test_a_ledger_entry_for_the_same_revision_is_never_booked_twice(
     sessions: SessionFactory,
 ) -> None:
     lead = uuid4()
-    entry = {
-        "lead_id": lead,
-        "decision_revision": 1,
-        "firm_id": "acme",
-        "kind": "credit",
-        "amount": Decimal("150.00"),
-        "currency": "USD",
-        "meetings": 0,
-        "period": "2026-11",
-        "payable_on": date(2026, 12, 2),
-        "reason": "test",
-    }
+    entry = store.LedgerEntry(
+        lead, 1, "acme", "credit", Decimal("150.00"), "USD", 0, "2026-11", date(2026, 12, 2), "test"
+    )
     for _ in range(2):
         async with sessions() as session, session.begin():
-            await store.add_ledger_entry(session, **entry)
+            await store.add_ledger_entries(await driver_connection(session), [entry])
     assert await ledger_of(sessions, lead) == [(1, Decimal("150.00"))]
 
 
@@ -113,7 +107,7 @@ async def test_a_return_claws_back_with_a_negative_entry_and_the_statement_nets_
     async with sessions() as session:
         lines = await report_queries.statement_lines(session, firm.firm_id, "2026-11")
         kinds = (
-            await session.execute(select(store.ledger.c.kind).where(store.ledger.c.lead_id == lead))
+            await session.execute(select(ledger.c.kind).where(ledger.c.lead_id == lead))
         ).scalars()
         assert list(kinds) == ["credit", "clawback"]
     assert lines[0]["payable_on"] == date(2026, 12, 2)  # 30 days held

@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 from services.credit import store
 from services.credit.domain.contract import Terms
 from services.credit.sweep import sweep_once
-from shared.db import SessionFactory
+from shared.db import SessionFactory, driver_connection
 from shared.events.activities import ActivityLogged
 from tests.integration.credit.conftest import (
     OUTBOX,
@@ -84,12 +84,12 @@ async def test_a_touch_logged_late_but_dated_before_an_inbound_lead_earns_it_cre
     await apply(sessions, touch)
     assert (await current(sessions, lead)).state == "not_eligible"  # queued, not yet reviewed
     async with sessions() as session:
-        assert lead in await store.queued_for_review(session, 10_000)
+        assert lead in await store.queued_for_review(await driver_connection(session), 10_000)
     await sweep_once(sessions, OUTBOX, now=MONDAY)
     assert (await current(sessions, lead)).state == "credited"
     assert "inbound.touch" in await rules(sessions, lead)
     async with sessions() as session:
-        assert lead not in await store.queued_for_review(session, 10_000)
+        assert lead not in await store.queued_for_review(await driver_connection(session), 10_000)
 
 
 async def test_the_as_of_time_never_goes_back(sessions: SessionFactory) -> None:

@@ -13,12 +13,14 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit import store
 from services.credit.domain.contract import TOUCH_HORIZON_DAYS, Terms
-from services.credit.domain.facts import Touch
+from services.credit.domain.facts import LeadFacts, Touch
 from services.credit.domain.policy import decide
-from shared.db import SessionFactory
+from services.credit.tables import touches
+from shared.db import SessionFactory, driver_connection
 from shared.events.envelope import Envelope
 from tests.integration.credit.conftest import apply, new_firm
 
@@ -27,9 +29,22 @@ T0 = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 async def _touch(sessions: SessionFactory, firm_id: str, domain: str, at: datetime) -> None:
     async with sessions() as session, session.begin():
-        await store.add_touch(
-            session, event_id=uuid4(), firm_id=firm_id, email_domain=domain, occurred_at=at
+        await store.add_touches(
+            await driver_connection(session), [(uuid4(), Touch(firm_id, at, domain))]
         )
+
+
+async def _bearing_on(
+    session: AsyncSession, facts: LeadFacts, firm_id: str, terms: Terms
+) -> tuple[Touch, ...]:
+    """What the decision path reads for the lead: its firm's latest own touch inside the
+    look-back, for an inbound lead; nothing for a lead the firm submitted."""
+    assert facts.received is not None
+    if facts.received.submitted_by_firm is not None:
+        return ()
+    wanted = [(facts.lead_id, facts.received, firm_id, terms.inbound_lookback_days)]
+    found = await store.latest_own_touches(await driver_connection(session), wanted)
+    return (found[facts.lead_id],) if facts.lead_id in found else ()
 
 
 def _inbound(envelope: Envelope) -> Envelope:
@@ -47,8 +62,9 @@ async def test_a_touch_queues_only_the_leads_it_can_change(sessions: SessionFact
 
     async def queued_by(touched_at: datetime) -> set[UUID]:
         async with sessions() as session, session.begin():
-            await store.queue_leads_touch_bears_on(session, firm.domain, touched_at)
-            queued = set(await store.queued_for_review(session, 100_000))
+            conn = await driver_connection(session)
+            await store.queue_leads_touches_bear_on(conn, [Touch("x", touched_at, firm.domain)])
+            queued = set(await store.queued_for_review(conn, 100_000))
             await session.rollback()
         return queued & {early_id, late_id, UUID(registered.data["lead_id"])}
 
@@ -63,12 +79,18 @@ async def test_a_lead_queued_twice_is_reviewed_once(sessions: SessionFactory) ->
     await apply(sessions, received)
     lead = UUID(received.data["lead_id"])
     async with sessions() as session, session.begin():
-        first = await store.queue_leads_touch_bears_on(session, firm.domain, T0 - timedelta(1))
-        again = await store.queue_leads_touch_bears_on(session, firm.domain, T0 - timedelta(2))
+        conn = await driver_connection(session)
+        first = await store.queue_leads_touches_bear_on(
+            conn, [Touch("x", T0 - timedelta(1), firm.domain)]
+        )
+        again = await store.queue_leads_touches_bear_on(
+            conn, [Touch("x", T0 - timedelta(2), firm.domain)]
+        )
     assert (first, again) == (1, 0)
     async with sessions() as session, session.begin():
-        assert await store.take_from_review_queue(session, lead)
-        assert not await store.take_from_review_queue(session, lead)
+        conn = await driver_connection(session)
+        assert await store.take_from_review_queue(conn, [lead]) == {lead}
+        assert await store.take_from_review_queue(conn, [lead]) == set()
 
 
 async def test_an_inbound_lead_reads_its_firms_latest_touch_in_the_look_back(
@@ -90,9 +112,7 @@ async def test_an_inbound_lead_reads_its_firms_latest_touch_in_the_look_back(
         for envelope in (inbound, registered):
             facts = await store.lead_facts(session, UUID(envelope.data["lead_id"]))
             assert facts.received is not None
-            found[envelope.data["firm_id"]] = await store.touches_bearing_on(
-                session, facts.received, firm.firm_id, terms
-            )
+            found[envelope.data["firm_id"]] = await _bearing_on(session, facts, firm.firm_id, terms)
     assert [(t.firm_id, (t.occurred_at - T0).days) for t in found[None]] == [(firm.firm_id, -1)]
     assert found[firm.firm_id] == ()  # a lead the firm submitted needs no touch
 
@@ -117,8 +137,8 @@ async def test_the_condensed_touches_decide_as_all_of_them_would(
         everything = tuple(
             Touch(firm_id, at, firm.domain)
             for firm_id, at in await session.execute(
-                select(store.touches.c.firm_id, store.touches.c.occurred_at).where(
-                    store.touches.c.email_domain == firm.domain
+                select(touches.c.firm_id, touches.c.occurred_at).where(
+                    touches.c.email_domain == firm.domain
                 )
             )
         )
@@ -130,9 +150,7 @@ async def test_the_condensed_touches_decide_as_all_of_them_would(
             for envelope in (registered, inbound):
                 facts = await store.lead_facts(session, UUID(envelope.data["lead_id"]))
                 assert facts.received is not None
-                condensed = await store.touches_bearing_on(
-                    session, facts.received, firm.firm_id, terms
-                )
+                condensed = await _bearing_on(session, facts, firm.firm_id, terms)
                 assert len(condensed) <= 1
                 by_all = decide(replace(facts, touches=everything), under, as_of=T0)
                 by_condensed = decide(replace(facts, touches=condensed), under, as_of=T0)

@@ -12,8 +12,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from services.credit import store
 from services.credit.sweep import sweep_once
+from services.credit.tables import ledger
 from shared import credentials
 from shared.db import SessionFactory
 from shared.events.activities import ActivityLogged
@@ -199,10 +199,10 @@ async def test_disputes_settle_with_a_final_state_and_a_ledger_line(
     assert [a for _, a in await ledger_of(sessions, disputed)][-1] == Decimal("0.00")
     async with sessions() as session:
         kinds = await session.scalars(
-            store.ledger.select()
-            .with_only_columns(store.ledger.c.kind)
-            .where(store.ledger.c.lead_id == disputed)
-            .order_by(store.ledger.c.id)
+            ledger.select()
+            .with_only_columns(ledger.c.kind)
+            .where(ledger.c.lead_id == disputed)
+            .order_by(ledger.c.id)
         )
         assert list(kinds) == ["credit", "clawback", "settlement"]
     twice = await credit.client.post(

@@ -1,0 +1,102 @@
+"""Credit's tables (schema ``credit``), declared once, SQLAlchemy Core; created by the
+migrations. The queries are in ``store`` (the decision path) and ``report_queries``
+(statements and reports)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Identity,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    Uuid,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+SCHEMA = "credit"
+metadata = MetaData(schema=SCHEMA)
+TZ = DateTime(timezone=True)
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("firm_id", String(100), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("terms", JSONB, nullable=False),
+    Column("created_at", TZ, server_default=func.now()),
+)
+facts = Table(
+    "facts",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("lead_id", Uuid, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("occurred_at", TZ, nullable=False),
+    Column("email_domain", String(255)),
+    Column("data", JSONB, nullable=False),
+)
+touches = Table(
+    "touches",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("firm_id", String(100), nullable=False),
+    Column("email_domain", String(255), nullable=False),
+    Column("occurred_at", TZ, nullable=False),
+)
+review_queue = Table(
+    "review_queue",
+    metadata,
+    Column("lead_id", Uuid, primary_key=True),
+    Column("queued_at", TZ, server_default=func.now(), nullable=False),
+)
+claims = Table(
+    "claims",
+    metadata,
+    Column("kind", String(20), primary_key=True),  # return | inbound
+    Column("lead_id", Uuid, primary_key=True),
+    Column("firm_id", String(100), nullable=False),
+    Column("scope", String(255), nullable=False),  # '' (the firm's) or an account
+    Column("period", String(7), nullable=False),
+    Column("at", TZ, nullable=False),
+)
+decisions = Table(
+    "credit_decisions",
+    metadata,
+    Column("lead_id", Uuid, primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("routing_revision", Integer, nullable=False),
+    Column("firm_id", String),
+    Column("state", String(20), nullable=False),
+    Column("amount", Numeric(12, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("policy_version", String, nullable=False),
+    Column("contract_version", String),
+    Column("decided_at", TZ, nullable=False),
+    Column("event", JSONB, nullable=False),
+    # set on the current revision only: when, with no new fact, the decision changes
+    Column("next_review_at", TZ),
+)
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("lead_id", Uuid, nullable=False),
+    Column("decision_revision", Integer, nullable=False),
+    Column("firm_id", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("amount", Numeric(12, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("meetings", Integer, nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("payable_on", Date, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", TZ, server_default=func.now()),
+)
