@@ -1,6 +1,6 @@
-"""Referral reports (DESIGN.md sticking point 9): the daily referral report and the weekly
-summary of one firm, for ops (any firm) and for the firm itself through its partner key
-(its own only). Thin: parse the day, load the firm's leads, call the pure builder."""
+"""Referral reports (sticking point 9, docs/design.md): the daily referral report and the
+weekly summary of one firm, for ops (any firm) and for the firm itself through its partner
+key (its own only). Thin: parse the day, load the firm's leads, call the pure builder."""
 
 from __future__ import annotations
 

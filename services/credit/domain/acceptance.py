@@ -1,4 +1,4 @@
-"""Whether sales took the lead (DESIGN.md sticking points 5 and 9): accepted in time,
+"""Whether sales took the lead (sticking points 5 and 9, docs/design.md): accepted in time,
 accepted by silence when the N business days pass, or returned with a reason inside the
 return window — and a cap on returns per month. Pure: facts, terms, the as-of time and
 how many of the firm's returns came earlier that month in; the lead's part out."""

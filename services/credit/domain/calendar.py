@@ -1,7 +1,7 @@
-"""Business days for the contract's deadlines (SP5: "sales must accept or reject within N
-business days"): weekends and the public holidays of the contract's country, counted in
-the contract's time zone. The holiday tables are the ``holidays`` package's data: no I/O,
-so a deadline is a pure function of its inputs."""
+"""Business days for the contract's deadlines (SP5, docs/design.md: "sales must accept or
+reject within N business days"): weekends and the public holidays of the contract's
+country, counted in the contract's time zone. The holiday tables are the ``holidays``
+package's data: no I/O, so a deadline is a pure function of its inputs."""
 
 from __future__ import annotations
 

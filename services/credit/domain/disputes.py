@@ -1,6 +1,6 @@
-"""Disputes (sticking point 8): sales flags a meeting as bad, or the firm contests a
-decision; ops settles it. Pure: the lead's facts in, whether a dispute is open and how
-the last one was settled out.
+"""Disputes (sticking point 8, docs/design.md): sales flags a meeting as bad, or the firm
+contests a decision; ops settles it. Pure: the lead's facts in, whether a dispute is open
+and how the last one was settled out.
 
 What the verdicts mean, for the firm: **upheld** — what was contested stands against the
 firm (sales' flag stands, so the meeting earns nothing; the contested decision stands);

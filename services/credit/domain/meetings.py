@@ -1,6 +1,6 @@
-"""One meeting's outcome from its history (sticking points 6, 7, 8). Pure: the events,
-the terms, the as-of time and ops' latest verdict in; the outcome, its reason, when it
-earned its credit and when (with no new fact) it would change out."""
+"""One meeting's outcome from its history (sticking points 6, 7, 8, docs/design.md). Pure:
+the events, the terms, the as-of time and ops' latest verdict in; the outcome, its reason,
+when it earned its credit and when (with no new fact) it would change out."""
 
 from __future__ import annotations
 

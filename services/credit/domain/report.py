@@ -1,8 +1,9 @@
-"""The firm's referral reports (DESIGN.md sticking point 9): a daily list of referrals and
-a weekly summary — touches logged, leads sent, accepted, rejected with reasons (the
-feedback the firm needs to improve: each reason code, its count and what it means),
-meetings booked / held / no-show, credited and amount. Pure: a function of each lead's
-facts and current decision over an event-time window; no I/O here. Also its CSV form."""
+"""The firm's referral reports (sticking point 9, docs/design.md): a daily list of
+referrals and a weekly summary — touches logged, leads sent, accepted, rejected with
+reasons (the feedback the firm needs to improve: each reason code, its count and what it
+means), meetings booked / held / no-show, credited and amount. Pure: a function of each
+lead's facts and current decision over an event-time window; no I/O here. Also its CSV
+form."""
 
 from __future__ import annotations
 

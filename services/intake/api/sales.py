@@ -1,6 +1,7 @@
 """Sales and ops (ops token): record a meeting's outcome from the company's side,
-including the bad-meeting flag (sticking point 8). Accepting or rejecting a lead is the
-router's (``POST /v1/leads/{id}/stage``), which keeps the lead's lifecycle and SLA."""
+including the bad-meeting flag (sticking point 8, docs/design.md). Accepting or rejecting
+a lead is the router's (``POST /v1/leads/{id}/stage``), which keeps the lead's lifecycle
+and SLA."""
 
 from __future__ import annotations
 

@@ -3,9 +3,9 @@ fill, content download, email click, webinar registration or attendance), an MQL
 or a firm's activity. Configured per source as plain data (ops sets it); pure.
 
 A rule picks values out of the payload by dotted path (``contact.email``,
-``attendees.0.email``) and may add constants (``static``). Sticking point 2: marketing
-program responses on a firm's accounts become leads the router can share with the firm.
-"""
+``attendees.0.email``) and may add constants (``static``). Sticking point 2
+(docs/design.md): marketing program responses on a firm's accounts become leads the router
+can share with the firm."""
 
 from __future__ import annotations
 

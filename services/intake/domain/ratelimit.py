@@ -1,8 +1,8 @@
 """A token bucket per caller (API key, client IP): ``rate`` requests a second on average,
 bursts up to ``burst``. Pure: the clock is passed in.
 
-Buckets live in the process (DESIGN "intake instances are stateless": with N instances
-behind a balancer a caller may get up to N times the rate; a shared store is the
+Buckets live in the process ("intake instances are stateless", docs/design.md: with N
+instances behind a balancer a caller may get up to N times the rate; a shared store is the
 upgrade path)."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """``Idempotency-Key`` on every POST/PATCH: the same key from the same caller gets the
-same stored answer and has no second effect (DESIGN "nothing lost, nothing doubled").
+same stored answer and has no second effect ("nothing lost, nothing doubled",
+docs/design.md).
 
 Pure ASGI middleware, inside the body size limit. Per (caller, key) a row is claimed
 before the request runs (a concurrent retry meanwhile gets 409 with Retry-After), then

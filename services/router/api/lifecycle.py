@@ -1,7 +1,7 @@
-"""The lead's lifecycle (ops token): sales (or a CRM sync) moves a lead to its next
-stage — accepts or rejects it with a reason code (sticking points 5 and 9), qualifies,
-opens an opportunity, closes it — and anyone in ops reads where it is, how it got
-there and which SLA timers are running."""
+"""The lead's lifecycle (ops token): sales (or a CRM sync) moves a lead to its next stage
+— accepts or rejects it with a reason code (sticking points 5 and 9, docs/design.md),
+qualifies, opens an opportunity, closes it — and anyone in ops reads where it is, how it
+got there and which SLA timers are running."""
 
 from __future__ import annotations
 

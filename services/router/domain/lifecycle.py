@@ -7,8 +7,8 @@ pure functions over them.
   pushed by another system) happened whatever the table says, so it is always kept; it
   moves the lead only forward in the funnel, and says when it came out of order.
 
-Sticking points 5 (acceptance with a reason, inside an SLA) and 6/7 (meetings held,
-no-shows and reschedules) are the stages here. No I/O.
+Sticking points (docs/design.md) 5 (acceptance with a reason, inside an SLA) and 6/7
+(meetings held, no-shows and reschedules) are the stages here. No I/O.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 order; the first that decides wins. ``decide`` is a pure function of (lead, snapshot,
 rule set): same inputs, same decision, same trace.
 
-Sticking points of DESIGN.md implemented here:
+Sticking points (docs/design.md) implemented here:
 1. firm-assigned accounts → flagged ``do_not_market``;
 2. leads on a firm's accounts → flagged ``share_with_firm`` (the firm's cadence is the
    contract's business, downstream);

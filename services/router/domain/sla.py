@@ -1,11 +1,11 @@
 """The acceptance SLA as data, and the timers it sets when a lead is routed.
 
 An owner must accept or reject a routed lead within ``accept_within_minutes`` of their
-business hours (sticking point 5: "sales accepts or rejects, with a reason, within N
-days"). At ``reminder_share`` of it the owner is reminded; at the SLA the owner's
-manager is told (escalation); at ``reassign_share`` of it (2: a second SLA) the lead is
-routed again, to someone else. The SLA comes from the rule that routed the lead, else
-from the owner's team, else from the rule set. No I/O.
+business hours (sticking point 5, docs/design.md: "sales accepts or rejects, with a
+reason, within N days"). At ``reminder_share`` of it the owner is reminded; at the SLA
+the owner's manager is told (escalation); at ``reassign_share`` of it (2: a second SLA)
+the lead is routed again, to someone else. The SLA comes from the rule that routed the
+lead, else from the owner's team, else from the rule set. No I/O.
 """
 
 from __future__ import annotations

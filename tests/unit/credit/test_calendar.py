@@ -1,5 +1,5 @@
-"""Business-day deadlines (SP5): weekends and the contract country's public holidays,
-counted in the contract's time zone."""
+"""Business-day deadlines (SP5, docs/design.md): weekends and the contract country's
+public holidays, counted in the contract's time zone."""
 
 from __future__ import annotations
 

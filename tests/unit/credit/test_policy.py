@@ -1,4 +1,4 @@
-"""Scenario tables for the credit policy, one per sticking point of DESIGN.md (2-10):
+"""Scenario tables for the credit policy, one per sticking point of docs/design.md (2-10):
 facts in, decision and reason out. Dates are event time; ``as_of`` is the clock."""
 
 from __future__ import annotations

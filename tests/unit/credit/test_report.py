@@ -1,4 +1,4 @@
-"""The firm's daily referral report and weekly summary (DESIGN.md sticking point 9):
+"""The firm's daily referral report and weekly summary (sticking point 9, docs/design.md):
 facts in, counts out, in event time."""
 
 from __future__ import annotations

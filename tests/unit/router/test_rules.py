@@ -1,7 +1,7 @@
 # ruff: noqa: E501  (tables read best one case per line)
 """The routing engine, table-driven: each rule of the default rule set, the account
 hierarchy, free-mail and disposable addresses, ties, inactive, out-of-office and
-at-capacity owners, and the sticking points of DESIGN.md that touch routing (1-4, 10)."""
+at-capacity owners, and the sticking points of docs/design.md that touch routing (1-4, 10)."""
 
 from __future__ import annotations
 
