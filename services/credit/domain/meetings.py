@@ -68,7 +68,9 @@ def meeting_outcome(  # noqa: PLR0911 - one outcome per meeting rule
     report_within = timedelta(hours=terms.no_show_report_hours)
     flagged = [e for e in ordered if e.status == "flagged_bad"]
     held = [e for e in ordered if e.status == "held"]
-    moved = [e for e in ordered if e.status in MOVED_BY_SALES]
+    # Only the company's side can say its sales team moved a meeting (SP7): a firm's own
+    # report of it would be the firm paying itself.
+    moved = [e for e in ordered if e.status in MOVED_BY_SALES and e.reported_by != "firm"]
     if flagged:
         return _flag(flagged, settled)
     if held:
@@ -79,6 +81,11 @@ def meeting_outcome(  # noqa: PLR0911 - one outcome per meeting rule
         )
     if moved and terms.sales_move_keeps_credit:
         return _moved_by_sales(moved[0])
+    ordered = [e for e in ordered if not (e.status in MOVED_BY_SALES and e.reported_by == "firm")]
+    if not ordered:
+        return MeetingResult(
+            "pending", Reason("meeting.booked", "The meeting is booked and not yet held.")
+        )
     last = ordered[-1]
     if last.status in MOVED_BY_SALES:
         return _moved_by_sales(last)

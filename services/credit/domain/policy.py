@@ -27,8 +27,9 @@ from services.credit.domain.reasons import Reason
 from shared.events.credit import CreditState
 
 # .5: the claimant's facts only (no cross-firm conflicts), inbound channels, sources and
-# cap, disputes that settle (also of not-eligible decisions), sales' move keeps credit
-POLICY_VERSION = "credit-2026.12.5"
+# cap, disputes that settle (also of not-eligible decisions), sales' move keeps credit;
+# .6: a sales move counts only from the company's side; a customer account says so
+POLICY_VERSION = "credit-2026.12.6"
 ZERO = Decimal("0.00")
 
 __all__ = ["POLICY_VERSION", "ZERO", "Decision", "Reason", "claimant", "decide", "inbound_claim"]
@@ -72,23 +73,20 @@ def _final(  # noqa: PLR0917 - a decision with its one closing reason
     )
 
 
-def _gate(  # noqa: PLR0911 - one early answer per rule reads best as a flat list
-    facts: LeadFacts, contract: Contract | None, inbound_before: int
-) -> Decision | list[Reason]:
-    """Whether the lead can earn the firm anything at all (SP3, SP4, SP5, SP10): a final
-    decision, or the notes gathered on the way through."""
-    received, routed = facts.received, facts.routed
-    if received is None or routed is None:
-        firm = received.submitted_by_firm if received else None
-        return _final(
-            "pending",
-            firm or (routed.firm_id if routed else None),
-            "facts.awaiting",
-            "Waiting for the lead's registration and routing decision.",
-            contract,
-        )
+def _no_claim(received: Received, routed: Routed, contract: Contract | None) -> Decision | None:
+    """Why the lead has no firm it can earn (SP4 customers, the account's assignment, the
+    contract), or None."""
     firm = claimant(received, routed)
     where = f"account {routed.account_name}" if routed.account_name else "no matched account"
+    if routed.customer and routed.firm_id is None:  # SP4: the router kept the firm off it
+        return _final(
+            "not_eligible",
+            firm,
+            "customer.excluded",
+            f"The lead is on {where}, an existing customer its account manager owns; it "
+            "earns no firm credit.",
+            contract,
+        )
     if firm is None:
         return _final(
             "not_eligible",
@@ -106,6 +104,30 @@ def _gate(  # noqa: PLR0911 - one early answer per rule reads best as a flat lis
         )
     if contract is None:
         return _final("not_eligible", firm, "contract.missing", f"{firm} has no contract on file.")
+    return None
+
+
+def _gate(  # noqa: PLR0911 - one early answer per rule reads best as a flat list
+    facts: LeadFacts, contract: Contract | None, inbound_before: int
+) -> Decision | list[Reason]:
+    """Whether the lead can earn the firm anything at all (SP3, SP4, SP5, SP10): a final
+    decision, or the notes gathered on the way through."""
+    received, routed = facts.received, facts.routed
+    if received is None or routed is None:
+        firm = received.submitted_by_firm if received else None
+        return _final(
+            "pending",
+            firm or (routed.firm_id if routed else None),
+            "facts.awaiting",
+            "Waiting for the lead's registration and routing decision.",
+            contract,
+        )
+    refusal = _no_claim(received, routed, contract)
+    if refusal is not None:
+        return refusal
+    firm = claimant(received, routed)
+    assert firm is not None
+    assert contract is not None
     terms = contract.terms
     day = received.received_at.date()
     if day < terms.starts_on:

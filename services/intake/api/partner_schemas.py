@@ -18,10 +18,10 @@ FirmMeetingStatus = Literal[
     "held",
     "no_show",
     "rescheduled_by_prospect",
-    "rescheduled_by_sales",
     "cancelled_by_prospect",
-    "cancelled_by_sales",
 ]
+"""What a firm may report about its meeting. Not that the company's sales team moved or
+cancelled it: that keeps the firm its credit (SP7), so only sales may say so."""
 
 
 class LeadBatchIn(BaseModel):

@@ -250,3 +250,17 @@ async def test_a_booking_reported_after_its_meeting_carries_its_real_time(
     )
     assert after.status_code == 422
     assert after.json()["errors"][0]["field"] == "booked_at"
+
+
+async def test_a_firm_cannot_report_what_sales_did_to_its_meeting(intake: Intake) -> None:
+    _, key = await intake.firm_with_key()
+    booked = await intake.client.post(
+        "/v1/partner/meetings", json={"contact_email": email("sp7")}, headers=key
+    )
+    meeting_id = booked.json()["meeting_id"]
+    for status in ("rescheduled_by_sales", "cancelled_by_sales"):
+        refused = await intake.client.patch(
+            f"/v1/partner/meetings/{meeting_id}", json={"status": status}, headers=key
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["field"] == "status"

@@ -913,3 +913,26 @@ def test_no_reason_names_another_firm() -> None:
     for lead in (inbound, registered):
         decision = decide(lead, contract(**LEAD_ONLY), as_of=T0 + days(8))
         assert all("rival" not in r.sentence for r in decision.reasons), decision.reasons
+
+
+def test_a_firm_cannot_report_that_sales_moved_its_meeting() -> None:
+    """SP7 pays the firm when the company's sales team moved a meeting; a firm's own claim
+    of it is not the company's word (the partner API refuses it too)."""
+    claimed = facts(
+        meetings=(
+            meeting("booked", T0, scheduled=T0 + days(2)),
+            meeting("rescheduled_by_sales", T0 + days(1), scheduled=T0 + days(5)),  # by firm
+            meeting("cancelled_by_prospect", T0 + days(4)),
+        )
+    )
+    decision = decide(claimed, contract(**MEETINGS_ONLY), as_of=T0 + days(10))
+    assert decision.state == "pending"
+    assert "meeting.moved_by_sales" not in [r.rule for r in decision.reasons]
+
+
+def test_a_customer_account_the_router_kept_the_firm_off_says_so() -> None:
+    for by_firm in (True, False):
+        lead = facts(firm=None, customer=True, by_firm=by_firm, channel="web_form")
+        decision = decide(lead, contract(**LEAD_ONLY), as_of=T0 + days(8))
+        assert (decision.state, decision.reasons[-1].rule) == ("not_eligible", "customer.excluded")
+        assert "existing customer" in decision.reasons[-1].sentence
