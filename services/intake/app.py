@@ -17,6 +17,7 @@ from services.intake.edges.limits import PathBodyLimit
 from services.intake.housekeeping import purge_forever
 from services.intake.settings import IntakeSettings, get_intake_settings
 from services.intake.store import SCHEMA
+from services.intake.writer import LeadWriter
 from shared.events.topics import FIRMS_CONTRACTS
 from shared.http import BodySizeLimit
 from shared.service import ConsumerSpec, Runtime, create_service
@@ -30,8 +31,11 @@ def create_app(
     own = intake_settings or get_intake_settings()
 
     async def on_start(runtime: Runtime) -> None:
-        # Stops with the service: the loop watches runtime.stop.
+        # Both stop with the service: their loops watch runtime.stop.
         app.state.housekeeping = asyncio.create_task(purge_forever(runtime, own))
+        writer = LeadWriter(runtime.sessions, runtime.outbox, window=app.state.dedup_window)
+        app.state.lead_writer = writer
+        app.state.lead_writing = asyncio.create_task(writer.run(runtime.stop))
 
     app = create_service(
         name="intake",

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.intake.bulk import Entry
 from services.intake.domain.forms import FormConfig, submission_of
 from services.intake.domain.normalize import normalize
-from services.intake.service import Registered, submit_lead
 from services.intake.tables import forms
 from shared.events.envelope import utcnow
-from shared.outbox import Outbox
 
 
 async def put_form(session: AsyncSession, form_key: str, config: FormConfig) -> None:
@@ -31,23 +30,10 @@ async def get_form(session: AsyncSession, form_key: str) -> FormConfig | None:
     return None if row is None else FormConfig.model_validate(row.config)
 
 
-async def submit_form(
-    session: AsyncSession,
-    outbox: Outbox,
-    *,
-    form_key: str,
-    config: FormConfig,
-    fields: dict[str, Any],
-    window: timedelta,
-) -> Registered:
-    """Raises ``InvalidLead`` for a submission that is not a lead."""
+def form_entry(
+    form_key: str, config: FormConfig, fields: dict[str, Any], *, trace: Mapping[str, str]
+) -> Entry:
+    """The lead a form post brings, to register; raises ``InvalidLead`` for a submission
+    that is not a lead."""
     lead = normalize(submission_of(config, fields))
-    async with session.begin():
-        return await submit_lead(
-            session,
-            outbox,
-            lead,
-            channel="web_form",
-            raw={"form_key": form_key, "fields": fields},
-            window=window,
-        )
+    return Entry(lead, {"form_key": form_key, "fields": fields}, "web_form", trace=trace)

@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import IO, Any
 from uuid import UUID, uuid4
 
+import asyncpg
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
@@ -97,9 +98,18 @@ async def _finish(sessions: SessionFactory, job_id: UUID, status: str, detail: s
         )
 
 
-def _refused_value(error: DBAPIError) -> bool:
+_REFUSED = (DBAPIError, asyncpg.PostgresError)
+
+
+def _refused_value(error: Exception) -> bool:
     """SQLSTATE class 22, a data exception: one of the values, not the database, is bad."""
-    return str(getattr(error.orig, "sqlstate", None) or "").startswith("22")
+    found = getattr(error, "orig", None) or error
+    return str(getattr(found, "sqlstate", None) or "").startswith("22")
+
+
+def _why(error: Exception) -> str:
+    found = getattr(error, "orig", None) or error
+    return str(getattr(found, "__cause__", None) or found)
 
 
 async def _store_batch(
@@ -118,22 +128,20 @@ async def _store_batch(
         return await _store_rows(
             sessions, outbox, job_id, rows, window=window, errors_stored=errors_stored
         )
-    except DBAPIError as error:
+    except _REFUSED as error:
         if not _refused_value(error):
             raise
-        log.warning("import_batch_refused", import_id=str(job_id), error=repr(error.orig))
+        log.warning("import_batch_refused", import_id=str(job_id), error=_why(error))
     stored = 0
     for row in rows:
         try:
             stored += await _store_rows(
                 sessions, outbox, job_id, [row], window=window, errors_stored=errors_stored + stored
             )
-        except DBAPIError as error:
+        except _REFUSED as error:
             if not _refused_value(error):
                 raise
-            reason = (
-                f"refused by the database: {getattr(error.orig, '__cause__', None) or error.orig}"
-            )
+            reason = f"refused by the database: {_why(error)}"
             refused = RowResult(row.line, None, (FieldError("row", reason),), {})
             stored += await _store_rows(
                 sessions,

@@ -1,11 +1,12 @@
-"""Intake's channel tables (SQLAlchemy Core, created by migrations 0002-0003): idempotency
-keys, firms and the contract term intake enforces, forms, webhook sources and receipts,
-activities, meetings, imports.
-Leads and their touches are SQLModel rows in ``store.py``. No business rules."""
+"""Intake's tables (schema ``intake``), declared once, SQLAlchemy Core (created by the
+migrations): leads and their repeat touches, idempotency keys, firms and the contract term
+intake enforces, forms, webhook sources and receipts, activities, meetings, imports. No
+business rules; the queries are in ``store`` and the modules of each channel."""
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Integer,
@@ -19,10 +20,43 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from services.intake.store import SCHEMA
-
+SCHEMA = "intake"
 metadata = MetaData(schema=SCHEMA)
 TZ = DateTime(timezone=True)
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("received_at", TZ, nullable=False),
+    Column("channel", String(40), nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("campaign", String(200)),
+    Column("email", String(320), nullable=False, index=True),
+    Column("email_domain", String(255), nullable=False),
+    Column("free_mail", Boolean, nullable=False),
+    Column("name", String(200)),
+    Column("company", String(200)),
+    Column("title", String(200)),
+    Column("phone", String(40)),
+    Column("country", String(2)),
+    Column("raw", JSONB, nullable=False),
+    Column("firm_id", String(100)),
+    Column("company_key", String(200)),
+    Column("disposable", Boolean, nullable=False),
+    Column("dedup_scope", String(500), nullable=False),
+)
+lead_touches = Table(  # a repeat submission of a registered lead (same person, source, window)
+    "lead_touches",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("lead_id", Uuid, nullable=False),
+    Column("received_at", TZ, nullable=False),
+    Column("channel", String(40), nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("campaign", String(200)),
+    Column("raw", JSONB, nullable=False),
+)
 
 idempotency_keys = Table(
     "idempotency_keys",

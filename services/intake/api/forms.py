@@ -18,11 +18,13 @@ from services.intake.api.lead_counts import count, count_registered, refusals_co
 from services.intake.domain.forms import FormConfig, is_bot, origin_allowed
 from services.intake.domain.normalize import InvalidLead
 from services.intake.domain.ratelimit import TokenBuckets, retry_after
-from services.intake.forms import get_form, put_form, submit_form
+from services.intake.forms import form_entry, get_form, put_form
+from services.intake.writer import LeadWriter
 from shared import audit
 from shared.credentials import AdminCaller, ReadCaller
 from shared.problems import Problem
 from shared.service import runtime_of
+from shared.tracing import current_trace_context
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 router = APIRouter(prefix="/v1/forms", tags=["web forms"], responses=INTAKE_ERRORS)
@@ -172,17 +174,8 @@ async def submit(request: Request, form_key: str = FormKey) -> Response:
         if is_bot(config, fields):
             count("web_form", "spam")
         else:
-            runtime = runtime_of(request)
             try:
-                async with runtime.sessions() as session:
-                    registered = await submit_form(
-                        session,
-                        runtime.outbox,
-                        form_key=form_key,
-                        config=config,
-                        fields=fields,
-                        window=request.app.state.dedup_window,
-                    )
+                entry = form_entry(form_key, config, fields, trace=current_trace_context())
             except InvalidLead as exc:
                 raise Problem(
                     422,
@@ -190,6 +183,8 @@ async def submit(request: Request, form_key: str = FormKey) -> Response:
                     errors=[{"field": e.field, "reason": e.reason} for e in exc.errors],
                     headers=_cors(origin),
                 ) from exc
+            writer: LeadWriter = request.app.state.lead_writer
+            registered = await writer.register(entry)
             count_registered("web_form", duplicate=registered.duplicate)
     is_json = request.headers.get("content-type", "").startswith("application/json")
     if config.redirect_url is not None and not is_json:

@@ -9,12 +9,14 @@ from fastapi import APIRouter, Request, status
 from services.intake.api.errors import INTAKE_ERRORS
 from services.intake.api.lead_counts import count_registered, refusals_counted
 from services.intake.api.schemas import LeadAccepted, LeadIn, LeadOut
+from services.intake.bulk import Entry
 from services.intake.domain.normalize import InvalidLead, Submission, normalize
-from services.intake.service import submit_lead
 from services.intake.store import get_lead
+from services.intake.writer import LeadWriter
 from shared.credentials import ReadCaller, SubmitCaller
 from shared.problems import Problem
 from shared.service import runtime_of
+from shared.tracing import current_trace_context
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"], responses=INTAKE_ERRORS)
 
@@ -36,16 +38,9 @@ async def post_lead(body: LeadIn, request: Request, _caller: SubmitCaller) -> Le
             raise Problem(
                 422, str(exc), errors=[{"field": e.field, "reason": e.reason} for e in exc.errors]
             ) from exc
-        runtime = runtime_of(request)
-        async with runtime.sessions() as session, session.begin():
-            registered = await submit_lead(
-                session,
-                runtime.outbox,
-                lead,
-                channel="api",
-                raw=body.model_dump(mode="json"),
-                window=request.app.state.dedup_window,
-            )
+        entry = Entry(lead, body.model_dump(mode="json"), "api", trace=current_trace_context())
+        writer: LeadWriter = request.app.state.lead_writer
+        registered = await writer.register(entry)
     count_registered("api", duplicate=registered.duplicate)
     return LeadAccepted(lead_id=registered.lead_id, duplicate=registered.duplicate)
 

@@ -5,10 +5,11 @@ post is answered but ignored, and a flood from one address gets 429."""
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from sqlalchemy import select
 
-from services.intake.store import LeadRow
+from services.intake.tables import leads as LeadRow
 from shared.db import SessionFactory
 from tests.integration.intake.conftest import Intake, running_intake
 from tests.support.infra import Infra
@@ -30,10 +31,10 @@ async def make_form(intake: Intake, **config: object) -> str:
     return form_key
 
 
-async def stored(sessions: SessionFactory, address: str) -> list[LeadRow]:
+async def stored(sessions: SessionFactory, address: str) -> list[Any]:
     async with sessions() as session:
-        rows = await session.execute(select(LeadRow).where(LeadRow.email == address))  # type: ignore[arg-type]
-    return list(rows.scalars())
+        rows = await session.execute(select(LeadRow).where(LeadRow.c.email == address))
+    return list(rows.all())
 
 
 async def test_a_plain_html_form_post_is_a_lead_and_redirected(

@@ -8,9 +8,8 @@ import secrets
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import col
 
-from services.intake.store import LeadRow
+from services.intake.tables import leads as LeadRow
 from shared.db import SessionFactory
 from tests.integration.intake.conftest import Intake
 
@@ -54,8 +53,10 @@ async def test_a_csv_with_bad_rows_imports_the_good_ones_and_reports_the_bad(
     ]
     async with sessions() as session:
         rows = (
-            await session.execute(select(LeadRow).where(LeadRow.email.like(f"%-{tag}@initech.com")))  # type: ignore[attr-defined]
-        ).scalars()
+            await session.execute(
+                select(LeadRow).where(LeadRow.c.email.like(f"%-{tag}@initech.com"))
+            )
+        ).all()
         by_email = {r.email: r for r in rows}
     assert set(by_email) == {f"pat-{tag}@initech.com", f"kim-{tag}@initech.com"}
     pat = by_email[f"pat-{tag}@initech.com"]
@@ -142,8 +143,8 @@ async def test_a_row_with_a_nul_bad_utf8_or_surplus_fields_is_refused_by_line_al
         (2004, "email", "missing"),
     ]
     async with sessions() as session:
-        mine = col(LeadRow.email).like(f"%-{tag}@initech.com")
-        emails = set((await session.execute(select(col(LeadRow.email)).where(mine))).scalars())
+        mine = LeadRow.c.email.like(f"%-{tag}@initech.com")
+        emails = set((await session.execute(select(LeadRow.c.email).where(mine))).scalars())
     assert len(emails) == 1997
     assert {f"multi-{tag}@initech.com", f"last-{tag}@initech.com"} <= emails
     assert not {f"nul-{tag}@initech.com", f"latin1-{tag}@initech.com"} & emails
@@ -170,6 +171,6 @@ async def test_a_value_the_database_refuses_sinks_only_its_row(
     assert error["reason"].startswith("refused by the database: value too long"), error
     async with sessions() as session:
         stored = await session.scalar(
-            select(func.count()).where(col(LeadRow.email).like(f"%-{tag}@initech.com"))
+            select(func.count()).where(LeadRow.c.email.like(f"%-{tag}@initech.com"))
         )
     assert stored == 2

@@ -7,7 +7,7 @@ import secrets
 
 from sqlalchemy import func, select
 
-from services.intake.store import LeadRow
+from services.intake.tables import leads as LeadRow
 from shared.db import SessionFactory
 from tests.integration.intake.conftest import Intake
 
@@ -19,7 +19,7 @@ def email(tag: str) -> str:
 async def leads_of(sessions: SessionFactory, address: str) -> int:
     async with sessions() as session:
         count = await session.scalar(
-            select(func.count()).select_from(LeadRow).where(LeadRow.email == address)  # type: ignore[arg-type]
+            select(func.count()).select_from(LeadRow).where(LeadRow.c.email == address)
         )
     return int(count or 0)
 
