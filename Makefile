@@ -37,7 +37,7 @@ fmt: $(STAMP)
 
 ## Benchmarks against a stack the script starts itself (see "Benchmarks" in README.md).
 bench: $(STAMP)
-	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.intake_http
 
 ## Chaos run at full size: kills, broker freeze, database restart, then reconcile.
 chaos: $(STAMP)

@@ -58,15 +58,42 @@ async def round_trip_rate(database_url: str, n: int) -> float:
         await conn.close()
 
 
-def print_runs(title: str, rows: Sequence[tuple[str, Sequence[float], str]]) -> None:
-    """One row per metric (name, a value per run, format), with the median of the runs."""
+Figure = float | tuple[float, ...]
+
+
+def _median(values: Sequence[Figure]) -> Figure:
+    if isinstance(values[0], tuple):
+        columns = zip(*(v if isinstance(v, tuple) else (v,) for v in values), strict=True)
+        return tuple(statistics.median(c) for c in columns)
+    return statistics.median(v for v in values if not isinstance(v, tuple))
+
+
+def _cell(value: Figure, fmt: str) -> str:
+    if isinstance(value, tuple):
+        return " / ".join(fmt.format(v) for v in value)
+    return fmt.format(value)
+
+
+def print_runs(
+    title: str, rows: Sequence[tuple[str, Sequence[Figure], str]], *, markdown: bool = False
+) -> None:
+    """One row per metric (name, a value per run, format), with the median of the runs. A
+    value may be a tuple of figures (p50 / p95 / p99, say): the median is taken of each.
+    ``markdown``: also print it as a Markdown table (for the README)."""
     runs = len(rows[0][1])
     table = Table(title=title)
     table.add_column("metric")
     for run in range(runs):
         table.add_column(f"run {run + 1}", justify="right")
     table.add_column("median", justify="right")
+    lines = [
+        "| metric | " + " | ".join(f"run {i + 1}" for i in range(runs)) + " | median |",
+        "|---|" + "---|" * (runs + 1),
+    ]
     for name, values, fmt in rows:
-        cells = [fmt.format(v) for v in values]
-        table.add_row(name, *cells, fmt.format(statistics.median(values)))
+        cells = [_cell(v, fmt) for v in values] + [_cell(_median(values), fmt)]
+        table.add_row(name, *cells)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     Console().print(table)
+    if markdown:
+        print(f"\n{title}\n\n" + "\n".join(lines))
