@@ -47,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import SessionFactory, driver_connection, lost_connection
 from shared.events.envelope import Envelope
-from shared.events.topics import dlq_topic
+from shared.events.topics import dlq_topic, is_bulk
 from shared.observability import (
     CONSUMER_LAG,
     DEAD_LETTERS,
@@ -179,7 +179,7 @@ class EventConsumer:
         while not stop.is_set():
             await self._report_lag()
             try:
-                polled = await self.consumer.getmany(timeout_ms=500)
+                polled = await self._poll()
             except KafkaError as exc:
                 log.warning("consumer_poll_failed", consumer=self.name, error=repr(exc))
                 await asyncio.sleep(1)
@@ -194,6 +194,20 @@ class EventConsumer:
             else:
                 await asyncio.sleep(self._backoff)
                 self._backoff = min(self._backoff * 2, 10.0)
+
+    async def _poll(self) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        """The live lane first: what its partitions hold now, if anything; else whatever
+        comes next on any partition (the bulk lane's, ``shared.events.topics.BULK``, among
+        them). A live event waits behind at most the one bulk batch in hand."""
+        assigned = self.consumer.assignment()
+        live = [tp for tp in assigned if not is_bulk(tp.topic)]
+        polled: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+        if live and len(live) < len(assigned):
+            polled = await self.consumer.getmany(*live, timeout_ms=0)
+            if any(polled.values()):
+                return polled
+        polled = await self.consumer.getmany(timeout_ms=500)
+        return polled
 
     def _parse(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> _Item:
         try:

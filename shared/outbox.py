@@ -24,6 +24,7 @@ import contextlib
 import json
 import zlib
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -67,8 +68,13 @@ def message_headers(
     return [(k, v.encode()) for k, v in stored_headers(envelope, extra).items()]
 
 
-Traced = tuple[Event, Mapping[str, str] | None]
-"""An event to publish and the trace context it is caused in (None: the current one)."""
+class Outgoing(NamedTuple):
+    """An event to publish, the trace context it is caused in (None: the current one), and
+    the topic it goes to (None: its own; a bulk lane's, ``shared.events.topics.in_lane``)."""
+
+    event: Event
+    trace: Mapping[str, str] | None = None
+    topic: str | None = None
 
 
 class Outbox:
@@ -96,12 +102,11 @@ class Outbox:
             session, event.topic.name, event.envelope(self.source), headers=headers, trace=trace
         )
 
-    async def add_all(self, session: AsyncSession, events: Sequence[Traced]) -> list[Envelope]:
+    async def add_all(self, session: AsyncSession, events: Sequence[Outgoing]) -> list[Envelope]:
         """Record many events in one statement (and one wake-up for the relay)."""
-        envelopes = [stamped(event.envelope(self.source), trace) for event, trace in events]
-        await self._write(
-            session, [e.topic.name for e, _ in events], envelopes, [None] * len(envelopes)
-        )
+        envelopes = [stamped(o.event.envelope(self.source), o.trace) for o in events]
+        topics = [o.topic or o.event.topic.name for o in events]
+        await self._write(session, topics, envelopes, [None] * len(envelopes))
         return envelopes
 
     async def add_envelope(

@@ -16,7 +16,9 @@ from shared.events.envelope import utcnow
 from shared.events.topics import (
     ACTIVITIES_LOGGED,
     LEADS_RECEIVED,
+    LEADS_RECEIVED_BULK,
     LEADS_ROUTED,
+    LEADS_ROUTED_BULK,
     LEADS_STATUS,
     MEETINGS_UPDATED,
 )
@@ -25,7 +27,9 @@ from shared.settings import Settings
 
 FACT_TOPICS = [
     LEADS_RECEIVED,
+    LEADS_RECEIVED_BULK,
     LEADS_ROUTED,
+    LEADS_ROUTED_BULK,
     ACTIVITIES_LOGGED,
     MEETINGS_UPDATED,
     LEADS_STATUS,

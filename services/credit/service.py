@@ -30,9 +30,8 @@ from services.credit.domain.facts import LeadFacts, Received
 from services.credit.domain.policy import ZERO, Decision, claimant, decide, inbound_claim
 from services.credit.store import Cap, LedgerEntry, Place, StoredDecision
 from shared.db import driver_connection
-from shared.events.base import Event
 from shared.events.credit import CreditDecided, CreditState, Reason
-from shared.outbox import Outbox
+from shared.outbox import Outbox, Outgoing
 
 
 def latest_fact_time(facts: LeadFacts) -> datetime | None:
@@ -118,7 +117,7 @@ class _Writes:
     decisions: list[StoredDecision] = field(default_factory=list)
     next_reviews: list[tuple[UUID, int, datetime | None]] = field(default_factory=list)
     ledger: list[LedgerEntry] = field(default_factory=list)
-    events: list[tuple[Event, Mapping[str, str] | None]] = field(default_factory=list)
+    events: list[Outgoing] = field(default_factory=list)
     places: dict[str, dict[UUID, Place | None]] = field(default_factory=dict)
     moved: list[tuple[Cap, datetime, UUID]] = field(default_factory=list)
 
@@ -328,7 +327,7 @@ def _decide(
         totals[lead_id] = (booked + entry.amount, booked_meetings + entry.meetings)
         if firm:
             shared.book_meetings(entry.firm_id, entry.period, lead_id, entry.meetings)
-    writes.events.append((event, trace))
+    writes.events.append(Outgoing(event, trace))
     return event
 
 

@@ -44,6 +44,7 @@ async def submit_leads(
     *,
     firm_id: str,
     window: timedelta,
+    bulk: bool,
 ) -> BatchResult:
     results: dict[int, ItemResult] = {}
     good: list[tuple[int, Item]] = []
@@ -69,6 +70,7 @@ async def submit_leads(
             channel="partner",
             firm_id=firm_id,
             window=window,
+            bulk=bulk,
         )
     for (index, _), outcome in zip(good, registered, strict=True):
         results[index] = ItemResult(

@@ -23,11 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.intake.domain.dedup import dedup_scope, window_start
 from services.intake.domain.normalize import NormalizedLead
 from shared.db import driver_connection
-from shared.events.base import Event
 from shared.events.envelope import utcnow
 from shared.events.leads import LeadReceived
 from shared.events.status import LeadDuplicate
-from shared.outbox import Outbox
+from shared.events.topics import LEADS_RECEIVED, in_lane
+from shared.outbox import Outbox, Outgoing
 
 _LOCK_SCOPES = (
     "SELECT count(pg_advisory_xact_lock(h)) FROM "
@@ -70,6 +70,7 @@ class Entry:
     firm_id: str | None = None
     trace: Mapping[str, str] | None = None
     received_at: datetime | None = None
+    bulk: bool = False  # a CSV import's or a partner batch's: the bulk lane
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class Item:
 class _Rows:
     leads: list[tuple[Any, ...]]
     touches: list[tuple[Any, ...]]
-    events: list[tuple[Event, Mapping[str, str] | None]]
+    events: list[Outgoing]
 
 
 async def register(
@@ -137,7 +138,7 @@ def _one(
             firm_id=entry.firm_id,
             received_at=received_at,
         )
-        rows.events.append((duplicate, entry.trace))
+        rows.events.append(Outgoing(duplicate, entry.trace, in_lane(LEADS_RECEIVED, entry.bulk)))
         return Registered(existing, duplicate=True)
     lead_id = uuid4()
     known[scope] = lead_id  # a later entry of this batch is a repeat of this one
@@ -179,7 +180,7 @@ def _one(
         phone=lead.phone,
         country=lead.country,
     )
-    rows.events.append((received, entry.trace))
+    rows.events.append(Outgoing(received, entry.trace, in_lane(LEADS_RECEIVED, entry.bulk)))
     return Registered(lead_id, duplicate=False)
 
 
@@ -191,7 +192,9 @@ async def submit_many(
     channel: str,
     firm_id: str | None = None,
     window: timedelta,
+    bulk: bool = True,
 ) -> list[Registered]:
-    """Inside an open transaction: a batch that came in one way; one result per item."""
-    entries = [Entry(item.lead, item.raw, channel, firm_id) for item in items]
+    """Inside an open transaction: a batch that came in one way (the bulk lane unless
+    told otherwise); one result per item."""
+    entries = [Entry(item.lead, item.raw, channel, firm_id, bulk=bulk) for item in items]
     return await register(session, outbox, entries, window=window)

@@ -22,7 +22,12 @@ from services.router.tables import SCHEMA
 from shared.events.activities import MeetingUpdated
 from shared.events.leads import LeadReceived
 from shared.events.status import LeadStatusChanged
-from shared.events.topics import LEADS_RECEIVED, LEADS_STATUS, MEETINGS_UPDATED
+from shared.events.topics import (
+    LEADS_RECEIVED,
+    LEADS_RECEIVED_BULK,
+    LEADS_STATUS,
+    MEETINGS_UPDATED,
+)
 from shared.service import ConsumerSpec, Runtime, create_service
 from shared.settings import Settings
 
@@ -34,7 +39,7 @@ def _consumers(runtime: Runtime, clock: Clock) -> Sequence[ConsumerSpec]:
     return [
         ConsumerSpec(
             name="router.leads",
-            topics=[LEADS_RECEIVED.name],
+            topics=[LEADS_RECEIVED.name, LEADS_RECEIVED_BULK.name],
             handle=partial(on_leads_received, outbox=outbox, clock=clock),
             types=frozenset({LeadReceived.event_type}),
         ),

@@ -24,6 +24,7 @@ from shared.events.activities import MeetingUpdated
 from shared.events.envelope import Envelope
 from shared.events.leads import LeadReceived
 from shared.events.status import LeadStatusChanged
+from shared.events.topics import is_bulk
 from shared.observability import get_logger
 from shared.outbox import Outbox
 
@@ -35,7 +36,8 @@ async def on_leads_received(
 ) -> None:
     """A poll's new leads, routed together (``service.route_new_leads``)."""
     leads = [(LeadReceived.from_envelope(i.envelope), i.trace) for i in batch]
-    await service.route_new_leads(session, outbox, leads, now=clock())
+    bulk = [lead.lead_id for (lead, _), i in zip(leads, batch, strict=True) if is_bulk(i.topic)]
+    await service.route_new_leads(session, outbox, leads, now=clock(), bulk=bulk)
 
 
 async def on_lead_status_changed(

@@ -31,10 +31,10 @@ from services.router.domain.rules import decide
 from services.router.domain.ruleset import RuleSet
 from shared.db import driver_connection
 from shared.events import routing as ev
-from shared.events.base import Event
 from shared.events.envelope import utcnow
 from shared.events.leads import LeadReceived
-from shared.outbox import Outbox
+from shared.events.topics import LEADS_ROUTED, in_lane
+from shared.outbox import Outbox, Outgoing
 
 LOCK_ATTEMPTS = 3
 
@@ -119,6 +119,7 @@ class Request:
     excluded: frozenset[str] = frozenset()  # owners who may not have it
     previous_owner_id: str | None = None
     trace: Mapping[str, str] | None = field(default=None, compare=False)  # what caused it
+    bulk: bool = False  # a bulk lead's, or an account hand-over's: the bulk lane
 
 
 @dataclass(frozen=True)
@@ -260,9 +261,10 @@ async def route_all(
         ],
     )
     await store.add_decisions(conn, [(d.decision, e) for d, e in zip(decided, events, strict=True)])
-    published: list[tuple[Event, Mapping[str, str] | None]] = []
+    published: list[Outgoing] = []
     for d, event in zip(decided, events, strict=True):
-        published.append((event, d.request.trace))
+        topic = in_lane(LEADS_ROUTED, d.request.bulk)
+        published.append(Outgoing(event, d.request.trace, topic))
         if d.decision.owner is None and d.decision.rule == ruleset.rules[-1].name:
             alert = ev.RoutingAlert(
                 lead_id=event.lead_id,
@@ -272,7 +274,7 @@ async def route_all(
                 detail=event.explanation,
                 raised_at=now,
             )
-            published.append((alert, d.request.trace))
+            published.append(Outgoing(alert, d.request.trace, topic))
     await outbox.add_all(session, published)
     await stages.on_routed_all(
         session,
@@ -312,16 +314,19 @@ async def route_new_leads(
     *,
     ruleset: RuleSet | None = None,
     now: datetime | None = None,
+    bulk: Iterable[UUID] = (),
 ) -> list[ev.LeadRouted]:
     """Revision 1 of each lead's routing, for the leads not routed before (the same lead
-    re-published under another event id is skipped), in order."""
+    re-published under another event id is skipped), in order; the ``bulk`` leads' in the
+    bulk lane."""
+    in_bulk = set(bulk)
     conn = await driver_connection(session)
     new = await store.add_leads(conn, [received for received, _ in leads])
     requests = []
     for received, trace in leads:
         if received.lead_id in new:  # once, however often it is in the batch
             new.discard(received.lead_id)
-            requests.append(Request(received, 1, trace=trace))
+            requests.append(Request(received, 1, trace=trace, bulk=received.lead_id in in_bulk))
     return await route_all(session, outbox, requests, ruleset=ruleset, now=now)
 
 
@@ -349,6 +354,7 @@ async def reroute(
     also_excluded: Iterable[str] = (),
     ruleset: RuleSet | None = None,
     now: datetime | None = None,
+    bulk: bool = False,
 ) -> ev.LeadRouted | None:
     """A new revision of the lead's routing (never an overwrite). ``rejected_by`` is an
     owner who rejected the lead: neither they nor anyone who rejected it before gets it
@@ -366,6 +372,7 @@ async def reroute(
         reason=reason,
         excluded=frozenset(row.rejected_by) | frozenset(also_excluded),
         previous_owner_id=latest.owner_id,
+        bulk=bulk,
     )
     routed = await route_all(session, outbox, [request], ruleset=ruleset, now=now)
     return routed[0]

@@ -135,7 +135,8 @@ async def reroute_account(session: AsyncSession, outbox: Outbox, account_id: str
 
     lead_ids = await store.leads_on_account(session, account_id, REROUTE_LIMIT)
     for lead_id in lead_ids:
-        await service.reroute(session, outbox, lead_id, reason="account_changed")
+        # A hand-over can move many leads: they travel in the bulk lane.
+        await service.reroute(session, outbox, lead_id, reason="account_changed", bulk=True)
     return len(lead_ids)
 
 

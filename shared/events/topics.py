@@ -31,13 +31,28 @@ MEETINGS_UPDATED = Topic(
 CREDITS_DECIDED = Topic(
     "credits.decided", 6, "lead id", "Credit decisions for outside firms, by revision."
 )
+LEADS_RECEIVED_BULK = Topic(
+    "leads.received.bulk",
+    6,
+    "lead id",
+    "The bulk lane of leads.received: CSV imports and partner batches, consumed after the live "
+    "lane has nothing waiting.",
+)
+LEADS_ROUTED_BULK = Topic(
+    "leads.routed.bulk",
+    6,
+    "account id (lead id when unmatched)",
+    "The bulk lane of leads.routed: the routing of bulk leads and of an account hand-over's leads.",
+)
 FIRMS_CONTRACTS = Topic(
     "firms.contracts", 1, "firm id", "Firms' contract changes (the terms other services enforce)."
 )
 
 TOPICS: tuple[Topic, ...] = (
     LEADS_RECEIVED,
+    LEADS_RECEIVED_BULK,
     LEADS_ROUTED,
+    LEADS_ROUTED_BULK,
     LEADS_STATUS,
     ACTIVITIES_LOGGED,
     MEETINGS_UPDATED,
@@ -48,3 +63,19 @@ TOPICS: tuple[Topic, ...] = (
 
 def dlq_topic(topic: str) -> str:
     return f"{topic}.dlq"
+
+
+BULK = ".bulk"
+"""The suffix of a bulk lane's topics: the same events as the live topic, for work that may
+wait (CSV imports, partner batches, re-routing an account hand-over's leads). Consumers
+take the live lane first (``shared.consumer``), so a live lead never queues behind bulk
+work."""
+
+
+def is_bulk(topic: str) -> bool:
+    return topic.endswith(BULK)
+
+
+def in_lane(topic: Topic, bulk: bool) -> str:
+    """The topic's name in the live or the bulk lane."""
+    return f"{topic.name}{BULK}" if bulk else topic.name

@@ -85,7 +85,12 @@ async def post_leads(body: JsonObject, request: Request, partner: PartnerCaller)
         window = request.app.state.dedup_window
         async with runtime.sessions() as session:
             result = await submit_leads(
-                session, runtime.outbox, items, firm_id=partner.firm_id, window=window
+                session,
+                runtime.outbox,
+                items,
+                firm_id=partner.firm_id,
+                window=window,
+                bulk="leads" in body,  # a batch waits behind live leads, a single lead does not
             )
     count("partner", "accepted", result.accepted)
     count("partner", "duplicate", result.duplicate)
