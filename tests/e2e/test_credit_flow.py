@@ -263,6 +263,13 @@ async def test_a_no_show_never_held_ends_void_and_a_dispute_goes_to_ops(demo: St
         assert settled.json()["decision"]["state"] == "credited"
         history = (await client.get(f"{url}/history", headers=auth)).json()["revisions"]
         assert [r["state"] for r in history][-3:] == ["void", "disputed", "credited"]
+        # The settlement is an admin write: in the audit log, and on the lead's timeline.
+        told = (await client.get(f"{urls['ops']}/v1/leads/{lead_id}", headers=auth)).json()
+        said = [e["summary"] for e in told["events"] if e["type"] == "leadflow.audit.entry"]
+        assert said == [
+            "tests (admin) (00000000000000ad) overturned the disputed credit decision: "
+            "Call log shows it."
+        ]
 
 
 async def test_a_meeting_nobody_reports_on_counts_as_held_when_the_window_passes(

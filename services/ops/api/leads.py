@@ -13,7 +13,8 @@ from services.ops import store
 from services.ops.api.reports import Firm, From, Owner, To, refused_as_422
 from services.ops.domain.filters import LEAD_EVENTS, lead_query
 from services.ops.domain.funnel import NO_CAMPAIGN
-from services.ops.domain.timeline import Fact, Timeline, timeline
+from services.ops.domain.timeline import AUDITED, Fact, Timeline, timeline
+from shared import audit
 from shared.credentials import ReadCaller
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
@@ -24,7 +25,8 @@ router = APIRouter(prefix="/v1/leads", tags=["leads"], responses=PROBLEM_RESPONS
 @router.get(
     "/{lead_id}",
     summary="A lead's timeline across services",
-    description="Every event about the lead in the pipeline's order (event time, but a "
+    description="Every event about the lead, and every admin write that changed it (from "
+    "the audit log: who settled its dispute, and how), in the pipeline's order (event time, but a "
     "credit decision, dated as of the lead's facts, after the routing revision it "
     "followed), each with a one-line summary (the routing trace and the credit reasons as "
     "details), and a header saying where the lead stands: stage, owner, account, firm, "
@@ -33,9 +35,15 @@ router = APIRouter(prefix="/v1/leads", tags=["leads"], responses=PROBLEM_RESPONS
 async def lead_timeline(lead_id: UUID, request: Request, _caller: ReadCaller) -> Timeline:
     async with runtime_of(request).sessions() as session:
         logged = await store.lead_events(session, lead_id)
+        changes = await audit.entries(session, audit.AuditQuery(lead_id=lead_id, limit=500))
     if not logged:
         raise Problem(404, f"No events about lead {lead_id}.")
-    return timeline(lead_id, (Fact(e.seq, e.type, e.source, e.time, e.data) for e in logged))
+    facts = [Fact(e.seq, e.type, e.source, e.time, e.data) for e in logged]
+    facts += [
+        Fact(0, AUDITED, f"/{c.service}", c.at, c.model_dump(mode="json", exclude={"id"}))
+        for c in changes
+    ]
+    return timeline(lead_id, facts)
 
 
 class LeadList(BaseModel):

@@ -197,7 +197,25 @@ def _reassigned(d: Data) -> str:
     )
 
 
+AUDITED = "leadflow.audit.entry"
+"""An admin write that changed the lead (from the audit log, not an event): a timeline
+line of its own, saying who did it."""
+
+ACTIONS = {
+    "dispute.upheld": "upheld the disputed credit decision",
+    "dispute.overturned": "overturned the disputed credit decision",
+}
+
+
+def _audited(d: Data) -> str:
+    action = _s(d, "action")
+    said = ACTIONS.get(action, action)
+    comment = (d.get("after") or {}).get("comment") if isinstance(d.get("after"), Mapping) else None
+    return f"{_s(d, 'actor')} {said}" + (f": {comment}" if comment else "") + "."
+
+
 SUMMARIES: dict[str, Callable[[Data], str]] = {
+    AUDITED: _audited,
     "leadflow.lead.received.v1": _received,
     "leadflow.lead.duplicate.v1": _duplicate,
     "leadflow.lead.routed.v1": _routed,

@@ -406,3 +406,25 @@ def test_a_credit_decision_whose_routing_is_not_logged_keeps_its_own_time() -> N
         Fact(4, "leadflow.credit.decided.v1", "/credit", T0, {"revision": "x"}),
     ]
     assert told(*facts) == [("received", 0), ("decided", 1), ("decided", 0), ("routed", 1)]
+
+
+def test_an_admin_write_that_changed_the_lead_is_a_line_saying_who() -> None:
+    from services.ops.domain.timeline import AUDITED
+
+    settled = Fact(
+        0,
+        AUDITED,
+        "/credit",
+        datetime(2026, 11, 21, 9, tzinfo=UTC),
+        {
+            "action": "dispute.overturned",
+            "actor": "Ops Ana (0123456789abcdef)",
+            "entity_type": "lead",
+            "after": {"state": "credited", "comment": "the meeting was real"},
+        },
+    )
+    told = timeline(uuid4(), [settled])
+    assert told.events[0].service == "credit"
+    assert told.events[0].summary == (
+        "Ops Ana (0123456789abcdef) overturned the disputed credit decision: the meeting was real."
+    )
