@@ -16,7 +16,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.observability import HTTP_LATENCY, HTTP_REQUESTS
-from shared.problems import PROBLEM_JSON
+from shared.problems import send_problem
 from shared.tracing import server_span_context, tracer
 
 
@@ -65,37 +65,7 @@ class BodySizeLimit:
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         detail = f"The request body is larger than {self.max_bytes} bytes."
-        await _send_problem(scope, send, 413, title="Payload too large", detail=detail)
-
-
-async def _send_problem(
-    scope: Scope,
-    send: Send,
-    status: int,
-    *,
-    title: str,
-    detail: str,
-    errors: list[dict[str, str]] | None = None,
-    extra_headers: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    """A problem document from below FastAPI (middleware answers before any route runs)."""
-    document: dict[str, Any] = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": scope["path"],
-    }
-    if errors:
-        document["errors"] = errors
-    body = json.dumps(document).encode()
-    headers = [
-        (b"content-type", PROBLEM_JSON.encode()),
-        (b"content-length", str(len(body)).encode()),
-        *(extra_headers or []),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+        await send_problem(scope, send, 413, detail)
 
 
 _NUL = "\x00"
@@ -264,13 +234,8 @@ class NulGuard:
     @staticmethod
     async def _refuse(scope: Scope, send: Send, field: str) -> None:
         reason = "contains a NUL character"
-        await _send_problem(
-            scope,
-            send,
-            422,
-            title="Invalid input",
-            detail=f"{field}: {reason}",
-            errors=[{"field": field, "reason": reason}],
+        await send_problem(
+            scope, send, 422, f"{field}: {reason}", errors=[{"field": field, "reason": reason}]
         )
 
 
@@ -289,19 +254,23 @@ class BacklogGuard:
         if scope["type"] == "http" and scope["method"] in self.WRITES:
             runtime = getattr(scope["app"].state, "runtime", None)
             if runtime is not None and runtime.outbox_backlog > self.max_backlog:
-                await _send_problem(
+                await send_problem(
                     scope,
                     send,
                     503,
-                    title="Service unavailable",
-                    detail="Events are waiting for the broker; nothing was stored. Retry shortly.",
-                    extra_headers=[(b"retry-after", b"10")],
+                    "Events are waiting for the broker; nothing was stored. Retry shortly.",
+                    headers=[(b"retry-after", b"10")],
                 )
                 return
         await self.app(scope, receive, send)
 
 
-class RequestMetrics:
+class ObservedRequests:
+    """Each request in a server span (a child of the caller's ``traceparent`` if it sent
+    one: the events the request publishes carry this span's context, ``shared.tracing``)
+    and in the request metrics, by route and status. One layer for both: the answer's
+    status is captured once."""
+
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
@@ -310,38 +279,8 @@ class RequestMetrics:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        status = 500
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            HTTP_REQUESTS.labels(self.service, scope["method"], path, str(status)).inc()
-            HTTP_LATENCY.labels(self.service, scope["method"], path).observe(
-                time.perf_counter() - started
-            )
-
-
-class TraceRequests:
-    """Each request in a server span, child of the caller's ``traceparent`` if it sent one;
-    the events the request publishes carry this span's context (``shared.tracing``)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
         method = scope["method"]
+        started = time.perf_counter()
         status = 500
 
         async def capture(message: Message) -> None:
@@ -358,8 +297,13 @@ class TraceRequests:
             try:
                 await self.app(scope, receive, capture)
             finally:
+                route = getattr(scope.get("route"), "path", None)
+                path = route or "unmatched"
+                HTTP_REQUESTS.labels(self.service, method, path, str(status)).inc()
+                HTTP_LATENCY.labels(self.service, method, path).observe(
+                    time.perf_counter() - started
+                )
                 if span.is_recording():
-                    route = getattr(scope.get("route"), "path", None)
                     if route is not None:
                         span.update_name(f"{method} {route}")
                         span.set_attribute("http.route", route)

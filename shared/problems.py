@@ -3,6 +3,7 @@ naming the field and the reason, and no malformed input ever becomes a 500."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope, Send
 
 from shared.db import lost_connection
 from shared.observability import get_logger
@@ -54,6 +56,27 @@ class Problem(Exception):
         self.type = type_
 
 
+def problem_document(
+    status: int,
+    detail: str,
+    instance: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    type_: str = "about:blank",
+) -> dict[str, Any]:
+    """The one RFC 9457 document every refusal is, whether a route or an edge answers."""
+    document: dict[str, Any] = {
+        "type": type_,
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    if errors:
+        document["errors"] = errors
+    return document
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -63,16 +86,33 @@ def problem_response(
     headers: dict[str, str] | None = None,
     type_: str = "about:blank",
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": type_,
-        "title": _TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-    }
-    if errors:
-        body["errors"] = errors
+    body = problem_document(status, detail, request.url.path, errors=errors, type_=type_)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def send_problem(
+    scope: Scope,
+    send: Send,
+    status: int,
+    detail: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """A problem document from below FastAPI (an ASGI edge answers before any route)."""
+    body = json.dumps(problem_document(status, detail, scope["path"], errors=errors)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _field(loc: tuple[int | str, ...]) -> str:

@@ -23,7 +23,7 @@ from shared.consumer import BatchHandler, EventConsumer, Handler, per_event, typ
 from shared.credentials import Verifier
 from shared.db import SessionFactory, asyncpg_dsn, make_engine, make_sessions, ping
 from shared.events.asyncapi import asyncapi_document
-from shared.http import BacklogGuard, BodySizeLimit, NulGuard, RequestMetrics, TraceRequests
+from shared.http import BacklogGuard, BodySizeLimit, NulGuard, ObservedRequests
 from shared.kafka import make_consumer, make_producer, stop_within
 from shared.observability import (
     DEPENDENCY_UP,
@@ -387,8 +387,7 @@ def create_service(
     app.add_middleware(NulGuard)
     app.add_middleware(BacklogGuard, max_backlog=settings.outbox_max_backlog)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestMetrics, service=name)
-    app.add_middleware(TraceRequests)  # outermost: the span covers every answer
+    app.add_middleware(ObservedRequests, service=name)  # outermost: covers every answer
 
     app.include_router(operations)
     for router in routers:

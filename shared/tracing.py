@@ -4,7 +4,7 @@ request, routing and credit decision share one trace id.
 
 How the context travels:
 - an HTTP request gets a server span, child of an incoming ``traceparent`` header if any
-  (``shared.http.TraceRequests``);
+  (``shared.http.ObservedRequests``);
 - an event added to the outbox inside a span carries that span's context in its envelope
   (``traceparent``/``tracestate``, the CloudEvents Distributed Tracing extension), so no
   extra column is needed; the relay copies them into Kafka headers of the same names;

@@ -17,7 +17,6 @@ matched by path and declared length, not by a digest of the whole file.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -30,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.intake.tables import idempotency_keys
 from shared.events.envelope import utcnow
 from shared.observability import get_logger
-from shared.problems import PROBLEM_JSON
+from shared.problems import send_problem
 
 log = get_logger(__name__)
 
@@ -60,29 +59,8 @@ def caller_of(scope: Scope) -> str:
 async def problem(
     scope: Scope, send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]]
 ) -> None:
-    titles = {409: "Conflict", 422: "Invalid input", 503: "Service unavailable"}
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": titles.get(status, "Error"),
-            "status": status,
-            "detail": detail,
-            "instance": scope["path"],
-            "errors": [{"field": "Idempotency-Key", "reason": detail}] if status != 503 else [],
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", PROBLEM_JSON.encode()),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    errors = [{"field": "Idempotency-Key", "reason": detail}] if status != 503 else None
+    await send_problem(scope, send, status, detail, errors=errors, headers=headers)
 
 
 class IdempotencyKeys:

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from shared.events.envelope import Envelope
 from shared.events.leads import LeadReceived
-from shared.http import TraceRequests
+from shared.http import ObservedRequests
 from shared.settings import Settings
 from shared.tracing import (
     configure_tracing,
@@ -164,9 +164,9 @@ async def _fail(_: Request) -> JSONResponse:
     return JSONResponse({}, status_code=503)
 
 
-def _app() -> TraceRequests:
+def _app() -> ObservedRequests:
     routes = [Route("/leads/{lead_id}", _echo_trace), Route("/fail", _fail)]
-    return TraceRequests(Starlette(routes=routes))
+    return ObservedRequests(Starlette(routes=routes), service="test")
 
 
 async def test_a_request_runs_in_a_server_span_child_of_the_callers_traceparent(
