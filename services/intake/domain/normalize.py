@@ -9,7 +9,7 @@ cleanco for legal suffixes).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import phonenumbers
 import pycountry
@@ -69,6 +69,7 @@ def _suffixes() -> tldextract.TLDExtract:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
+@lru_cache(maxsize=65_536)  # pure: a bulk load repeats the same few thousand domains
 def registrable_domain(host: str) -> str:
     """``mail.eu.walmart.com`` → ``walmart.com``; ``bbc.co.uk`` stays ``bbc.co.uk``."""
     parts = _suffixes()(host.lower().rstrip("."))
@@ -81,6 +82,7 @@ def normalize_email(raw: str) -> tuple[str, str]:
     return result.normalized.lower(), registrable_domain(result.ascii_domain)
 
 
+@lru_cache(maxsize=4096)
 def normalize_country(raw: str) -> str:
     """ISO 3166-1 alpha-2 from a code or a name (``US``, ``USA``, ``United States``)."""
     try:
@@ -102,6 +104,7 @@ def normalize_phone(raw: str, region: str | None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=65_536)  # pure, and companies repeat in every list
 def company_key(name: str | None) -> str | None:
     """A matching key for a company name: legal suffixes dropped (``ACME GmbH & Co. KG``
     and ``Acme`` both give ``acme``), case and punctuation folded. The name as sent is
