@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit import store
 from services.credit.service import redecide_all
-from shared.db import SessionFactory, driver_connection, lost_connection
+from shared.db import SessionFactory, driver_connection, lost_connection, try_lock
 from shared.events.envelope import utcnow
 from shared.observability import get_logger
 from shared.outbox import Outbox
@@ -51,7 +51,7 @@ async def review_queued(
     """Leads a touch queued: each taken from the queue (before its facts are read: a touch
     committed later queues it again) and re-decided, unless another transaction holds it."""
     conn = await driver_connection(session)
-    locked = await store.try_lock(conn, [store.lead_key(lead) for lead in leads])
+    locked = await try_lock(conn, [store.lead_key(lead) for lead in leads])
     mine = [lead for lead in leads if store.lead_key(lead) in locked]
     taken = await store.take_from_review_queue(conn, mine)
     decided = await redecide_all(session, outbox, [lead for lead in mine if lead in taken])
@@ -64,7 +64,7 @@ async def review_due(
     """Leads whose time came: each re-decided as of its due time, read again under its
     lock (a newer fact may have decided it meanwhile), unless another holds it."""
     conn = await driver_connection(session)
-    locked = await store.try_lock(conn, [store.lead_key(lead) for lead in leads])
+    locked = await try_lock(conn, [store.lead_key(lead) for lead in leads])
     latest = await store.latest_decisions_of(
         conn, [lead for lead in leads if store.lead_key(lead) in locked]
     )
