@@ -29,13 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.credit import store
 from services.credit.service import redecide_all
 from shared.db import SessionFactory, driver_connection, lost_connection, try_lock
-from shared.events.envelope import utcnow
 from shared.observability import get_logger
 from shared.outbox import Outbox
+from shared.times import SYSTEM_CLOCK, Clock
 
 log = get_logger(__name__)
 
-Clock = Callable[[], datetime]
 SWEEP_EVERY_S = 2.0  # when nothing is due a sweep is two index reads
 BATCH = 200
 
@@ -145,7 +144,7 @@ async def run_sweep(
     outbox: Outbox,
     stop: asyncio.Event,
     *,
-    clock: Clock = utcnow,
+    clock: Clock = SYSTEM_CLOCK,
     every_s: float = SWEEP_EVERY_S,
 ) -> None:
     """Sweep every ``every_s`` until ``stop``; a failed sweep (database down) is logged

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import lifecycle, service, store
-from services.router.clock import SYSTEM_CLOCK, Clock
 from services.router.domain.lifecycle import MEETING_STAGES, closes, reroutes
 from shared.consumer import Incoming
 from shared.events.activities import MeetingUpdated
@@ -27,6 +26,7 @@ from shared.events.status import LeadStatusChanged
 from shared.events.topics import is_bulk
 from shared.observability import get_logger
 from shared.outbox import Outbox
+from shared.times import SYSTEM_CLOCK, Clock
 
 log = get_logger(__name__)
 
