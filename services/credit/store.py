@@ -350,12 +350,6 @@ async def decision_count(session: AsyncSession, lead_id: UUID) -> int:
     return int(count or 0)
 
 
-async def lead_firm(session: AsyncSession, lead_id: UUID) -> str | None:
-    """The firm whose credit the lead is about (its current decision's), for partner reads."""
-    latest = await latest_decision(session, lead_id)
-    return latest.firm_id if latest else None
-
-
 async def add_decisions(conn: asyncpg.Connection, rows: Sequence[StoredDecision]) -> None:
     if not rows:
         return
