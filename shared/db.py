@@ -1,9 +1,12 @@
-"""Database plumbing: engines and sessions on asyncpg, one schema per service.
+"""Database plumbing: engines and sessions on asyncpg, one schema per service, and the
+transaction-scoped advisory locks on business keys (``lock``, ``try_lock``).
 
 One database session per task: a session is never shared between concurrent tasks.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import asyncpg
 from sqlalchemy import text
@@ -56,6 +59,37 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
         # statement sent straight to asyncpg before that would commit on its own.
         await session.execute(text("SELECT 1"))
     return raw
+
+
+# The keys are locked in the order given (``lock`` and ``try_lock`` sort them): the ORDER BY
+# with OFFSET 0 in the subquery keeps the locks from being taken in any other order.
+_LOCK = (
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM "
+    "(SELECT k FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n OFFSET 0) AS s"
+)
+_TRY_LOCK = (
+    "SELECT k FROM (SELECT k FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) "
+    "ORDER BY n OFFSET 0) AS s WHERE pg_try_advisory_xact_lock(hashtextextended(k, 0))"
+)
+
+
+async def lock(conn: asyncpg.Connection, keys: Iterable[str]) -> None:
+    """Transaction-scoped advisory locks on business keys (text, hashed to 64 bits), held to
+    the end of the caller's transaction, taken in one statement in sorted order so that two
+    transactions never wait on each other in a circle. A caller that locks keys of several
+    kinds in separate calls takes the kinds in one fixed order on every path."""
+    ordered = sorted(set(keys))
+    if ordered:
+        await conn.fetchval(_LOCK, ordered)
+
+
+async def try_lock(conn: asyncpg.Connection, keys: Iterable[str]) -> set[str]:
+    """The keys whose lock was free now (and is now held, as ``lock``'s); the others are
+    left alone, not waited for."""
+    ordered = sorted(set(keys))
+    if not ordered:
+        return set()
+    return {r[0] for r in await conn.fetch(_TRY_LOCK, ordered)}
 
 
 async def ping(engine: AsyncEngine) -> None:

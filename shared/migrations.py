@@ -50,6 +50,7 @@ def run_env() -> None:
         try:
             async with engine.begin() as conn:
                 # One migrator per schema at a time, even with several instances starting.
+                # Not shared.db.lock: Alembic's SQLAlchemy connection; its id must never change.
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": schema}
                 )

@@ -87,6 +87,7 @@ class Outbox:
         self.source = source
         self.table = outbox_table(schema)
         self.channel = f"{schema}_outbox"
+        # Not shared.db.try_lock: one leader per schema on a fixed key every relay version shares.
         self.lock_key = zlib.crc32(f"leadflow.outbox.{schema}".encode())
         self._insert = outbox_insert_sql(schema)
 

@@ -11,8 +11,7 @@ from fastapi import FastAPI
 from services.credit.api import credit, firms, partner, reports
 from services.credit.consumer import TYPES, handler
 from services.credit.store import SCHEMA
-from services.credit.sweep import SWEEP_EVERY_S, Clock, run_sweep
-from shared.events.envelope import utcnow
+from services.credit.sweep import SWEEP_EVERY_S, run_sweep
 from shared.events.topics import (
     ACTIVITIES_LOGGED,
     LEADS_RECEIVED,
@@ -24,6 +23,7 @@ from shared.events.topics import (
 )
 from shared.service import ConsumerSpec, Runtime, create_service
 from shared.settings import Settings
+from shared.times import SYSTEM_CLOCK, Clock
 
 FACT_TOPICS = [
     LEADS_RECEIVED,
@@ -48,7 +48,10 @@ def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Clock = utcnow, sweep_every_s: float = SWEEP_EVERY_S
+    settings: Settings | None = None,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    sweep_every_s: float = SWEEP_EVERY_S,
 ) -> FastAPI:
     app = create_service(
         name="credit",

@@ -17,7 +17,7 @@ from services.credit.domain.facts import Touch
 from services.credit.service import redecide_all
 from services.credit.store import FactRow
 from shared.consumer import BatchHandler, Incoming
-from shared.db import driver_connection
+from shared.db import driver_connection, lock
 from shared.events.activities import ActivityLogged, MeetingUpdated
 from shared.events.envelope import Envelope
 from shared.events.leads import LeadReceived
@@ -120,7 +120,7 @@ async def on_facts(session: AsyncSession, batch: Sequence[Incoming], outbox: Out
     domains = {f.email_domain for f in facts if f.email_domain} | {
         t.email_domain for _, t in touches
     }
-    await store.lock(conn, [store.domain_key(d) for d in domains])
+    await lock(conn, [store.domain_key(d) for d in domains])
     await store.add_facts(conn, facts)
     await store.add_touches(conn, touches)
     # The leads a touch bears on are re-decided by the review sweep, each in a small

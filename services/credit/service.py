@@ -29,7 +29,7 @@ from services.credit.domain.disputes import SETTLEMENT_RULES
 from services.credit.domain.facts import LeadFacts, Received
 from services.credit.domain.policy import ZERO, Decision, claimant, decide, inbound_claim
 from services.credit.store import Cap, LedgerEntry, Place, StoredDecision
-from shared.db import driver_connection
+from shared.db import driver_connection, lock
 from shared.events.credit import CreditDecided, CreditState, Reason
 from shared.outbox import Outbox, Outgoing
 
@@ -147,7 +147,7 @@ async def redecide_all(
     # Facts of one lead arrive on several topics and may be applied at the same time by
     # different consumers: under its lock (held to commit) the later transaction reads
     # the earlier one's facts, so two half-views never both decide "not yet".
-    await store.lock(conn, [store.lead_key(lead) for lead in order])
+    await lock(conn, [store.lead_key(lead) for lead in order])
     all_facts = await store.lead_facts_of(conn, order)
     ready = [
         lead for lead in order if all_facts[lead].received is not None and all_facts[lead].routed
@@ -231,7 +231,7 @@ async def _read_shared(conn: asyncpg.Connection, leads: Sequence[_Lead]) -> _Sha
         if place is not None
     }
     caps |= {(p[0], f"{p[1]:%Y-%m}") for found in held.values() for p in found.values()}
-    await store.lock(conn, [cap.key for cap, _ in caps])
+    await lock(conn, [cap.key for cap, _ in caps])
     firm_periods = {(lead.firm, f"{lead.as_of:%Y-%m}") for lead in leads if lead.firm is not None}
     meetings, own = await store.meetings_credited_of(conn, firm_periods, ids)
     return _Shared(meetings, own, await store.claims_of(conn, caps), held)

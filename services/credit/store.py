@@ -30,41 +30,15 @@ from services.credit.domain.facts import (
     Touch,
 )
 from services.credit.tables import SCHEMA, contracts, decisions, facts
-from shared.db import driver_connection
+from shared.db import driver_connection, lock
 
 __all__ = ["SCHEMA", "contracts", "decisions", "facts"]
 
 
-# --- locks ---------------------------------------------------------------------------
+# --- lock keys (``shared.db.lock``) ---------------------------------------------------
 
-# The keys are locked in the order given (the caller sorts them): the ORDER BY with OFFSET
-# 0 in the subquery keeps the locks from being taken in any other order.
-_LOCK = (
-    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM "
-    "(SELECT k FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n OFFSET 0) AS s"
-)
-_TRY_LOCK = (
-    "SELECT k FROM (SELECT k FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) "
-    "ORDER BY n OFFSET 0) AS s WHERE pg_try_advisory_xact_lock(hashtextextended(k, 0))"
-)
-
-
-async def lock(conn: asyncpg.Connection, keys: Iterable[str]) -> None:
-    """Transaction-scoped advisory locks on business keys (``domain:…``, ``lead:…``,
-    ``claims:…``), in sorted order so that two transactions never wait on each other in a
-    circle. Every path takes them in the same kinds' order: domains, then leads, then
-    claims."""
-    ordered = sorted(set(keys))
-    if ordered:
-        await conn.fetchval(_LOCK, ordered)
-
-
-async def try_lock(conn: asyncpg.Connection, keys: Iterable[str]) -> set[str]:
-    """The keys whose lock was free now (and is now held); the others are left alone."""
-    ordered = sorted(set(keys))
-    if not ordered:
-        return set()
-    return {r[0] for r in await conn.fetch(_TRY_LOCK, ordered)}
+# The business keys credit locks (``domain:…``, ``lead:…``, ``claims:…``, ``contract:…``).
+# Every path takes the kinds in the same order: domains, then leads, then claims.
 
 
 def lead_key(lead_id: UUID) -> str:
@@ -374,12 +348,6 @@ async def decision_count(session: AsyncSession, lead_id: UUID) -> int:
         select(func.count()).select_from(decisions).where(decisions.c.lead_id == lead_id)
     )
     return int(count or 0)
-
-
-async def lead_firm(session: AsyncSession, lead_id: UUID) -> str | None:
-    """The firm whose credit the lead is about (its current decision's), for partner reads."""
-    latest = await latest_decision(session, lead_id)
-    return latest.firm_id if latest else None
 
 
 async def add_decisions(conn: asyncpg.Connection, rows: Sequence[StoredDecision]) -> None:

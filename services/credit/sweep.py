@@ -28,14 +28,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit import store
 from services.credit.service import redecide_all
-from shared.db import SessionFactory, driver_connection, lost_connection
-from shared.events.envelope import utcnow
+from shared.db import SessionFactory, driver_connection, lost_connection, try_lock
 from shared.observability import get_logger
 from shared.outbox import Outbox
+from shared.times import SYSTEM_CLOCK, Clock
 
 log = get_logger(__name__)
 
-Clock = Callable[[], datetime]
 SWEEP_EVERY_S = 2.0  # when nothing is due a sweep is two index reads
 BATCH = 200
 
@@ -51,7 +50,7 @@ async def review_queued(
     """Leads a touch queued: each taken from the queue (before its facts are read: a touch
     committed later queues it again) and re-decided, unless another transaction holds it."""
     conn = await driver_connection(session)
-    locked = await store.try_lock(conn, [store.lead_key(lead) for lead in leads])
+    locked = await try_lock(conn, [store.lead_key(lead) for lead in leads])
     mine = [lead for lead in leads if store.lead_key(lead) in locked]
     taken = await store.take_from_review_queue(conn, mine)
     decided = await redecide_all(session, outbox, [lead for lead in mine if lead in taken])
@@ -64,7 +63,7 @@ async def review_due(
     """Leads whose time came: each re-decided as of its due time, read again under its
     lock (a newer fact may have decided it meanwhile), unless another holds it."""
     conn = await driver_connection(session)
-    locked = await store.try_lock(conn, [store.lead_key(lead) for lead in leads])
+    locked = await try_lock(conn, [store.lead_key(lead) for lead in leads])
     latest = await store.latest_decisions_of(
         conn, [lead for lead in leads if store.lead_key(lead) in locked]
     )
@@ -145,7 +144,7 @@ async def run_sweep(
     outbox: Outbox,
     stop: asyncio.Event,
     *,
-    clock: Clock = utcnow,
+    clock: Clock = SYSTEM_CLOCK,
     every_s: float = SWEEP_EVERY_S,
 ) -> None:
     """Sweep every ``every_s`` until ``stop``; a failed sweep (database down) is logged

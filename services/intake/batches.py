@@ -9,13 +9,12 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.api.partner_schemas import ActivityIn, BatchResult, ItemResult
-from services.intake.api.schemas import LeadIn
 from services.intake.bulk import Item, submit_many
 from services.intake.domain.normalize import InvalidLead, Submission, normalize, normalize_email
 from services.intake.domain.reporting import late_or_future
 from services.intake.facts import log_activity
 from services.intake.firms import reporting_window_days
+from services.intake.schemas import ActivityIn, BatchResult, ItemResult, LeadIn
 from services.intake.store import get_lead
 from shared.events.envelope import utcnow
 from shared.outbox import Outbox

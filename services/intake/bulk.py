@@ -29,6 +29,7 @@ from shared.events.status import LeadDuplicate
 from shared.events.topics import LEADS_RECEIVED, in_lane
 from shared.outbox import Outbox, Outgoing
 
+# Not shared.db.lock: every running instance locks scopes by hashtext in hash order; keep both.
 _LOCK_SCOPES = (
     "SELECT count(pg_advisory_xact_lock(h)) FROM "
     "(SELECT DISTINCT hashtext(s) AS h FROM unnest($1::text[]) AS s ORDER BY h OFFSET 0) AS l"

@@ -15,7 +15,6 @@ from functools import partial
 from fastapi import FastAPI
 
 from services.router.api import admin, lifecycle, routing, rulesets
-from services.router.clock import SYSTEM_CLOCK, Clock
 from services.router.consumer import on_lead_status_changed, on_leads_received, on_meeting_updated
 from services.router.sla_timers import SlaTimers
 from services.router.tables import SCHEMA
@@ -30,6 +29,7 @@ from shared.events.topics import (
 )
 from shared.service import ConsumerSpec, Runtime, create_service
 from shared.settings import Settings
+from shared.times import SYSTEM_CLOCK, Clock
 
 SLA_TICK_S = 2.0  # the timer worker's longest sleep
 

@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import lifecycle, service, store
-from services.router.clock import SYSTEM_CLOCK, Clock
-from services.router.domain.lifecycle import MEETING_STAGES
+from services.router.domain.lifecycle import MEETING_STAGES, closes, reroutes
 from shared.consumer import Incoming
 from shared.events.activities import MeetingUpdated
 from shared.events.envelope import Envelope
@@ -27,6 +26,7 @@ from shared.events.status import LeadStatusChanged
 from shared.events.topics import is_bulk
 from shared.observability import get_logger
 from shared.outbox import Outbox
+from shared.times import SYSTEM_CLOCK, Clock
 
 log = get_logger(__name__)
 
@@ -50,7 +50,7 @@ async def on_lead_status_changed(
     latest = await store.latest_decision(session, changed.lead_id)
     # A wrong-owner rejection of a revision that has since been replaced changes nothing.
     stale = (
-        lifecycle.reroutes(changed.stage, changed.reason_code)
+        reroutes(changed.stage, changed.reason_code)
         and latest is not None
         and latest.decided_at > changed.occurred_at
     )
@@ -66,10 +66,10 @@ async def on_lead_status_changed(
         comment=changed.comment,
         fact=f"status.{changed.stage}",
     )
-    if lifecycle.closes(changed.stage, changed.reason_code):
+    if closes(changed.stage, changed.reason_code):
         await service.close(session, changed.lead_id)
         return
-    if not lifecycle.reroutes(changed.stage, changed.reason_code):
+    if not reroutes(changed.stage, changed.reason_code):
         return
     if latest is None:
         # Rejected before router routed it (facts arrive out of order); nothing to undo.

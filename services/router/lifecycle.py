@@ -23,7 +23,9 @@ from services.router.domain.lifecycle import (
     IllegalTransition,
     Stage,
     awaits_acceptance,
+    closes,
     record,
+    reroutes,
     transition,
 )
 from services.router.tables import LeadRow, LifecycleRow, SlaTimerRow
@@ -31,10 +33,6 @@ from shared.events.status import LeadStage, LeadStatusChanged, RejectionReason
 from shared.outbox import Outbox
 
 __all__ = ["BeforeTheLead", "IllegalTransition", "NotRouted", "StageChange", "UnknownLead"]
-
-# Stages after which a lead no longer takes a place in its owner's capacity. A rejection
-# as "wrong_owner" is not one of them: it moves the lead to someone else.
-CLOSING_STAGES = frozenset({"rejected", "disqualified", "closed_won", "closed_lost"})
 
 
 class UnknownLead(LookupError):
@@ -59,14 +57,6 @@ class StageChange:
     comment: str | None
     actor: str
     occurred_at: datetime
-
-
-def reroutes(stage: str, reason_code: str | None) -> bool:
-    return stage == "rejected" and reason_code == "wrong_owner"
-
-
-def closes(stage: str, reason_code: str | None) -> bool:
-    return stage in CLOSING_STAGES and not reroutes(stage, reason_code)
 
 
 async def _lifecycle(

@@ -26,13 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.router import service, stages, store
-from services.router.clock import Clock
 from services.router.domain.lifecycle import awaits_acceptance
 from services.router.tables import LeadRow, LifecycleRow, OwnerRow, SlaTimerRow
 from shared.db import SessionFactory
 from shared.events.lifecycle import LeadReassigned, LeadSlaBreached, LeadSlaReminder
 from shared.observability import get_logger
 from shared.outbox import Outbox
+from shared.times import Clock
 
 log = get_logger(__name__)
 

@@ -13,7 +13,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import service
-from services.router.api.schemas import (
+from services.router.domain.names import name_block
+from services.router.schemas import (
     AccountIn,
     AccountOut,
     FirmAssignmentIn,
@@ -25,7 +26,6 @@ from services.router.api.schemas import (
     TerritoryIn,
     TerritoryOut,
 )
-from services.router.domain.names import name_block
 from services.router.tables import AccountRow, OwnerRow, TeamRow, TerritoryRow
 from shared.outbox import Outbox
 

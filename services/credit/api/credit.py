@@ -13,7 +13,7 @@ from services.credit.domain.disputes import open_dispute
 from services.credit.service import redecide
 from shared import audit
 from shared.credentials import AdminCaller, ReadCaller
-from shared.db import driver_connection
+from shared.db import driver_connection, lock
 from shared.events.credit import CreditDecided
 from shared.events.envelope import utcnow
 from shared.problems import PROBLEM_RESPONSES, Problem, problem
@@ -76,7 +76,7 @@ async def resolve_dispute(
 ) -> CreditOut:
     runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
-        await store.lock(await driver_connection(session), [store.lead_key(lead_id)])
+        await lock(await driver_connection(session), [store.lead_key(lead_id)])
         before = await store.latest_decision(session, lead_id)
         if not open_dispute(await store.lead_facts(session, lead_id)):
             detail = "There is no open dispute on this lead to settle."

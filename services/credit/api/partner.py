@@ -16,7 +16,7 @@ from services.credit.api.firms import as_csv, build_statement
 from services.credit.domain.disputes import dispute_refusal
 from services.credit.service import redecide
 from shared.credentials import PartnerCaller
-from shared.db import driver_connection
+from shared.db import driver_connection, lock
 from shared.events.credit import CreditDecided
 from shared.events.envelope import utcnow
 from shared.problems import PROBLEM_RESPONSES, Problem, problem
@@ -58,7 +58,7 @@ async def partner_dispute(
 ) -> CreditOut:
     runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
-        await store.lock(await driver_connection(session), [store.lead_key(lead_id)])
+        await lock(await driver_connection(session), [store.lead_key(lead_id)])
         row = await store.latest_decision(session, lead_id)
         if row is None or row.firm_id != partner.firm_id:
             raise Problem(404, f"No credit decision for lead {lead_id}.")

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request, status
 
 from services.intake.api.errors import INTAKE_ERRORS
 from services.intake.api.lead_counts import count_registered, refusals_counted
-from services.intake.api.schemas import LeadAccepted, LeadIn, LeadOut
 from services.intake.bulk import Entry
 from services.intake.domain.normalize import InvalidLead, Submission, normalize
+from services.intake.schemas import LeadAccepted, LeadIn, LeadOut
 from services.intake.store import get_lead
 from services.intake.writer import LeadWriter
 from shared.credentials import ReadCaller, SubmitCaller

@@ -13,22 +13,22 @@ from pydantic import BaseModel, ValidationError
 from services.intake.api.auth import PartnerCaller
 from services.intake.api.errors import INTAKE_ERRORS
 from services.intake.api.lead_counts import count, refusals_counted
-from services.intake.api.partner_schemas import (
-    ActivityBatchIn,
-    ActivityIn,
-    BatchResult,
-    LeadBatchIn,
-    MeetingChangeIn,
-    MeetingIn,
-    MeetingOut,
-    PartnerLeadOut,
-)
-from services.intake.api.schemas import LeadIn
 from services.intake.batches import log_activities, pydantic_errors, submit_leads
 from services.intake.domain.normalize import normalize_email
 from services.intake.domain.reporting import late_or_future
 from services.intake.facts import book_meeting, get_meeting, update_meeting
 from services.intake.firms import reporting_window_days
+from services.intake.schemas import (
+    ActivityBatchIn,
+    ActivityIn,
+    BatchResult,
+    LeadBatchIn,
+    LeadIn,
+    MeetingChangeIn,
+    MeetingIn,
+    MeetingOut,
+    PartnerLeadOut,
+)
 from services.intake.store import get_lead
 from shared.events.envelope import utcnow
 from shared.problems import Problem

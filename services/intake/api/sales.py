@@ -11,8 +11,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.intake.api.errors import INTAKE_ERRORS
-from services.intake.api.partner_schemas import MeetingOut
 from services.intake.facts import update_meeting
+from services.intake.schemas import MeetingOut
 from shared.credentials import SalesCaller
 from shared.events.activities import MeetingStatus
 from shared.problems import Problem

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
 from services.router import bulk, workspace
-from services.router.api.schemas import (
+from services.router.domain.names import registrable_domain
+from services.router.schemas import (
     AccountIn,
     AccountOut,
     OwnerIn,
@@ -20,7 +21,6 @@ from services.router.api.schemas import (
     TerritoryIn,
     TerritoryOut,
 )
-from services.router.domain.names import registrable_domain
 from shared import audit
 from shared.credentials import AdminCaller, ReadCaller
 from shared.db import driver_connection

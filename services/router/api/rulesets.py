@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from services.router import service, store
-from services.router.api.schemas import SimulateIn
 from services.router.domain.model import Lead
 from services.router.domain.names import personal_domain, registrable_domain
+from services.router.schemas import SimulateIn
 from services.router.service import routed_event
 from shared import audit
 from shared.credentials import AdminCaller, ReadCaller

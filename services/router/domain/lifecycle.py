@@ -1,11 +1,13 @@
-"""A lead's lifecycle as data: its stages, the transitions allowed between them, and two
-pure functions over them.
+"""A lead's lifecycle as data: its stages, the transitions allowed between them, the pure
+functions over them, and what a stage change means for routing.
 
 - ``transition`` is strict: what sales (or a CRM sync) asks for through the API must be
   in the table, or it is refused with where the lead is and what it may go to.
 - ``record`` is lenient: a fact from the outside (a meeting reported by a firm, a status
   pushed by another system) happened whatever the table says, so it is always kept; it
   moves the lead only forward in the funnel, and says when it came out of order.
+- ``reroutes`` and ``closes`` say what a move does to the lead's routing, whether it came
+  through the API or from the outside: route it again, or release its owner's capacity.
 
 Sticking points (docs/design.md) 5 (acceptance with a reason, inside an SLA) and 6/7
 (meetings held, no-shows and reschedules) are the stages here. No I/O.
@@ -81,10 +83,6 @@ class IllegalTransition(ValueError):
         super().__init__(f"A lead in stage {current} cannot move to {wanted}; allowed: {allowed}.")
 
 
-def allowed(current: Stage) -> frozenset[Stage]:
-    return TRANSITIONS[current]
-
-
 def transition(current: Stage, wanted: Stage) -> Stage:
     """The stage after a requested move, or ``IllegalTransition``."""
     if wanted not in TRANSITIONS[current]:
@@ -111,8 +109,23 @@ def awaits_acceptance(stage: Stage) -> bool:
     return stage == AWAITING_ACCEPTANCE
 
 
-def is_final(stage: Stage) -> bool:
-    return not TRANSITIONS[stage]
+# Stages after which a lead no longer takes a place in its owner's capacity. A rejection
+# as "wrong_owner" is not one of them: it moves the lead to someone else. (Not the
+# table's final stages: a lead rejected for any other reason is done with, although the
+# table lets the router route a rejected lead again.)
+CLOSING_STAGES: frozenset[Stage] = frozenset(
+    {"rejected", "disqualified", "closed_won", "closed_lost"}
+)
+
+
+def reroutes(stage: str, reason_code: str | None) -> bool:
+    """The move is a rejection as the wrong owner's: the lead is routed again."""
+    return stage == "rejected" and reason_code == "wrong_owner"
+
+
+def closes(stage: str, reason_code: str | None) -> bool:
+    """The move ends the lead's claim on its owner's capacity."""
+    return stage in CLOSING_STAGES and not reroutes(stage, reason_code)
 
 
 # What a meeting update says about the lead's stage; None: kept in the history only.

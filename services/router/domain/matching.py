@@ -10,7 +10,7 @@ beyond the handful of accounts in the lead's name block.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from rapidfuzz import fuzz, process
 
@@ -150,7 +150,3 @@ def match(lead: Lead, index: AccountIndex, settings: Matching) -> tuple[Match | 
         return by_domain, [domain_step]
     by_name, name_step = match_by_name(lead, index, settings)
     return by_name, [domain_step, name_step]
-
-
-def accounts_of(accounts: Iterable[Account]) -> dict[str, Account]:
-    return {a.account_id: a for a in accounts}

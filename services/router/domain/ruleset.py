@@ -12,7 +12,6 @@ Any rule may carry an acceptance ``sla`` for the leads it decides; the rule set'
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -138,10 +137,6 @@ def parse_ruleset(text: str) -> RuleSet:
     if "\\u0000" in ruleset.model_dump_json():  # a YAML "\0" escape; JSONB refuses NUL
         raise ValueError("a rule set must not contain NUL characters")
     return ruleset
-
-
-def ruleset_json(ruleset: RuleSet) -> str:
-    return json.dumps(ruleset.model_dump(mode="json"), sort_keys=True)
 
 
 @cache

@@ -20,10 +20,10 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from services.router import workspace
-from services.router.api.schemas import AccountIn, FirmAssignmentIn, OwnerIn, TeamIn
 from services.router.app import create_app
 from services.router.domain.ruleset import RuleSet
 from services.router.domain.sla import BusinessHours, SlaPolicy
+from services.router.schemas import AccountIn, FirmAssignmentIn, OwnerIn, TeamIn
 from services.router.tables import SlaTimerRow
 from shared.db import SessionFactory, make_engine, make_sessions
 from shared.events.envelope import Envelope

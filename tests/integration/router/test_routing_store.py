@@ -9,8 +9,8 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from services.router import service, store, workspace
-from services.router.api.schemas import AccountIn
 from services.router.consumer import on_lead_status_changed, on_leads_received
+from services.router.schemas import AccountIn
 from shared.consumer import Incoming
 from shared.db import SessionFactory
 from shared.events.leads import LeadReceived

@@ -11,8 +11,8 @@ from datetime import datetime
 import yaml
 
 from services.router import settled, store, workspace
-from services.router.api.schemas import OwnerIn, TeamIn
 from services.router.consumer import on_leads_received
+from services.router.schemas import OwnerIn, TeamIn
 from services.router.tables import RoutingDecisionRow
 from shared.consumer import Incoming
 from shared.db import SessionFactory

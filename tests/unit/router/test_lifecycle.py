@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.router.domain.lifecycle import (
+    CLOSING_STAGES,
     MEETING_STAGES,
     RANK,
     STAGES,
@@ -15,8 +16,9 @@ from services.router.domain.lifecycle import (
     IllegalTransition,
     Stage,
     awaits_acceptance,
-    is_final,
+    closes,
     record,
+    reroutes,
     transition,
 )
 
@@ -69,7 +71,11 @@ def test_an_illegal_move_says_where_the_lead_is_and_what_is_allowed(
 
 
 def test_final_stages_allow_nothing() -> None:
-    assert {s for s in STAGES if is_final(s)} == {"disqualified", "closed_won", "closed_lost"}
+    assert {s for s in STAGES if not TRANSITIONS[s]} == {
+        "disqualified",
+        "closed_won",
+        "closed_lost",
+    }
     with pytest.raises(IllegalTransition, match="it is final"):
         transition("closed_won", "opportunity")
 
@@ -101,6 +107,39 @@ def test_meeting_statuses_map_to_stages_or_to_the_history_only() -> None:
 
 def test_only_a_routed_lead_awaits_acceptance() -> None:
     assert [s for s in STAGES if awaits_acceptance(s)] == ["routed"]
+
+
+@pytest.mark.parametrize(
+    ("stage", "reason_code", "rerouted", "closed"),
+    [
+        ("rejected", "wrong_owner", True, False),  # to someone else: still an open lead
+        ("rejected", "not_icp", False, True),
+        ("rejected", "other", False, True),
+        ("rejected", None, False, True),
+        ("disqualified", None, False, True),
+        ("closed_won", None, False, True),
+        ("closed_lost", None, False, True),
+        ("accepted", None, False, False),
+        ("qualified", None, False, False),
+        ("opportunity", None, False, False),
+        ("meeting_held", None, False, False),
+        ("routed", "wrong_owner", False, False),  # only a rejection routes a lead again
+    ],
+)
+def test_a_move_reroutes_the_lead_or_releases_its_owner_or_neither(
+    stage: Stage, reason_code: str | None, rerouted: bool, closed: bool
+) -> None:
+    assert (reroutes(stage, reason_code), closes(stage, reason_code)) == (rerouted, closed)
+
+
+@given(st.sampled_from(STAGES), st.sampled_from([None, "wrong_owner", "not_icp", "other"]))
+def test_no_move_both_reroutes_and_closes_and_only_closing_stages_close(
+    stage: Stage, reason_code: str | None
+) -> None:
+    assert not (reroutes(stage, reason_code) and closes(stage, reason_code))
+    assert closes(stage, reason_code) <= (stage in CLOSING_STAGES)
+    # The stages the table ends in always release the owner.
+    assert closes(stage, reason_code) or bool(TRANSITIONS[stage])
 
 
 @given(st.lists(st.integers(min_value=0, max_value=100), max_size=40))

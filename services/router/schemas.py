@@ -1,4 +1,8 @@
-"""The admin API's bodies in and out: accounts, owners, teams, territories, simulate."""
+"""The admin API's bodies in and out: accounts, owners, teams, territories, simulate.
+
+Outside `api/` because the service layer (`workspace.py`) takes and returns them too;
+nothing here may import from `api/`.
+"""
 
 from __future__ import annotations
 
