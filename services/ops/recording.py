@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ops.domain.extract import LEAD_ACCOUNT_SOURCES, LEAD_FIRM_SOURCES, indexed
 from services.ops.store import NOTIFY_CHANNEL
-from shared.db import driver_connection, lock
+from shared.db import driver_connection
 from shared.events.envelope import Envelope
 
+_LOCK = "SELECT pg_advisory_xact_lock(hashtext('ops.event_log'))"
 _KNOWN = """
 SELECT l.lead_id,
        (SELECT e.firm_id FROM ops.event_log e
@@ -76,7 +77,7 @@ async def record_all(session: AsyncSession, events: Sequence[tuple[Envelope, str
     if not events:
         return 0
     conn = await driver_connection(session)
-    await lock(conn, ["ops.event_log"])  # one writer at a time: positions grow in commit order
+    await conn.execute(_LOCK)  # one writer at a time: positions grow in commit order
     rows = [_row(envelope, topic) for envelope, topic in events]
     missing = sorted(
         {r.lead_id for r in rows if r.lead_id and not (r.firm_id and r.account_id)}, key=str
