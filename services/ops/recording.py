@@ -22,6 +22,8 @@ from services.ops.store import NOTIFY_CHANNEL
 from shared.db import driver_connection
 from shared.events.envelope import Envelope
 
+# One writer at a time, on its own key (not shared.db.lock's: changing the key's lock id
+# would let old and new instances write at once during a rolling deploy).
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('ops.event_log'))"
 _KNOWN = """
 SELECT l.lead_id,

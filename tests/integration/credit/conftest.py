@@ -103,7 +103,7 @@ class Firm:
             status=status,
             occurred_at=at,
             reported_at=more.pop("reported_at", at),
-            reported_by="firm",
+            reported_by=more.pop("reported_by", "firm"),
             **more,
         ).envelope("/test")
 

@@ -271,7 +271,9 @@ async def test_sales_moving_a_meeting_keeps_the_firms_credit_when_the_prospect_c
     await apply(
         sessions,
         firm.meeting(lead, meeting, "booked", MONDAY, scheduled_for=MONDAY + timedelta(days=2)),
-        firm.meeting(lead, meeting, "rescheduled_by_sales", MONDAY + timedelta(days=1)),
+        firm.meeting(
+            lead, meeting, "rescheduled_by_sales", MONDAY + timedelta(days=1), reported_by="sales"
+        ),
     )
     assert (await current(sessions, lead)).state == "credited"
     await apply(

@@ -48,7 +48,7 @@ async def test_a_batch_gets_per_item_results_and_the_callers_firm(intake: Intake
 
     seen = await read_until(
         intake.bootstrap,
-        "leads.received",
+        "leads.received.bulk",  # a batch travels in the bulk lane
         lambda s: any(
             e.type == LeadDuplicate.event_type and e.data["lead_id"] == lead_id for e in s
         ),
