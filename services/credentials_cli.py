@@ -1,5 +1,6 @@
 """``leadflow credentials ...``: issue, list and revoke named credentials, straight in the
-database (``DATABASE_URL``), so the first admin credential needs no running service.
+database (``DATABASE_URL``, else the running ``make up`` stack's), so the first admin
+credential needs no running service.
 Each issue and revocation is in the audit log, its actor the operator's ``--by``."""
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from typing import Annotated
 
 import typer
 
+from services.exit_codes import ExitCode
+from services.stack_file import NoServers, servers_settings
 from shared import audit, credentials
 from shared.credentials import Caller
 from shared.db import make_engine, make_sessions
-from shared.settings import Settings
 
 app = typer.Typer(
     help="Named credentials: ops scopes (admin, sales, submit, read) and firms' partner keys.",
@@ -22,10 +24,12 @@ app = typer.Typer(
 
 
 def _database_url() -> str:
-    url = Settings().database_url
-    if not url:
-        typer.echo("DATABASE_URL is not set (`make up` prints the database URL)", err=True)
-        raise typer.Exit(2)
+    try:
+        url = servers_settings(need_broker=False).database_url
+    except NoServers as missing:
+        typer.echo(f"leadflow: {missing}", err=True)
+        raise typer.Exit(ExitCode.USAGE) from None
+    assert url is not None  # servers_settings said so
     return url
 
 
@@ -76,7 +80,7 @@ def issue_command(
         issued = asyncio.run(run())
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.USAGE) from None
     typer.echo(f"key id  {issued.key_id}")
     typer.echo(f"scopes  {', '.join(issued.scopes)}" + (f" (firm {firm})" if firm else ""))
     typer.echo(f"token   {issued.token}")
@@ -134,5 +138,5 @@ def revoke_command(
     outcome = asyncio.run(run())
     if outcome == "unknown":
         typer.echo(f"error: no credential {key_id}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.REFUSED)
     typer.echo(f"{key_id}: {outcome}")

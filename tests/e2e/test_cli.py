@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
+from services.credentials_cli import app as credentials_cli
 from services.exit_codes import ExitCode
 from services.intake.cli import app as intake
 from services.stack_file import RunningStack
@@ -81,3 +84,37 @@ def test_an_import_with_every_row_in_exits_0_and_with_refused_rows_1(
     refused = cli.invoke(intake, ["import", str(mixed)])
     assert refused.exit_code == ExitCode.PARTLY
     assert "line 3: email" in refused.output
+
+
+def test_credentials_issued_by_the_cli_work_at_once_and_stop_when_revoked(
+    found_stack: Path, stack: Stack
+) -> None:
+    """``leadflow credentials`` finds the stack's database by itself; a read credential
+    reads but may not write, and once revoked every call is refused."""
+    cli = CliRunner()
+    issued = cli.invoke(credentials_cli, ["issue", "--name", "cli reader", "--scope", "read"])
+    assert issued.exit_code == ExitCode.OK, issued.output
+    key_line, scopes_line, token_line = issued.stdout.splitlines()[:3]
+    key_id, token = key_line.removeprefix("key id").strip(), token_line.split()[1]
+    assert scopes_line.split() == ["scopes", "read"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{stack.urls['router']}/v1/owners", headers=headers).status_code == 200
+    write = httpx.put(
+        f"{stack.urls['router']}/v1/owners/cli-{key_id}",
+        headers=headers,
+        json={"name": "Nobody", "role": "AE"},
+    )
+    assert write.status_code == 403
+    listed = cli.invoke(credentials_cli, ["list"])
+    assert f"{key_id}  read" in listed.stdout
+    assert "cli reader" in listed.stdout
+    revoked = cli.invoke(credentials_cli, ["revoke", key_id])
+    assert (revoked.exit_code, revoked.stdout) == (ExitCode.OK, f"{key_id}: revoked\n")
+    deadline = time.monotonic() + 3
+    while httpx.get(f"{stack.urls['router']}/v1/owners", headers=headers).status_code != 401:
+        assert time.monotonic() < deadline, "a revoked credential still reads"
+        time.sleep(0.1)
+    unknown = cli.invoke(credentials_cli, ["revoke", "0000000000000000"])
+    assert unknown.exit_code == ExitCode.REFUSED
+    bad = cli.invoke(credentials_cli, ["issue", "--name", "x", "--scope", "root"])
+    assert bad.exit_code == ExitCode.USAGE
