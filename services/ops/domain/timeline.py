@@ -211,7 +211,8 @@ def _audited(d: Data) -> str:
     action = _s(d, "action")
     said = ACTIONS.get(action, action)
     comment = (d.get("after") or {}).get("comment") if isinstance(d.get("after"), Mapping) else None
-    return f"{_s(d, 'actor')} {said}" + (f": {comment}" if comment else "") + "."
+    line = f"{_s(d, 'actor')} {said}" + (f": {str(comment).strip()}" if comment else "")
+    return line if line.endswith((".", "!", "?")) else f"{line}."
 
 
 SUMMARIES: dict[str, Callable[[Data], str]] = {

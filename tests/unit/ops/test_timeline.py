@@ -428,3 +428,23 @@ def test_an_admin_write_that_changed_the_lead_is_a_line_saying_who() -> None:
     assert told.events[0].summary == (
         "Ops Ana (0123456789abcdef) overturned the disputed credit decision: the meeting was real."
     )
+
+
+SAID = "Ops Ana overturned the disputed credit decision"
+
+
+@pytest.mark.parametrize(
+    ("comment", "line"),
+    [
+        ("Call log shows it.", f"{SAID}: Call log shows it."),
+        ("Really? ", f"{SAID}: Really?"),
+        (None, f"{SAID}."),
+    ],
+)
+def test_an_admin_line_ends_in_one_full_stop(comment: str | None, line: str) -> None:
+    from services.ops.domain.timeline import AUDITED
+
+    after = {"state": "credited"} | ({"comment": comment} if comment else {})
+    data = {"action": "dispute.overturned", "actor": "Ops Ana", "after": after}
+    fact = Fact(0, AUDITED, "/credit", datetime(2026, 11, 21, 9, tzinfo=UTC), data)
+    assert timeline(uuid4(), [fact]).events[0].summary == line
