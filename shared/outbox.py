@@ -35,7 +35,7 @@ from shared.db import SessionFactory, driver_connection
 from shared.events.base import Event
 from shared.events.envelope import Envelope
 from shared.observability import OUTBOX_ERRORS, OUTBOX_PUBLISHED, get_logger
-from shared.plumbing_tables import outbox_insert_sql, outbox_table
+from shared.plumbing_tables import LIVE_FIRST, outbox_insert_sql, outbox_table
 from shared.tracing import kafka_headers, stamped
 
 log = get_logger(__name__)
@@ -193,14 +193,18 @@ class Relay:
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
         table = f"{outbox.schema}.outbox"
+        # The live lane's rows first (``LIVE_FIRST``, from its own index), then the bulk
+        # lane's: a live event is never queued behind a bulk load's thousands. Each topic's
+        # rows keep their id order, so a key's order holds.
         self._claim = (
             f"SELECT id, topic, key, payload::text, headers::text FROM {table} "  # noqa: S608
-            "WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
+            f"WHERE sent_at IS NULL ORDER BY {LIVE_FIRST}, id LIMIT $1 FOR UPDATE SKIP LOCKED"
         )
         self._mark_sent = f"UPDATE {table} SET sent_at = now() WHERE id = ANY($1::bigint[])"  # noqa: S608
 
     async def publish_pending(self) -> int:
-        """Publish one batch of unsent rows, in id order. Returns how many were sent."""
+        """Publish one batch of unsent rows, the live lane's first, each lane in id order.
+        Returns how many were sent."""
         async with self.sessions() as session, session.begin():
             conn = await driver_connection(session)
             if not await conn.fetchval(

@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from shared.events.topics import BULK
+
 
 @cache
 def _metadata(schema: str) -> MetaData:
@@ -62,6 +64,24 @@ def processed_events_table(schema: str) -> Table:
         Column("error", Text, nullable=True),
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
+
+
+LIVE_FIRST = f"(right(topic, {len(BULK)}) = '{BULK}')"
+"""The relay's sort key: false for a live-lane row, true for a bulk-lane one
+(``shared.events.topics.BULK``), so ``ORDER BY LIVE_FIRST, id`` sends the live rows first."""
+
+
+def lane_index_ddl(schema: str) -> str:
+    """The unsent rows by lane, then id: the relay reads the live lane's first straight from
+    it, however many bulk rows wait (created by each service's migration after the first)."""
+    return (
+        f"CREATE INDEX IF NOT EXISTS ix_{schema}_outbox_unsent_by_lane "
+        f"ON {schema}.outbox ({LIVE_FIRST}, id) WHERE sent_at IS NULL"
+    )
+
+
+def drop_lane_index_ddl(schema: str) -> str:
+    return f"DROP INDEX IF EXISTS {schema}.ix_{schema}_outbox_unsent_by_lane"
 
 
 def create_plumbing_tables(schema: str) -> None:

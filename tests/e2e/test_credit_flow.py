@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.ops.domain.timeline import AUDITED
 from services.stack import load_demo
 from tests.support.stack import Stack
 
@@ -79,6 +80,22 @@ async def move_stage(
             break
         await asyncio.sleep(0.2)
     assert got.status_code == 200, got.text
+
+
+async def audit_lines(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], timeout_s: float = 30
+) -> list[str]:
+    """The audit lines of a lead's ops timeline, once ops has recorded the lead (its
+    consumer may still be behind the credit service's answer)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = await client.get(url, headers=headers)
+        if got.status_code == 200:
+            said = [e["summary"] for e in got.json()["events"] if e["type"] == AUDITED]
+            if said or time.monotonic() > deadline:
+                return said
+        assert time.monotonic() < deadline, f"ops never showed the lead: {got.status_code}"
+        await asyncio.sleep(0.3)
 
 
 async def credit_until(
@@ -264,8 +281,7 @@ async def test_a_no_show_never_held_ends_void_and_a_dispute_goes_to_ops(demo: St
         history = (await client.get(f"{url}/history", headers=auth)).json()["revisions"]
         assert [r["state"] for r in history][-3:] == ["void", "disputed", "credited"]
         # The settlement is an admin write: in the audit log, and on the lead's timeline.
-        told = (await client.get(f"{urls['ops']}/v1/leads/{lead_id}", headers=auth)).json()
-        said = [e["summary"] for e in told["events"] if e["type"] == "leadflow.audit.entry"]
+        said = await audit_lines(client, f"{urls['ops']}/v1/leads/{lead_id}", auth)
         assert said == [
             "tests (admin) (00000000000000ad) overturned the disputed credit decision: "
             "Call log shows it."

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from shared.db import SessionFactory
-from shared.plumbing_tables import outbox_table, processed_events_table
+from shared.plumbing_tables import lane_index_ddl, outbox_table, processed_events_table
 
 
 @pytest.fixture
@@ -20,6 +20,7 @@ async def scratch_schema(sessions: SessionFactory) -> AsyncIterator[str]:
         conn = await session.connection()
         await conn.run_sync(lambda c: outbox_table(schema).create(c))
         await conn.run_sync(lambda c: processed_events_table(schema).create(c))
+        await session.execute(text(lane_index_ddl(schema)))
         await session.execute(text(f'CREATE TABLE "{schema}".applied (lead_id uuid, n int)'))
     yield schema
     async with sessions() as session, session.begin():

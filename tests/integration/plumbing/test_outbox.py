@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 
 from shared.db import SessionFactory, asyncpg_dsn
 from shared.events.leads import LeadReceived
+from shared.events.topics import LEADS_RECEIVED, in_lane
 from shared.kafka import make_producer
-from shared.outbox import Outbox, Relay
+from shared.outbox import Outbox, Outgoing, Relay
 from tests.support.infra import Infra
 from tests.support.kafka import read_until
 
@@ -63,6 +64,49 @@ async def test_relay_publishes_committed_rows_in_order_and_marks_them_sent(
     async with sessions() as session:
         unsent = await session.scalar(select(func.count()).where(outbox.table.c.sent_at.is_(None)))
     assert unsent == 0
+
+
+async def test_the_relay_sends_a_live_event_before_a_bulk_backlog(
+    infra: Infra, sessions: SessionFactory, scratch_schema: str
+) -> None:
+    """A live event written after thousands of bulk ones goes out in the relay's next batch,
+    not after them; each lane keeps its order."""
+    outbox = Outbox(scratch_schema, source="/test")
+    bulk = [lead(n) for n in range(1200)]
+    live = lead(-1)
+    bulk_topic = in_lane(LEADS_RECEIVED, bulk=True)
+    async with sessions() as session, session.begin():
+        await outbox.add_all(session, [Outgoing(e, None, bulk_topic) for e in bulk])
+    async with sessions() as session, session.begin():
+        await outbox.add(session, live)
+
+    producer = make_producer(infra.settings(), client_id="test")
+    await producer.start()
+    try:
+        relay = Relay(
+            outbox, sessions, producer, dsn=asyncpg_dsn(infra.database_url), batch_size=500
+        )
+        assert await relay.publish_pending() == 500
+        async with sessions() as session:
+            sent = (
+                await session.execute(
+                    select(outbox.table.c.topic, outbox.table.c.id)
+                    .where(outbox.table.c.sent_at.is_not(None))
+                    .order_by(outbox.table.c.id)
+                )
+            ).all()
+        assert [topic for topic, _ in sent].count("leads.received") == 1  # the live one
+        bulk_ids = [i for topic, i in sent if topic == bulk_topic]
+        assert len(bulk_ids) == 499
+        async with sessions() as session:
+            first_bulk = await session.scalar(
+                select(func.min(outbox.table.c.id)).where(outbox.table.c.topic == bulk_topic)
+            )
+        assert bulk_ids == list(range(first_bulk or 0, (first_bulk or 0) + 499))  # in order
+        while await relay.publish_pending():
+            pass
+    finally:
+        await producer.stop()
 
 
 async def test_relay_wakes_on_notify_and_survives_a_broker_outage(
