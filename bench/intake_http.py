@@ -25,26 +25,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
-
-from bench.clock import TopicClock
 from bench.cpu import CpuSample, sample
 from bench.intake_figures import EndToEnd, Options, Phase, Pipeline, RunResult, report
-from bench.stack import Infra, Services, ceiling_server, embedded_infra
+from bench.pipeline_watch import PipelineWatch, say
+from bench.stack import Infra, Services, bench_work, ceiling_server, embedded_infra
 from bench.tools import require_wrk
 from bench.wrk import WrkResult, run_wrk
-from shared.db import asyncpg_dsn
 from shared.events.topics import CREDITS_DECIDED, LEADS_ROUTED
-
-
-def say(message: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
 
 
 class Bench:
@@ -55,27 +45,26 @@ class Bench:
         self.logs = work / "logs"
         self.logs.mkdir(exist_ok=True)
         self.services = Services({**os.environ, **infra.env()}, self.logs)
-        self.clock = TopicClock(infra.bootstrap_servers, CREDITS_DECIDED.name, LEADS_ROUTED.name)
-        self.credited = self.clock.seen[CREDITS_DECIDED.name]
-        self.routed = self.clock.seen[LEADS_ROUTED.name]
-        self.nonce = secrets.token_hex(3)  # every email of this bench is new
-        self.db: asyncpg.Pool | None = None
+        self.watch = PipelineWatch(
+            infra.database_url,
+            infra.bootstrap_servers,
+            CREDITS_DECIDED.name,
+            LEADS_ROUTED.name,
+            drain_timeout_s=options.drain_timeout_s,
+        )
+        self.credited = self.watch.credited
+        self.routed = self.watch.seen[LEADS_ROUTED.name]
         self.warnings: list[str] = []
 
     async def __aenter__(self) -> Bench:
-        self.db = await asyncpg.create_pool(
-            asyncpg_dsn(self.infra.database_url), min_size=1, max_size=2
-        )
-        await self.clock.start()
+        await self.watch.start()
         await self.services.start_all()
         await self.warm_intake("warm", self.options.duration_s)
         return self
 
     async def __aexit__(self, *_: object) -> None:
         await self.services.stop_all()
-        await self.clock.stop()
-        if self.db is not None:
-            await self.db.close()
+        await self.watch.stop()
 
     async def load(
         self,
@@ -89,7 +78,7 @@ class Bench:
         result = await run_wrk(
             self.wrk,
             url,
-            tag=f"{self.nonce}-{tag}",
+            tag=self.watch.campaign(tag),
             token=self.infra.token,
             threads=self.options.threads,
             connections=connections or self.options.connections,
@@ -105,63 +94,18 @@ class Bench:
         if result.non2xx or result.socket_errors:
             self.warnings.append(
                 f"{tag}: {result.non2xx} answers over 399, {result.socket_errors} socket errors"
-                f" of {result.requests} (see {self.logs}/wrk-{self.nonce}-{tag}.log)"
+                f" of {result.requests} (see {self.logs}/wrk-{self.watch.campaign(tag)}.log)"
             )
         return result
-
-    async def leads_of(self, tag: str | None) -> dict[str, float]:
-        """Lead id -> registration time of the leads of a phase (``None``: all of them)."""
-        assert self.db is not None
-        if tag is None:
-            rows = await self.db.fetch("SELECT id::text, received_at FROM intake.leads")
-        else:
-            rows = await self.db.fetch(
-                "SELECT id::text, received_at FROM intake.leads WHERE campaign = $1",
-                f"{self.nonce}-{tag}",
-            )
-        return {r["id"]: r["received_at"].timestamp() for r in rows}
-
-    async def decided(self, tag: str | None) -> dict[str, float]:
-        """Wait until every lead of ``tag`` (or every lead) has its credit.decided event;
-        returns their registration times. The ids are read again until they hold still
-        (requests in flight when wrk stopped still commit)."""
-        deadline = time.monotonic() + self.options.drain_timeout_s
-        while True:
-            leads = await self.leads_of(tag)
-            if tag is not None and not leads:
-                raise RuntimeError(f"no lead of {tag} was registered; logs in {self.logs}")
-            missing = leads.keys() - self.credited.keys()
-            if not missing:
-                await asyncio.sleep(0.5)
-                if len(await self.leads_of(tag)) == len(leads):
-                    return leads
-                continue
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"{len(missing)} of {len(leads)} leads ({tag or 'all'}) had no credit "
-                    f"decision after {self.options.drain_timeout_s:g}s; logs in {self.logs}"
-                )
-            await asyncio.sleep(0.5)
-
-    async def settle(self) -> None:
-        """The pipeline idle: every lead so far decided, then a moment for the last
-        commits and the relays."""
-        await self.decided(None)
-        await asyncio.sleep(1)
 
     async def warm_intake(self, tag: str, duration_s: float) -> None:
         """A fresh intake process warms up (pool, statement caches) before it is measured."""
         await self.load(f"{self.services.url('intake')}/v1/leads", tag, duration_s=duration_s)
-        await self.settle()
+        await self.watch.settle()
 
     def cpu(self, **servers: int) -> CpuSample:
         """CPU seconds so far of every process of the stack (and of ``servers``)."""
-        pids = {
-            **self.services.pids(),
-            "postgres": self.infra.postgres.process.pid,  # type: ignore[union-attr]
-            "broker": self.infra.kafka.process.pid,  # type: ignore[union-attr]
-            **servers,
-        }
+        pids = {**self.services.pids(), **self.infra.pids(), **servers}
         return sample(pids, trees=frozenset({"postgres"}))
 
     async def flat_out(self, url: str, tag: str, pid: int) -> tuple[Phase, CpuSample]:
@@ -183,13 +127,13 @@ class Bench:
         sample taken before it."""
         if await self.services.set_intake_edges(edges):
             await self.warm_intake(f"{tag}-warm", 3)
-        await self.settle()
+        await self.watch.settle()
         pid = self.services.pids()["intake"]
         phase, before = await self.flat_out(self.services.url("intake"), tag, pid)
         return phase, time.time(), before
 
     async def pipeline(self, tag: str, ended: float) -> Pipeline:
-        leads = await self.decided(tag)
+        leads = await self.watch.decided(tag)
         last = max(self.credited[lead] for lead in leads)
         burst = Pipeline(len(leads), len(leads) / (last - min(leads.values())), last - ended)
         say(
@@ -199,7 +143,7 @@ class Bench:
         return burst
 
     async def end_to_end(self, tag: str) -> EndToEnd:
-        await self.settle()
+        await self.watch.settle()
         load = await self.load(
             f"{self.services.url('intake')}/v1/leads",
             tag,
@@ -207,7 +151,7 @@ class Bench:
             duration_s=self.options.e2e_duration_s,
             rate=self.options.e2e_rate,
         )
-        leads = await self.decided(tag)
+        leads = await self.watch.decided(tag)
         for _ in range(50):  # a lead is routed before it is decided: at most a moment more
             if leads.keys() <= self.routed.keys():
                 break
@@ -218,7 +162,7 @@ class Bench:
 
     async def run(self, run: int) -> RunResult:
         opts = self.options
-        await self.settle()
+        await self.watch.settle()
         load_1min = os.getloadavg()[0]
         idle_from = self.cpu()
         await asyncio.sleep(3)
@@ -238,7 +182,7 @@ class Bench:
         assert pipeline is not None
         if await self.services.set_intake_edges(True):
             await self.warm_intake(f"r{run}-rewarm", 3)
-        await self.settle()
+        await self.watch.settle()
         paced = await self.load(
             f"{self.services.url('intake')}/v1/leads",
             f"r{run}-paced",
@@ -290,9 +234,8 @@ def main() -> None:
         drain_timeout_s=args.drain_timeout,
     )
     wrk = require_wrk()
-    work = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
 
-    async def measure(infra: Infra) -> tuple[list[RunResult], list[str]]:
+    async def measure(infra: Infra, work: Path) -> tuple[list[RunResult], list[str]]:
         async with Bench(infra, wrk, opts, work) as bench:
             results = []
             for run in range(args.runs):
@@ -300,20 +243,8 @@ def main() -> None:
                 say(f"run {run + 1} of {args.runs} done")
             return results, bench.warnings
 
-    try:
-        with embedded_infra(work, durable=args.durable) as infra:
-            results, warnings = asyncio.run(measure(infra))
-    except BaseException:
-        kept = args.logs or Path(tempfile.mkdtemp(prefix="leadflow-bench-logs-"))
-        if (work / "logs").exists():
-            shutil.copytree(work / "logs", kept, dirs_exist_ok=True)
-        print(f"bench failed; its logs are kept in {kept}")
-        raise
-    else:
-        if args.logs:
-            shutil.copytree(work / "logs", args.logs, dirs_exist_ok=True)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with bench_work(args.logs) as work, embedded_infra(work, durable=args.durable) as infra:
+        results, warnings = asyncio.run(measure(infra, work))
     report(results, opts, durable=args.durable, markdown=args.markdown)
     for warning in warnings:
         print(f"warning: {warning}")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +55,13 @@ class Infra:
             **EMBEDDED_BROKER_SETTINGS,
         }
 
+    def pids(self) -> dict[str, int]:
+        """The postmaster's and the broker's process ids (PostgreSQL's backends are the
+        postmaster's children)."""
+        assert self.postgres.process is not None
+        assert self.kafka.process is not None
+        return {"postgres": self.postgres.process.pid, "broker": self.kafka.process.pid}
+
 
 async def issue_admin(database_url: str) -> str:
     engine = make_engine(database_url, pool_size=1)
@@ -64,6 +73,27 @@ async def issue_admin(database_url: str) -> str:
     finally:
         await engine.dispose()
     return issued.token
+
+
+@contextlib.contextmanager
+def bench_work(keep_logs: Path | None) -> Iterator[Path]:
+    """A scratch directory for a bench run (the services' logs go in ``logs/``), removed
+    afterwards; its logs are copied to ``keep_logs`` when given, and on failure kept anyway
+    (in a new directory when not given, which is said)."""
+    work = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
+    try:
+        yield work
+    except BaseException:
+        kept = keep_logs or Path(tempfile.mkdtemp(prefix="leadflow-bench-logs-"))
+        if (work / "logs").exists():
+            shutil.copytree(work / "logs", kept, dirs_exist_ok=True)
+        print(f"bench failed; its logs are kept in {kept}")
+        raise
+    else:
+        if keep_logs and (work / "logs").exists():
+            shutil.copytree(work / "logs", keep_logs, dirs_exist_ok=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @contextlib.contextmanager
