@@ -4,7 +4,10 @@ and a relay publishes them to Kafka in order, then marks them sent.
 The relay
 - claims unsent rows with ``FOR UPDATE SKIP LOCKED`` (never ``id > last_id``, which skips
   rows whose transaction commits late) under a transaction-scoped advisory lock, so one
-  relay per schema publishes at a time and the order of a key is kept across instances;
+  relay per schema and lane publishes at a time and the order of a key is kept across
+  instances;
+- runs once per lane: the live lane's relay never waits for a bulk batch in flight (a bulk
+  import's thousands of rows go out beside the live events, not ahead of them);
 - sleeps on PostgreSQL LISTEN/NOTIFY when idle (NOTIFY is only a wake-up hint; a slow
   safety sweep covers notifications lost while disconnected);
 - on a broker or database outage keeps the rows, backs off, and resumes from the first
@@ -35,7 +38,7 @@ from shared.db import SessionFactory, driver_connection
 from shared.events.base import Event
 from shared.events.envelope import Envelope
 from shared.observability import OUTBOX_ERRORS, OUTBOX_PUBLISHED, get_logger
-from shared.plumbing_tables import LIVE_FIRST, outbox_insert_sql, outbox_table
+from shared.plumbing_tables import IN_BULK_LANE, outbox_insert_sql, outbox_table
 from shared.tracing import kafka_headers, stamped
 
 log = get_logger(__name__)
@@ -87,8 +90,10 @@ class Outbox:
         self.source = source
         self.table = outbox_table(schema)
         self.channel = f"{schema}_outbox"
-        # Not shared.db.try_lock: one leader per schema on a fixed key every relay version shares.
+        # Not shared.db.try_lock: one leader per schema and lane on fixed keys every relay
+        # version shares (the live lane's is the key of the relay before lanes).
         self.lock_key = zlib.crc32(f"leadflow.outbox.{schema}".encode())
+        self.bulk_lock_key = zlib.crc32(f"leadflow.outbox.{schema}.bulk".encode())
         self._insert = outbox_insert_sql(schema)
 
     async def add(
@@ -181,7 +186,10 @@ class Relay:
         idle_wakeup_s: float = 15.0,
         send_timeout_s: float = 30.0,
         linger_s: float = 0.005,
+        bulk: bool = False,
     ) -> None:
+        """``bulk``: this relay sends the bulk lane's rows (``shared.events.topics.BULK``),
+        else the live lane's; a service runs one of each."""
         self.outbox = outbox
         self.sessions = sessions
         self.producer = producer
@@ -193,23 +201,22 @@ class Relay:
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
         table = f"{outbox.schema}.outbox"
-        # The live lane's rows first (``LIVE_FIRST``, from its own index), then the bulk
-        # lane's: a live event is never queued behind a bulk load's thousands. Each topic's
-        # rows keep their id order, so a key's order holds.
+        self.bulk = bulk
+        self.lock = outbox.bulk_lock_key if bulk else outbox.lock_key
+        # This lane's rows in id order, straight from the lane index (``IN_BULK_LANE``).
         self._claim = (
             f"SELECT id, topic, key, payload::text, headers::text FROM {table} "  # noqa: S608
-            f"WHERE sent_at IS NULL ORDER BY {LIVE_FIRST}, id LIMIT $1 FOR UPDATE SKIP LOCKED"
+            f"WHERE sent_at IS NULL AND {IN_BULK_LANE} = {'true' if bulk else 'false'} "
+            f"ORDER BY {IN_BULK_LANE}, id LIMIT $1 FOR UPDATE SKIP LOCKED"
         )
         self._mark_sent = f"UPDATE {table} SET sent_at = now() WHERE id = ANY($1::bigint[])"  # noqa: S608
 
     async def publish_pending(self) -> int:
-        """Publish one batch of unsent rows, the live lane's first, each lane in id order.
-        Returns how many were sent."""
+        """Publish one batch of this lane's unsent rows, in id order. Returns how many
+        were sent."""
         async with self.sessions() as session, session.begin():
             conn = await driver_connection(session)
-            if not await conn.fetchval(
-                "SELECT pg_try_advisory_xact_lock($1)", self.outbox.lock_key
-            ):
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self.lock):
                 return 0
             rows = await conn.fetch(self._claim, self.batch_size)
             if not rows:

@@ -66,17 +66,18 @@ def processed_events_table(schema: str) -> Table:
     )
 
 
-LIVE_FIRST = f"(right(topic, {len(BULK)}) = '{BULK}')"
-"""The relay's sort key: false for a live-lane row, true for a bulk-lane one
-(``shared.events.topics.BULK``), so ``ORDER BY LIVE_FIRST, id`` sends the live rows first."""
+IN_BULK_LANE = f"(right(topic, {len(BULK)}) = '{BULK}')"
+"""Whether an outbox row is for a bulk lane's topic (``shared.events.topics.BULK``): the
+first column of the index each lane's relay reads its rows from."""
 
 
 def lane_index_ddl(schema: str) -> str:
-    """The unsent rows by lane, then id: the relay reads the live lane's first straight from
-    it, however many bulk rows wait (created by each service's migration after the first)."""
+    """The unsent rows by lane, then id: each lane's relay reads its own rows straight from
+    it, in id order, however many of the other lane's wait (created by each service's
+    migration after the first)."""
     return (
         f"CREATE INDEX IF NOT EXISTS ix_{schema}_outbox_unsent_by_lane "
-        f"ON {schema}.outbox ({LIVE_FIRST}, id) WHERE sent_at IS NULL"
+        f"ON {schema}.outbox ({IN_BULK_LANE}, id) WHERE sent_at IS NULL"
     )
 
 

@@ -97,21 +97,26 @@ async def _start_producer(runtime: Runtime) -> None:
             backoff = min(backoff * 2, 10)
 
 
-async def _run_relay(runtime: Runtime) -> None:
+async def _run_relays(runtime: Runtime) -> None:
+    """The outbox's two relays, the live lane's and the bulk lane's, on one producer."""
     await _start_producer(runtime)
     if runtime.stop.is_set():
         return
     settings = runtime.settings
-    relay = Relay(
-        runtime.outbox,
-        runtime.sessions,
-        runtime.producer,
-        dsn=asyncpg_dsn(settings.database_url or ""),
-        batch_size=settings.outbox_batch_size,
-        idle_wakeup_s=settings.outbox_idle_wakeup_s,
-        send_timeout_s=settings.kafka_send_timeout_s,
-    )
-    await relay.run(runtime.stop)
+    relays = [
+        Relay(
+            runtime.outbox,
+            runtime.sessions,
+            runtime.producer,
+            dsn=asyncpg_dsn(settings.database_url or ""),
+            batch_size=settings.outbox_batch_size,
+            idle_wakeup_s=settings.outbox_idle_wakeup_s,
+            send_timeout_s=settings.kafka_send_timeout_s,
+            bulk=bulk,
+        )
+        for bulk in (False, True)
+    ]
+    await asyncio.gather(*(relay.run(runtime.stop) for relay in relays))
 
 
 async def _watch_backlog(runtime: Runtime, every_s: float = 1.0) -> None:
@@ -355,7 +360,7 @@ def create_service(
         if on_start is not None:
             await on_start(runtime)
         tasks = [
-            asyncio.create_task(_run_relay(runtime), name=f"{name}-relay"),
+            asyncio.create_task(_run_relays(runtime), name=f"{name}-relays"),
             asyncio.create_task(_watch_backlog(runtime), name=f"{name}-backlog"),
             asyncio.create_task(_watch_broker(runtime), name=f"{name}-broker"),
         ]
