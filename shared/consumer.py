@@ -159,8 +159,10 @@ class EventConsumer:
         max_attempts: int = 5,
         send_timeout_s: float = 30.0,
         lag_every_s: float = 5.0,
+        bulk_batch_size: int = 50,
     ) -> None:
         self.name = name
+        self.bulk_batch_size = bulk_batch_size
         self.topics = topics
         self.handle = handle
         self.types = types
@@ -198,7 +200,8 @@ class EventConsumer:
     async def _poll(self) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
         """The live lane first: what its partitions hold now, if anything; else whatever
         comes next on any partition (the bulk lane's, ``shared.events.topics.BULK``, among
-        them). A live event waits behind at most the one bulk batch in hand."""
+        them), at most ``bulk_batch_size`` events. A live event waits behind at most the
+        one small bulk batch in hand."""
         assigned = self.consumer.assignment()
         live = [tp for tp in assigned if not is_bulk(tp.topic)]
         polled: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
@@ -206,6 +209,8 @@ class EventConsumer:
             polled = await self.consumer.getmany(*live, timeout_ms=0)
             if any(polled.values()):
                 return polled
+            polled = await self.consumer.getmany(timeout_ms=500, max_records=self.bulk_batch_size)
+            return polled
         polled = await self.consumer.getmany(timeout_ms=500)
         return polled
 

@@ -72,7 +72,14 @@ class Settings(BaseSettings):
     consumer_max_attempts: int = Field(
         default=5, description="Attempts of a failing handler before the event goes to the DLQ."
     )
-    consumer_batch_size: int = 200
+    consumer_batch_size: int = Field(
+        default=200, description="The most events a consumer handles in one transaction."
+    )
+    consumer_bulk_batch_size: int = Field(
+        default=50,
+        description="The most bulk-lane events a consumer takes at once: a live event that "
+        "arrives meanwhile waits for this batch only.",
+    )
     db_pool_size: int = 10
 
 
