@@ -32,6 +32,7 @@ from shared.embedded import (
     EmbeddedKafka,
     EmbeddedPostgres,
     die_with_parent,
+    embedded_broker_settings,
     free_port,
 )
 from shared.kafka import ensure_topics
@@ -109,7 +110,7 @@ def embedded_infra(work: Path, *, durable: bool = False) -> Iterator[Infra]:
         settings = Settings(
             database_url=postgres.url,
             kafka_bootstrap_servers=kafka.bootstrap_servers,
-            kafka_enable_idempotence=False,
+            **embedded_broker_settings(),  # type: ignore[arg-type]
         )
         asyncio.run(ensure_topics(settings))
         asyncio.run(load_demo(postgres.url))

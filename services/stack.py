@@ -268,6 +268,7 @@ def _prepare(env: dict[str, str], *, demo: bool) -> None:
         database_url=env["DATABASE_URL"],
         kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
         kafka_enable_idempotence=env.get("KAFKA_ENABLE_IDEMPOTENCE", "true") == "true",
+        kafka_topic_partitions=env.get("KAFKA_TOPIC_PARTITIONS") or None,
     )
     asyncio.run(ensure_topics(run_settings))
     if demo:

@@ -76,7 +76,8 @@ async def ensure_topics(settings: Settings) -> list[str]:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(t.name, t.partitions, 1) for t in TOPICS]
+        most = settings.kafka_topic_partitions or max(t.partitions for t in TOPICS)
+        wanted = [NewTopic(t.name, min(t.partitions, most), 1) for t in TOPICS]
         wanted += [NewTopic(dlq_topic(t.name), 1, 1) for t in TOPICS]
         missing = [t for t in wanted if t.name not in existing]
         if missing:

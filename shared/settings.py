@@ -32,6 +32,14 @@ class Settings(BaseSettings):
         description="Longest a fetch waits for data. Kafka answers as soon as data arrives; "
         "the embedded broker waits the whole time, so leadflow up sets 20.",
     )
+    kafka_topic_partitions: int | None = Field(
+        default=None,
+        ge=1,
+        description="Partitions per topic when Leadflow creates its topics (a topic with "
+        "fewer in the catalog keeps its count). Unset: the catalog's (6 for the busy "
+        "topics). The embedded broker works through every partition on every fetch, even "
+        "idle, so leadflow up sets 2.",
+    )
     kafka_client_id: str = "leadflow"
     kafka_request_timeout_s: float = 15.0
     kafka_send_timeout_s: float = 30.0

@@ -19,7 +19,12 @@ from sqlalchemy.engine import make_url
 
 from services.catalog import migrate
 from shared.db import asyncpg_dsn
-from shared.embedded import EMBEDDED_BROKER_SETTINGS, EmbeddedKafka, EmbeddedPostgres
+from shared.embedded import (
+    EMBEDDED_BROKER_SETTINGS,
+    EmbeddedKafka,
+    EmbeddedPostgres,
+    embedded_broker_settings,
+)
 from shared.kafka import ensure_topics
 from shared.settings import Settings
 from tests.support.credentials import register_test_credentials
@@ -53,7 +58,7 @@ class Infra:
             "outbox_idle_wakeup_s": 2.0,
         }
         if self.kafka is not None:
-            values["kafka_fetch_max_wait_ms"] = 20
+            values.update(embedded_broker_settings())
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]
 
