@@ -336,8 +336,12 @@ def create_service(
     routers: Sequence[APIRouter],
     consumers: Callable[[Runtime], Sequence[ConsumerSpec]] = lambda _: (),
     on_start: Callable[[Runtime], Awaitable[None]] | None = None,
+    warm: Sequence[Callable[[], object]] = (),
     settings: Settings | None = None,
 ) -> FastAPI:
+    """``warm``: fills a pure cache the first event or request would otherwise fill
+    (the public suffix list, the holiday calendars: up to two seconds on the first lead
+    on this machine), called before the service takes requests and events."""
     settings = settings or get_settings()
     configure_logging(settings, name)
     configure_tracing(settings, name)
@@ -346,6 +350,8 @@ def create_service(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for fill in warm:
+            fill()
         engine = make_engine(settings.database_url or "", pool_size=settings.db_pool_size)
         sessions = make_sessions(engine)
         runtime = Runtime(

@@ -12,6 +12,7 @@ from services.credit.api import credit, firms, partner, reports
 from services.credit.consumer import TYPES, handler
 from services.credit.store import SCHEMA
 from services.credit.sweep import SWEEP_EVERY_S, run_sweep
+from shared.calendar import supported_countries
 from shared.events.topics import (
     ACTIVITIES_LOGGED,
     LEADS_RECEIVED,
@@ -67,6 +68,7 @@ def create_app(
             reports.partner_router,
         ],
         consumers=_consumers,
+        warm=(supported_countries,),  # every country's holiday rules, before the first fact
         settings=settings,
     )
     service_lifespan = app.router.lifespan_context

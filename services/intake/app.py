@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from functools import partial
 from typing import cast
 
 from fastapi import FastAPI
@@ -11,6 +12,7 @@ from starlette.middleware import Middleware
 
 from services.intake.api import firms, forms, imports, leads, partner, sales, webhooks
 from services.intake.consumer import HANDLERS
+from services.intake.domain.normalize import registrable_domain
 from services.intake.domain.ratelimit import TokenBuckets
 from services.intake.edges.idempotency import IdempotencyKeys
 from services.intake.edges.limits import PathBodyLimit
@@ -61,6 +63,7 @@ def create_app(
         ],
         settings=settings,
         on_start=on_start,
+        warm=(partial(registrable_domain, "example.com"),),  # the suffix list's trie
     )
     app.state.intake_settings = own
     app.state.import_jobs = set()

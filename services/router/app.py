@@ -16,8 +16,10 @@ from fastapi import FastAPI
 
 from services.router.api import admin, lifecycle, routing, rulesets
 from services.router.consumer import on_lead_status_changed, on_leads_received, on_meeting_updated
+from services.router.domain.names import registrable_domain
 from services.router.sla_timers import SlaTimers
 from services.router.tables import SCHEMA
+from shared.calendar import supported_countries
 from shared.events.activities import MeetingUpdated
 from shared.events.leads import LeadReceived
 from shared.events.status import LeadStatusChanged
@@ -32,6 +34,8 @@ from shared.settings import Settings
 from shared.times import SYSTEM_CLOCK, Clock
 
 SLA_TICK_S = 2.0  # the timer worker's longest sleep
+# The suffix list's trie and every country's holiday rules, loaded before the first lead.
+WARM_CACHES = (partial(registrable_domain, "example.com"), supported_countries)
 
 
 def _consumers(runtime: Runtime, clock: Clock) -> Sequence[ConsumerSpec]:
@@ -71,6 +75,7 @@ def create_app(
         "keeps each lead's lifecycle and its acceptance SLA.",
         routers=[routing.router, lifecycle.router, admin.router, rulesets.router],
         consumers=partial(_consumers, clock=clock),
+        warm=WARM_CACHES,
         settings=settings,
     )
     app.state.clock = clock
