@@ -29,7 +29,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -247,7 +247,7 @@ def _leads_matching(query: LeadQuery) -> Any:
     latest = (
         select(e.c.lead_id, e.c.data["state"].astext.label("state"))
         .where(*where)
-        .distinct(e.c.lead_id)
+        .ext(distinct_on(e.c.lead_id))
         .order_by(e.c.lead_id, revision.desc())
         .subquery()
     )
@@ -458,7 +458,7 @@ async def latest_credit_per_lead(
             event_log.c.firm_id.is_not(None),
             *_scoped(scope),
         )
-        .distinct(event_log.c.lead_id)
+        .ext(distinct_on(event_log.c.lead_id))
         .order_by(event_log.c.lead_id, revision.desc())
         .subquery()
     )
