@@ -6,7 +6,8 @@ One database session per task: a session is never shared between concurrent task
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import AsyncIterator, Iterable
 
 import asyncpg
 from sqlalchemy import text
@@ -59,6 +60,23 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
         # statement sent straight to asyncpg before that would commit on its own.
         await session.execute(text("SELECT 1"))
     return raw
+
+
+@contextlib.asynccontextmanager
+async def raw_transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection's asyncpg driver in a transaction, with no ORM session around
+    it: for a hot path whose statements are all its own (BEGIN, its statements, COMMIT,
+    nothing else). A connection lost under it is discarded, not given back to the pool."""
+    async with engine.connect() as connection:
+        raw: asyncpg.Connection | None = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None  # asyncpg under SQLAlchemy: always there
+        try:
+            async with raw.transaction():
+                yield raw
+        except BaseException as exc:
+            if lost_connection(exc):
+                await connection.invalidate()
+            raise
 
 
 # The keys are locked in the order given (``lock`` and ``try_lock`` sort them): the ORDER BY

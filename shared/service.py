@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.consumer import BatchHandler, EventConsumer, Handler, per_event, types_of
 from shared.credentials import Verifier
@@ -71,6 +72,7 @@ class Runtime:
 
     name: str
     settings: Settings
+    engine: AsyncEngine
     sessions: SessionFactory
     outbox: Outbox
     producer: AIOKafkaProducer
@@ -242,7 +244,7 @@ async def readyz(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     checks: dict[str, str] = {}
     try:
-        await asyncio.wait_for(ping(request.app.state.engine), 2)
+        await asyncio.wait_for(ping(runtime.engine), 2)
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
@@ -357,13 +359,13 @@ def create_service(
         runtime = Runtime(
             name=name,
             settings=settings,
+            engine=engine,
             sessions=sessions,
             outbox=Outbox(schema, source=f"/{name}"),
             producer=make_producer(settings, client_id=name),
             verifier=Verifier(sessions),
         )
         app.state.runtime = runtime
-        app.state.engine = engine
         if on_start is not None:
             await on_start(runtime)
         tasks = [

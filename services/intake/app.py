@@ -21,7 +21,7 @@ from services.intake.settings import IntakeSettings, get_intake_settings
 from services.intake.store import SCHEMA
 from services.intake.writer import LeadWriter
 from shared.events.topics import FIRMS_CONTRACTS
-from shared.http import BodySizeLimit
+from shared.http import BodySizeLimit, PlainRoute
 from shared.service import ConsumerSpec, Runtime, create_service
 from shared.settings import Settings, get_settings
 
@@ -35,7 +35,7 @@ def create_app(
     async def on_start(runtime: Runtime) -> None:
         # Both stop with the service: their loops watch runtime.stop.
         app.state.housekeeping = asyncio.create_task(purge_forever(runtime, own))
-        writer = LeadWriter(runtime.sessions, runtime.outbox, window=app.state.dedup_window)
+        writer = LeadWriter(runtime.engine, runtime.outbox, window=app.state.dedup_window)
         app.state.lead_writer = writer
         app.state.lead_writing = asyncio.create_task(writer.run(runtime.stop))
 
@@ -80,4 +80,8 @@ def create_app(
         for m in app.user_middleware
     ]
     app.user_middleware.append(Middleware(IdempotencyKeys))
+    # FastAPI declares POST /v1/leads (its OpenAPI operation); this plain route, ahead of
+    # every other, serves it with the same endpoint, past FastAPI's per-request routing
+    # (a sixth of the request's time).
+    app.router.routes.insert(0, PlainRoute("/v1/leads", leads.post_lead, methods=["POST"]))
     return app

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.domain.dedup import dedup_scope, window_start
@@ -90,14 +91,13 @@ class _Rows:
 
 
 async def register(
-    session: AsyncSession, outbox: Outbox, entries: Sequence[Entry], *, window: timedelta
+    conn: asyncpg.Connection, outbox: Outbox, entries: Sequence[Entry], *, window: timedelta
 ) -> list[Registered]:
-    """Inside an open transaction: one result per entry, in order (a later entry of the
-    same scope is a repeat of the earlier one)."""
+    """Inside an open transaction (a session's: ``shared.db.driver_connection``): one result
+    per entry, in order (a later entry of the same scope is a repeat of the earlier one)."""
     if not entries:
         return []
     now = utcnow()
-    conn = await driver_connection(session)
     scopes = [dedup_scope(e.lead.email, e.lead.source, e.firm_id) for e in entries]
     distinct = sorted(set(scopes))
     await conn.fetchval(_LOCK_SCOPES, distinct)
@@ -115,7 +115,7 @@ async def register(
         await conn.execute(
             _ADD_TOUCHES, *(list(column) for column in zip(*rows.touches, strict=True))
         )
-    await outbox.add_all(session, rows.events)
+    await outbox.add_all(conn, rows.events)
     return results
 
 
@@ -198,4 +198,4 @@ async def submit_many(
     """Inside an open transaction: a batch that came in one way (the bulk lane unless
     told otherwise); one result per item."""
     entries = [Entry(item.lead, item.raw, channel, firm_id, bulk=bulk) for item in items]
-    return await register(session, outbox, entries, window=window)
+    return await register(await driver_connection(session), outbox, entries, window=window)

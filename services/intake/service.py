@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.bulk import Entry, Registered, register
 from services.intake.domain.normalize import NormalizedLead
+from shared.db import driver_connection
 from shared.outbox import Outbox
 
 __all__ = ["DEFAULT_WINDOW", "Registered", "submit_lead"]
@@ -32,4 +33,4 @@ async def submit_lead(
     """Inside an open transaction: a new lead (``lead.received``) or, for the same person
     from the same source within ``window``, a repeat touch (``lead.duplicate``)."""
     entry = Entry(lead, raw, channel, firm_id, received_at=received_at)
-    return (await register(session, outbox, [entry], window=window))[0]
+    return (await register(await driver_connection(session), outbox, [entry], window=window))[0]

@@ -1,7 +1,8 @@
 """The single-lead door at machine speed: concurrent requests' leads are registered
 together. Each request hands its lead to the writer and waits for its own answer; the
 writer takes every lead waiting (up to ``max_batch``) into one transaction
-(``bulk.register``: a few statements whatever their number) and answers each. While a
+(``bulk.register``: a few statements whatever their number, straight on the driver's
+connection) and answers each. While a
 transaction is in flight the next requests gather, so under load a transaction carries
 many leads and at rest a lead waits for nobody (no timer: a lead alone is written at
 once).
@@ -18,8 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from services.intake.bulk import Entry, Registered, register
-from shared.db import SessionFactory, lost_connection
+from shared.db import lost_connection, raw_transaction
 from shared.observability import get_logger
 from shared.outbox import Outbox
 
@@ -35,14 +38,14 @@ class _Waiting:
 class LeadWriter:
     def __init__(
         self,
-        sessions: SessionFactory,
+        engine: AsyncEngine,
         outbox: Outbox,
         *,
         window: timedelta,
         max_batch: int = 500,
         writers: int = 2,
     ) -> None:
-        self.sessions = sessions
+        self.engine = engine
         self.outbox = outbox
         self.window = window
         self.max_batch = max_batch
@@ -102,5 +105,5 @@ class LeadWriter:
                 waiting.answer.set_result(result)
 
     async def _in_one_transaction(self, entries: list[Entry]) -> list[Registered]:
-        async with self.sessions() as session, session.begin():
-            return await register(session, self.outbox, entries, window=self.window)
+        async with raw_transaction(self.engine) as conn:
+            return await register(conn, self.outbox, entries, window=self.window)

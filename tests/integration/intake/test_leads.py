@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from services.intake.tables import leads as LeadRow
 from shared.db import SessionFactory
 from tests.integration.intake.conftest import Intake
+from tests.support.credentials import READ, SUBMIT, bearer
 
 
 def email(tag: str) -> str:
@@ -99,3 +101,45 @@ async def test_a_disposable_address_is_flagged_not_refused(intake: Intake) -> No
     assert answer.status_code == 202
     stored = await intake.client.get(f"/v1/leads/{answer.json()['lead_id']}", headers=intake.ops)
     assert stored.json()["disposable"] is True
+
+
+async def test_the_lead_door_answers_as_a_declared_route_would(intake: Intake) -> None:
+    """``POST /v1/leads`` reads its credential and body itself (the hot path): the same
+    answers, in the same order, as FastAPI's dependency and body validation give."""
+    post = intake.client.post
+    no_key = await post("/v1/leads", content=b"{not json")
+    assert no_key.status_code == 401  # the credential first, as a dependency is solved
+    assert no_key.headers["www-authenticate"] == "Bearer"
+    read_only = await post("/v1/leads", json={"email": email("ro")}, headers=bearer(READ))
+    assert read_only.status_code == 403
+    assert read_only.json()["errors"] == [
+        {"field": "Authorization", "reason": "needs the submit scope"}
+    ]
+    submit = bearer(SUBMIT)
+    not_json = await post("/v1/leads", content=b"{not json", headers=submit)
+    assert not_json.status_code == 422
+    assert not_json.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in not_json.json()["errors"]] == ["body"]
+    wrong = await post(
+        "/v1/leads", json={"email": 7, "campaign": "x" * 201, "color": "red"}, headers=submit
+    )
+    assert wrong.status_code == 422
+    assert {e["field"] for e in wrong.json()["errors"]} == {"email", "campaign", "color"}
+    unusable = await post("/v1/leads", json={"email": "no-at-sign"}, headers=submit)
+    assert unusable.status_code == 422
+    assert [e["field"] for e in unusable.json()["errors"]] == ["email"]
+    served = {"service": "intake", "method": "POST", "route": "/v1/leads", "status": "202"}
+    before = REGISTRY.get_sample_value("leadflow_http_requests_total", served) or 0
+    accepted = await post("/v1/leads", json={"email": email("door")}, headers=submit)
+    assert accepted.status_code == 202
+    assert accepted.headers["content-type"] == "application/json"
+    assert set(accepted.json()) == {"lead_id", "duplicate"}
+    assert REGISTRY.get_sample_value("leadflow_http_requests_total", served) == before + 1
+    operation = (await intake.client.get("/openapi.json")).json()["paths"]["/v1/leads"]["post"]
+    assert operation["security"] == [{"HTTPBearer": []}]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["email"]
+    assert body["additionalProperties"] is False
+    assert operation["responses"]["202"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/LeadAccepted"
+    }
