@@ -5,9 +5,10 @@ With ``LEADFLOW_BENCH_EDGES=off`` (read here only, never by the service) the app
 by intake's own factory and then stripped of its edges before it is served: every ASGI
 middleware in ``app.user_middleware`` (tracing, request metrics, the body limits, the
 back-pressure guard, the NUL guard, idempotency keys) and the bearer check of
-``POST /v1/leads`` (its ``SubmitCaller`` dependency answers a fixed caller). What remains
-is the endpoint itself: validation, normalization, the dedup lock and query, the lead
-row and its outbox row.
+``POST /v1/leads`` (the credential lookup answers a fixed caller: the endpoint calls
+``shared.credentials.authorized`` itself, so this process's ``Verifier.caller`` is
+replaced). What remains is the endpoint itself: validation, normalization, the dedup
+lock and query, the lead row and its outbox row.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from typing import get_args
 
 from fastapi import FastAPI
 
 from services import cli
 from services.catalog import SERVICES
 from services.intake.app import create_app as create_intake_app
-from shared.credentials import Caller, SubmitCaller
+from shared.credentials import Caller, Verifier
 
 EDGES_ENV = "LEADFLOW_BENCH_EDGES"
 BENCH_CALLER = Caller(
@@ -30,10 +30,13 @@ BENCH_CALLER = Caller(
 )
 
 
+async def _any_token(_verifier: Verifier, _token: str) -> Caller:
+    return BENCH_CALLER
+
+
 def strip_edges(app: FastAPI) -> FastAPI:
     app.user_middleware.clear()
-    submit = get_args(SubmitCaller)[1].dependency
-    app.dependency_overrides[submit] = lambda: BENCH_CALLER
+    Verifier.caller = _any_token  # type: ignore[method-assign,assignment]  # this process only
     return app
 
 
