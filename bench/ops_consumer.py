@@ -51,7 +51,7 @@ import asyncpg
 from bench.harness import migrated_database, print_runs
 from services.ops.consumer import GROUP, keep_all
 from services.ops.domain.extract import indexed
-from services.ops.store import SCHEMA
+from services.ops.tables import SCHEMA
 from shared.consumer import Incoming, claim
 from shared.db import SessionFactory, asyncpg_dsn, make_engine, make_sessions
 from shared.events.activities import ActivityLogged, MeetingUpdated

@@ -223,6 +223,8 @@ def _moved(what: str, wanted: int, port: int) -> None:
 def _start_infra(settings: Settings, data_dir: Path, procs: _Processes) -> dict[str, str]:
     """Embedded database and broker unless configured; returns the services' environment."""
     env = dict(os.environ)
+    # A development stack: webhooks may point at a receiver on this machine (unless set).
+    env.setdefault("OPS_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
     if not settings.database_url:
         _say("starting embedded PostgreSQL ...")
         procs.postgres = EmbeddedPostgres(data_dir / "postgres", port=POSTGRES_PORT)

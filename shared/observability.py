@@ -116,3 +116,14 @@ def refusal_outcome(status: int) -> str:
     if status in (401, 403, 404):  # an unknown key, form, origin or webhook source
         return "unauthorized"
     return "invalid"
+WEBHOOK_ATTEMPTS = Counter(
+    "leadflow_webhook_attempts_total",
+    "Outbound webhook attempts by outcome (delivered, retry, failed: given up)",
+    ["outcome"],
+)
+WEBHOOK_LATENCY = Histogram(
+    "leadflow_webhook_attempt_seconds", "Outbound webhook attempt latency, answer or not"
+)
+WEBHOOKS_DISABLED = Counter(
+    "leadflow_webhooks_disabled_total", "Subscriptions disabled after sustained failure"
+)

@@ -14,11 +14,12 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.ops.aggregates import CachedPerKey, build_dashboard, lag_reader
-from services.ops.api import audit, leads, reports, stream
+from services.ops.api import audit, leads, reports, stream, webhooks
 from services.ops.consumer import GROUP, TOPIC_NAMES, keep_all
 from services.ops.live import NewEvents
 from services.ops.settings import OpsSettings, get_ops_settings
-from services.ops.store import SCHEMA
+from services.ops.tables import SCHEMA
+from services.ops.webhook_sender import WebhookSender
 from shared.db import asyncpg_dsn
 from shared.service import ConsumerSpec, Runtime, create_service
 from shared.settings import Settings, get_settings
@@ -38,21 +39,24 @@ def create_app(
     new_events = NewEvents(asyncpg_dsn(settings.database_url or ""))
 
     async def on_start(runtime: Runtime) -> None:
-        # Stops with the service: the listener watches runtime.stop.
+        # Both stop with the service: their loops watch runtime.stop.
         app.state.listener = asyncio.create_task(new_events.listen(runtime.stop))
         lag = lag_reader(settings, own.lag_cache_s)
         app.state.dashboard = CachedPerKey(
             lambda board: build_dashboard(runtime.sessions, lag, board), own.dashboard_cache_s
         )
+        sender = WebhookSender(runtime.sessions, own, new_events)
+        app.state.webhooks = asyncio.create_task(sender.run(runtime.stop))
 
     app = create_service(
         name="ops",
         schema=SCHEMA,
         title="Leadflow ops",
         description="Every event, kept once: the live event stream (Server-Sent Events), "
-        "each lead's timeline across services, the dashboard's aggregates and the funnel "
-        "report. The dashboard itself is at `/`.",
-        routers=[leads.router, stream.router, reports.router, audit.router],
+        "each lead's timeline across services, the dashboard's aggregates, the funnel "
+        "report, and outbound webhooks (Standard Webhooks signatures, retries for a day, a "
+        "delivery log). The dashboard itself is at `/`.",
+        routers=[leads.router, stream.router, reports.router, audit.router, webhooks.router],
         consumers=_consumers,
         on_start=on_start,
         settings=settings,

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from services.ops.store import NOTIFY_CHANNEL
+from services.ops.tables import NOTIFY_CHANNEL
 from shared.observability import get_logger
 
 log = get_logger(__name__)

@@ -18,7 +18,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ops.domain.extract import LEAD_ACCOUNT_SOURCES, LEAD_FIRM_SOURCES, indexed
-from services.ops.store import NOTIFY_CHANNEL
+from services.ops.tables import NOTIFY_CHANNEL
 from shared.db import driver_connection
 from shared.events.envelope import Envelope
 

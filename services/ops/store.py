@@ -1,4 +1,4 @@
-"""Ops' tables (schema ``ops``) and their queries: the event log and what is read from it.
+"""Ops' queries of the event log (its table in ``services.ops.tables``): what is read from it.
 
 The log is written in one order: every insert takes a transaction-scoped advisory lock
 first, so ``seq`` (the stream position) grows in commit order and a reader that has seen
@@ -16,50 +16,21 @@ from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
-    Column,
-    DateTime,
-    Identity,
-    MetaData,
     String,
-    Table,
-    Uuid,
     and_,
     func,
     literal,
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, distinct_on
+from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.ops.domain.filters import OWNER_EVENTS, Bucket, LeadQuery, Scope
 from services.ops.domain.funnel import NO_CAMPAIGN
 from services.ops.domain.stream_filter import StreamFilter
-
-SCHEMA = "ops"
-NOTIFY_CHANNEL = "ops_event_log"
-_metadata = MetaData(schema=SCHEMA)
-
-event_log = Table(
-    "event_log",
-    _metadata,
-    Column("seq", BigInteger, Identity(), primary_key=True),
-    Column("event_id", Uuid, nullable=False, unique=True),
-    Column("type", String(200), nullable=False),
-    Column("topic", String(200), nullable=False),
-    Column("source", String(200), nullable=False),
-    Column("time", DateTime(timezone=True), nullable=False),
-    Column("subject", String(300)),
-    Column("lead_id", Uuid),
-    Column("firm_id", String(100)),
-    Column("account_id", String(100)),
-    Column("owner_id", String(100)),
-    Column("channel", String(100)),
-    Column("campaign", String(200)),
-    Column("data", JSONB, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
+from services.ops.tables import event_log
 
 RECEIVED = "leadflow.lead.received.v1"
 
@@ -94,7 +65,7 @@ class LoggedEvent:
         }
 
 
-_COLUMNS = (
+LOGGED_COLUMNS = (
     event_log.c.seq,
     event_log.c.event_id,
     event_log.c.type,
@@ -148,7 +119,7 @@ async def events_after(
 ) -> list[LoggedEvent]:
     """The next matching events after stream position ``after``, in stream order."""
     rows = await session.execute(
-        select(*_COLUMNS)
+        select(*LOGGED_COLUMNS)
         .where(event_log.c.seq > after, *_matching(where))
         .order_by(event_log.c.seq)
         .limit(limit)
@@ -161,7 +132,7 @@ async def events_after(
 
 async def lead_events(session: AsyncSession, lead_id: UUID) -> list[LoggedEvent]:
     rows = await session.execute(
-        select(*_COLUMNS)
+        select(*LOGGED_COLUMNS)
         .where(event_log.c.lead_id == lead_id)
         .order_by(event_log.c.time, event_log.c.seq)
     )

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-from services.ops import store
+from services.ops import store, tables
 from services.ops.aggregates import funnel_between
 from services.ops.domain.stream_filter import stream_filter
 from services.ops.recording import record_all
@@ -109,9 +109,9 @@ async def test_unknown_types_are_kept_with_what_can_be_indexed(sessions: Session
     async with sessions() as session:
         (event,) = await store.lead_events(session, lead)
         owner = await session.scalar(
-            store.event_log.select()
-            .with_only_columns(store.event_log.c.owner_id)
-            .where(store.event_log.c.seq == event.seq)
+            tables.event_log.select()
+            .with_only_columns(tables.event_log.c.owner_id)
+            .where(tables.event_log.c.seq == event.seq)
         )
     assert (event.type, event.account_id, owner) == (odd.type, "acc-x", "own-lee")
 

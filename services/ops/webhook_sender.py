@@ -1,0 +1,238 @@
+"""The outbound webhooks at work, one loop per ops instance: new matching events become
+deliveries (``webhook_store.enqueue``), and the deliveries due are attempted, signed per
+Standard Webhooks, a batch at a time and concurrently; each attempt is logged and the
+delivery moved on by the rules of ``domain.webhooks`` (delivered, retried later, failed),
+and a subscription that keeps failing is disabled.
+
+Instances share the work safely: one enqueues at a time (an advisory lock), and a
+delivery is claimed under a lease, so two senders never attempt it at once and one that
+dies mid-request leaves it to the next pass after the lease. A delivery may so arrive
+twice; its ``webhook-id`` (the event's id) is the same each time, for the receiver to
+drop the repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+
+from services.ops import store, webhook_store
+from services.ops.domain.webhooks import (
+    RetryPolicy,
+    TargetRefused,
+    check_addresses,
+    check_target,
+    retry_at,
+    should_disable,
+    signed,
+)
+from services.ops.live import NewEvents
+from services.ops.settings import OpsSettings
+from services.ops.webhook_store import Due, Outcome
+from shared.db import SessionFactory, driver_connection, lost_connection, try_lock
+from shared.events.envelope import utcnow
+from shared.observability import (
+    WEBHOOK_ATTEMPTS,
+    WEBHOOK_LATENCY,
+    WEBHOOKS_DISABLED,
+    get_logger,
+)
+
+log = get_logger(__name__)
+
+_ENQUEUE_LOCK = "ops.webhooks.enqueue"
+ENQUEUE_BATCH = 500  # events read per subscription per pass
+
+
+@dataclass
+class WebhookSender:
+    sessions: SessionFactory
+    settings: OpsSettings
+    new_events: NewEvents | None = None
+    clock: Callable[[], datetime] = utcnow
+    random: Callable[[], float] = random.random
+    _client: httpx.AsyncClient | None = field(default=None, repr=False)
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            first_delay=timedelta(seconds=self.settings.webhook_first_retry_s),
+            longest_delay=timedelta(seconds=self.settings.webhook_longest_retry_s),
+            give_up_after=timedelta(seconds=self.settings.webhook_give_up_after_s),
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop``: a pass, then a wait for new events or ``webhook_poll_s``."""
+        backoff = 0.5
+        async with self._http():
+            while not stop.is_set():
+                try:
+                    await self.enqueue_new()
+                    attempted = await self.send_due()
+                    backoff = 0.5
+                    if attempted >= self.settings.webhook_batch:
+                        continue  # more are due: no wait
+                    await self._wait(stop, self.settings.webhook_poll_s)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the database went away: keep everything, retry
+                    log.warning(
+                        "webhook_pass_retry",
+                        error=repr(exc),
+                        lost=lost_connection(exc),
+                        backoff_s=backoff,
+                    )
+                    await self._wait(stop, backoff)
+                    backoff = min(backoff * 2, 10)
+
+    @contextlib.asynccontextmanager
+    async def _http(self) -> AsyncIterator[None]:
+        self._client = httpx.AsyncClient(
+            timeout=self.settings.webhook_timeout_s,
+            follow_redirects=False,  # a redirect could lead anywhere, internal included
+            headers={"user-agent": "Leadflow-Webhooks/1"},
+        )
+        try:
+            yield
+        finally:
+            await self._client.aclose()
+            self._client = None
+
+    async def _wait(self, stop: asyncio.Event, seconds: float) -> None:
+        waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(stop.wait())]
+        if self.new_events is not None:
+            waiters.append(asyncio.ensure_future(self.new_events.wait(seconds)))
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def enqueue_new(self) -> int:
+        """Every enabled subscription's matching events since its cursor, as deliveries."""
+        made = 0
+        async with self.sessions() as session, session.begin():
+            if not await try_lock(await driver_connection(session), [_ENQUEUE_LOCK]):
+                return 0  # another instance is at it
+            up_to = await store.last_seq(session)
+            now = self.clock()
+            for subscription in await webhook_store.active_subscriptions(session):
+                if subscription.after_seq >= up_to:
+                    continue
+                events = [
+                    e
+                    for e in await store.events_after(
+                        session, subscription.after_seq, subscription.filter(), ENQUEUE_BATCH
+                    )
+                    if e.seq <= up_to
+                ]
+                looked_up_to = events[-1].seq if len(events) == ENQUEUE_BATCH else up_to
+                made += await webhook_store.enqueue(
+                    session, subscription, events, looked_up_to=looked_up_to, now=now
+                )
+        return made
+
+    async def send_due(self) -> int:
+        """Attempt a batch of the deliveries due; how many were attempted."""
+        now = self.clock()
+        lease = timedelta(seconds=self.settings.webhook_timeout_s * 3)
+        async with self.sessions() as session, session.begin():
+            due = await webhook_store.claim_due(
+                session, now=now, lease=lease, limit=self.settings.webhook_batch
+            )
+        if not due:
+            return 0
+        outcomes = await asyncio.gather(*(self._attempt(d) for d in due))
+        async with self.sessions() as session, session.begin():
+            await webhook_store.record_outcomes(session, outcomes)
+            failing = await webhook_store.failing_since_of(
+                session, {o.subscription_id for o in outcomes if not o.ok}
+            )
+            disable_after = timedelta(seconds=self.settings.webhook_disable_after_s)
+            for subscription_id, since in failing.items():
+                if should_disable(since, now, disable_after) and await webhook_store.disable(
+                    session,
+                    subscription_id,
+                    at=now,
+                    reason=f"no delivery succeeded since {since.isoformat()}",
+                ):
+                    WEBHOOKS_DISABLED.inc()
+                    log.warning(
+                        "webhook_disabled",
+                        subscription_id=str(subscription_id),
+                        failing_since=since.isoformat(),
+                    )
+        return len(due)
+
+    async def _attempt(self, due: Due) -> Outcome:
+        attempted_at = self.clock()
+        started = time.perf_counter()
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            await self._check(due.url)
+            body = json.dumps(due.event.envelope_json(), separators=(",", ":")).encode()
+            request = signed(
+                due.secret, message_id=str(due.event.event_id), at=attempted_at, body=body
+            )
+            assert self._client is not None  # inside run()
+            async with self._client.stream(
+                "POST", due.url, content=request.body, headers=request.headers
+            ) as answer:  # the answer's body is not read: a receiver cannot make us buffer it
+                status_code = answer.status_code
+            if not 200 <= status_code < 300:
+                error = f"answered {status_code}"
+        except TargetRefused as exc:
+            error = f"target refused: {exc}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__
+        elapsed = time.perf_counter() - started
+        WEBHOOK_LATENCY.observe(elapsed)
+        ok = error is None
+        next_attempt_at = (
+            None
+            if ok
+            else retry_at(
+                self.policy,
+                attempts=due.attempts + 1,
+                first_attempt_at=due.first_attempt_at or attempted_at,
+                now=attempted_at,
+                random=self.random,
+            )
+        )
+        WEBHOOK_ATTEMPTS.labels(
+            "delivered" if ok else "retry" if next_attempt_at is not None else "failed"
+        ).inc()
+        return Outcome(
+            due.delivery_id,
+            due.subscription_id,
+            attempted_at,
+            ok,
+            status_code,
+            error,
+            round(elapsed * 1000),
+            next_attempt_at,
+        )
+
+    async def _check(self, url: str) -> None:
+        """The target as subscribed, and (in production) the addresses its name has now."""
+        allow = self.settings.webhook_allow_private_targets
+        check_target(url, allow_private=allow)
+        if allow:
+            return
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            found = await asyncio.get_running_loop().getaddrinfo(parts.hostname, port)
+        except OSError as exc:
+            raise TargetRefused(f"{parts.hostname} does not resolve: {exc}") from exc
+        check_addresses((str(info[4][0]) for info in found), allow_private=False)

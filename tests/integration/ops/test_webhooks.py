@@ -1,0 +1,313 @@
+"""Outbound webhooks end to end in process: ops (its real lifespan and sender) on the real
+database, events kept by the real recording path, and a real HTTP receiver on a port of
+this machine that verifies every delivery's signature with the ``standardwebhooks``
+library and drops repeats by ``webhook-id``, as a receiver is told to."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+import uvicorn
+from standardwebhooks import Webhook, WebhookVerificationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from services.ops.app import create_app
+from services.ops.recording import record_all
+from services.ops.settings import OpsSettings
+from shared import credentials
+from shared.db import SessionFactory
+from shared.events.envelope import Envelope
+from shared.events.leads import LeadReceived
+from tests.integration.ops.test_event_log import T0, routed
+from tests.support.credentials import ADMIN, READ, bearer
+from tests.support.infra import Infra
+
+
+@dataclass
+class Receiver:
+    """An HTTP endpoint that verifies signatures (once it knows the secret), keeps each
+    ``webhook-id`` once, and answers ``fail_next`` requests with a 500 first."""
+
+    url: str = ""
+    secret: str | None = None
+    fail_next: int = 0
+    always_fail: bool = False
+    kept: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: int = 0
+    repeats: int = 0
+    bad_signatures: int = 0
+
+    async def handle(self, request: Request) -> Response:
+        self.requests += 1
+        body = await request.body()
+        assert self.secret is not None
+        try:
+            payload = Webhook(self.secret).verify(body, dict(request.headers))
+        except WebhookVerificationError:
+            self.bad_signatures += 1
+            return Response(status_code=400)
+        if self.always_fail or self.fail_next > 0:
+            self.fail_next = max(0, self.fail_next - 1)
+            return Response(status_code=500)
+        webhook_id = request.headers["webhook-id"]
+        if webhook_id in self.kept:
+            self.repeats += 1
+        self.kept[webhook_id] = payload
+        return Response(status_code=204)
+
+
+@contextlib.asynccontextmanager
+async def running_receiver() -> AsyncIterator[Receiver]:
+    receiver = Receiver()
+    app = Starlette(routes=[Route("/hook", receiver.handle, methods=["POST"])])
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await until(lambda: server.started)
+        yield receiver
+    finally:
+        server.should_exit = True
+        await serving
+        sock.close()
+
+
+FAST = {
+    "webhook_allow_private_targets": True,
+    "webhook_poll_s": 0.05,
+    "webhook_first_retry_s": 0.05,
+    "webhook_longest_retry_s": 0.2,
+    "webhook_timeout_s": 2,
+}
+
+
+@dataclass
+class Ops:
+    client: httpx.AsyncClient
+    sessions: SessionFactory
+
+
+@contextlib.asynccontextmanager
+async def running_ops(infra: Infra, **settings: object) -> AsyncIterator[Ops]:
+    app = create_app(infra.settings(), OpsSettings(**{**FAST, **settings}))  # type: ignore[arg-type]
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    try:
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://ops", timeout=30
+        )
+        async with client:
+            yield Ops(client, app.state.runtime.sessions)
+    finally:
+        await lifespan.__aexit__(None, None, None)
+
+
+def received(firm: str | None = None) -> Envelope:
+    return LeadReceived(
+        lead_id=uuid4(),
+        received_at=T0,
+        channel="partner" if firm else "api",
+        source="website",
+        email=f"pat-{secrets.token_hex(3)}@initech.com",
+        email_domain="initech.com",
+        firm_id=firm,
+    ).envelope("/intake")
+
+
+async def keep(sessions: SessionFactory, *events: tuple[Envelope, str]) -> None:
+    async with sessions() as session, session.begin():
+        await record_all(session, list(events))
+
+
+async def until(check: Callable[[], Awaitable[bool] | bool], timeout_s: float = 15) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        outcome = check()
+        if await outcome if not isinstance(outcome, bool) else outcome:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("not within the time allowed")
+
+
+async def subscribe(
+    ops: Ops, receiver: Receiver, headers: dict[str, str], **body: object
+) -> dict[str, Any]:
+    made = await ops.client.post(
+        "/v1/webhooks", json={"url": receiver.url, **body}, headers=headers
+    )
+    assert made.status_code == 201, made.text
+    receiver.secret = made.json()["secret"]
+    return dict(made.json())
+
+
+async def test_matching_events_arrive_signed_once_each_with_a_delivery_log(infra: Infra) -> None:
+    async with running_receiver() as receiver, running_ops(infra) as ops:
+        made = await subscribe(ops, receiver, bearer(ADMIN), types=["leadflow.lead.received"])
+        assert made["active"] is True
+        assert made["owner"] == "ops"
+        first, second = received(), received()
+        lead = UUID(str(first.data["lead_id"]))
+        await keep(
+            ops.sessions,
+            (first, "leads.received"),
+            (routed(lead, "firm-x", "acc-x"), "leads.routed"),
+            (second, "leads.received"),
+        )
+        await until(lambda: len(receiver.kept) == 2)
+        assert set(receiver.kept) == {str(first.id), str(second.id)}
+        assert receiver.kept[str(first.id)]["data"]["lead_id"] == str(lead)
+        assert receiver.kept[str(first.id)]["type"] == "leadflow.lead.received.v1"
+        assert receiver.bad_signatures == receiver.repeats == 0
+        log = await ops.client.get(f"/v1/webhooks/{made['id']}/deliveries", headers=bearer(ADMIN))
+        assert log.status_code == 200
+        deliveries = log.json()["deliveries"]
+        assert [d["event_id"] for d in deliveries] == [str(second.id), str(first.id)]
+        assert all(d["status"] == "delivered" for d in deliveries)
+        assert deliveries[0]["log"][0]["status_code"] == 204
+        assert deliveries[0]["log"][0]["latency_ms"] >= 0
+        readers = await ops.client.get("/v1/webhooks", headers=bearer(READ))
+        assert readers.status_code == 403  # reading events is not managing webhooks
+        assert (
+            "secret" not in (await ops.client.get("/v1/webhooks", headers=bearer(ADMIN))).json()[0]
+        )
+
+
+async def test_a_failing_receiver_is_retried_until_it_takes_the_delivery(infra: Infra) -> None:
+    async with running_receiver() as receiver, running_ops(infra) as ops:
+        made = await subscribe(ops, receiver, bearer(ADMIN), types=["leadflow.lead.received.v1"])
+        receiver.fail_next = 2
+        event = received()
+        await keep(ops.sessions, (event, "leads.received"))
+        await until(lambda: str(event.id) in receiver.kept)
+        assert receiver.requests == 3
+        log = await ops.client.get(f"/v1/webhooks/{made['id']}/deliveries", headers=bearer(ADMIN))
+        (delivery,) = log.json()["deliveries"]
+        assert delivery["status"] == "delivered"
+        assert delivery["attempts"] == 3
+        assert [a["status_code"] for a in delivery["log"]] == [500, 500, 204]
+        assert [a["ok"] for a in delivery["log"]] == [False, False, True]
+        assert delivery["log"][0]["error"] == "answered 500"
+
+
+async def test_a_subscription_that_keeps_failing_is_disabled_and_resumes_when_enabled(
+    infra: Infra,
+) -> None:
+    async with (
+        running_receiver() as receiver,
+        running_ops(infra, webhook_disable_after_s=0.5) as ops,
+    ):
+        made = await subscribe(ops, receiver, bearer(ADMIN), types=["leadflow.lead.received.v1"])
+        path = f"/v1/webhooks/{made['id']}"
+        receiver.always_fail = True
+        before = received()
+        await keep(ops.sessions, (before, "leads.received"))
+
+        async def disabled() -> bool:
+            found = await ops.client.get(path, headers=bearer(ADMIN))
+            return found.json()["active"] is False
+
+        await until(disabled)
+        state = (await ops.client.get(path, headers=bearer(ADMIN))).json()
+        assert state["disabled_reason"].startswith("no delivery succeeded since")
+        during = received()  # logged while disabled: delivered once it is enabled again
+        await keep(ops.sessions, (during, "leads.received"))
+        receiver.always_fail = False
+        enabled = await ops.client.post(f"{path}/enable", headers=bearer(ADMIN))
+        assert enabled.status_code == 200
+        assert enabled.json()["active"] is True
+        await until(lambda: {str(before.id), str(during.id)} <= set(receiver.kept))
+        audit = await ops.client.get(
+            "/v1/audit", params={"entity_id": made["id"]}, headers=bearer(ADMIN)
+        )
+        assert [e["action"] for e in audit.json()["entries"]] == [
+            "webhook.enabled",
+            "webhook.created",
+        ]
+
+
+async def test_a_partner_subscribes_to_its_own_firm_s_events_only(
+    infra: Infra, sessions: SessionFactory
+) -> None:
+    mine, theirs = f"firm-{secrets.token_hex(3)}", f"firm-{secrets.token_hex(3)}"
+    async with sessions() as session, session.begin():
+        key = await credentials.issue(
+            session, name="partner", scopes=("partner",), created_by="test", firm_id=mine
+        )
+        other = await credentials.issue(
+            session, name="partner", scopes=("partner",), created_by="test", firm_id=theirs
+        )
+    async with running_receiver() as receiver, running_ops(infra) as ops:
+        wider = await ops.client.post(
+            "/v1/webhooks", json={"url": receiver.url, "firm": theirs}, headers=bearer(key.token)
+        )
+        assert wider.status_code == 403
+        made = await subscribe(ops, receiver, bearer(key.token))
+        assert made["owner"] == "firm"
+        assert made["firm_id"] == mine
+        own, foreign = received(mine), received(theirs)
+        own_lead = UUID(str(own.data["lead_id"]))
+        await keep(
+            ops.sessions,
+            (own, "leads.received"),
+            (routed(own_lead, mine, "acc-1"), "leads.routed"),  # internals: never a partner's
+            (foreign, "leads.received"),
+        )
+        await until(lambda: str(own.id) in receiver.kept)
+        await asyncio.sleep(0.5)  # time enough for anything else to arrive
+        assert set(receiver.kept) == {str(own.id)}
+        path = f"/v1/webhooks/{made['id']}"
+        assert (await ops.client.get(path, headers=bearer(other.token))).status_code == 404
+        assert (await ops.client.get(path, headers=bearer(key.token))).status_code == 200
+        assert (await ops.client.get("/v1/webhooks", headers=bearer(other.token))).json() == []
+        gone = await ops.client.delete(path, headers=bearer(other.token))
+        assert gone.status_code == 404
+
+
+async def test_a_redelivery_sends_the_same_webhook_id_again(infra: Infra) -> None:
+    async with running_receiver() as receiver, running_ops(infra) as ops:
+        made = await subscribe(ops, receiver, bearer(ADMIN), types=["leadflow.lead.received.v1"])
+        event = received()
+        await keep(ops.sessions, (event, "leads.received"))
+        await until(lambda: str(event.id) in receiver.kept)
+        path = f"/v1/webhooks/{made['id']}/deliveries"
+        (delivery,) = (await ops.client.get(path, headers=bearer(ADMIN))).json()["deliveries"]
+        again = await ops.client.post(f"{path}/{delivery['id']}/redeliver", headers=bearer(ADMIN))
+        assert again.status_code == 202
+        await until(lambda: receiver.repeats == 1)
+        missing = await ops.client.post(f"{path}/999999999/redeliver", headers=bearer(ADMIN))
+        assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"url": "http://127.0.0.1:9/hook"}, "url"),
+        ({"url": "https://10.0.0.8/hook"}, "url"),
+        ({"url": "https://hooks.example.com/x", "types": ["no spaces allowed"]}, "types"),
+        ({"url": "https://hooks.example.com/x", "types": ["x"] * 21}, "types"),
+    ],
+)
+async def test_a_bad_subscription_is_refused_naming_the_field(
+    infra: Infra, body: dict[str, Any], field: str
+) -> None:
+    async with running_ops(infra, webhook_allow_private_targets=False) as ops:
+        refused = await ops.client.post("/v1/webhooks", json=body, headers=bearer(ADMIN))
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["errors"][0]["field"] == field
+        assert (await ops.client.get("/v1/webhooks", headers=bearer(ADMIN))).status_code == 200
