@@ -221,6 +221,7 @@ class WebhookSender:
             error,
             round(elapsed * 1000),
             next_attempt_at,
+            due.leased_until,
         )
 
     async def _check(self, url: str) -> None:

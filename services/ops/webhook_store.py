@@ -218,6 +218,7 @@ class Due:
     attempts: int
     first_attempt_at: datetime | None
     event: LoggedEvent
+    leased_until: datetime
 
 
 async def claim_due(
@@ -270,6 +271,7 @@ async def claim_due(
             c.attempts,
             c.first_attempt_at,
             events[c.seq],
+            now + lease,
         )
         for c in claimed
         if c.seq in events
@@ -288,11 +290,13 @@ class Outcome:
     error: str | None
     latency_ms: int
     next_attempt_at: datetime | None  # None with ok False: given up
+    leased_until: datetime  # as claimed: a redelivery asked meanwhile is not overwritten
 
 
 async def record_outcomes(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
-    """Each attempt in the log and its delivery moved on (delivered, due again, failed);
-    a subscription with a success stops failing, one with only failures starts to."""
+    """Each attempt in the log and its delivery moved on (delivered, due again, failed),
+    unless a redelivery was asked while it was in flight (then it is due again now); a
+    subscription with a success stops failing, one with only failures starts to."""
     if not outcomes:
         return
     d, s = webhook_deliveries, webhook_subscriptions
@@ -314,7 +318,7 @@ async def record_outcomes(session: AsyncSession, outcomes: Sequence[Outcome]) ->
         status = DELIVERED if o.ok else PENDING if o.next_attempt_at is not None else FAILED
         await session.execute(
             update(d)
-            .where(d.c.id == o.delivery_id)
+            .where(d.c.id == o.delivery_id, d.c.next_attempt_at == o.leased_until)
             .values(
                 status=status,
                 attempts=d.c.attempts + 1,

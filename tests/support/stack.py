@@ -41,6 +41,7 @@ def run_stack(infra: Infra, log_dir: Path, instances: int = 1) -> Iterator[Stack
         **infra.env(),
         "LOG_LEVEL": "INFO",
         "OUTBOX_IDLE_WAKEUP_S": "2",
+        "OPS_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",  # receivers on this machine, as leadflow up
     }
     children: list[subprocess.Popen[bytes]] = []
     all_urls: dict[str, list[str]] = {name: [] for name in SERVICES}

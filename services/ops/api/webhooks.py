@@ -1,4 +1,4 @@
-"""``/v1/webhooks``: subscriptions to events by type, delivered to a URL and signed per
+"""``/v1/webhook-subscriptions``: subscriptions to events by type, delivered to a URL and signed per
 Standard Webhooks, with the delivery log and redelivery. Ops (admin scope) subscribes to
 any event, optionally of one firm; a partner firm's key subscribes to its own firm's
 events only, exactly what its event stream shows, and sees only its own subscriptions
@@ -26,7 +26,9 @@ from shared.problems import PROBLEM_RESPONSES, Problem, problems
 from shared.service import runtime_of
 
 router = APIRouter(
-    prefix="/v1/webhooks", tags=["webhooks"], responses={**PROBLEM_RESPONSES, **problems(403)}
+    prefix="/v1/webhook-subscriptions",
+    tags=["webhooks"],
+    responses={**PROBLEM_RESPONSES, **problems(403)},
 )
 
 

@@ -8,21 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import socket
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
-import uvicorn
-from standardwebhooks import Webhook, WebhookVerificationError
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from services.ops.app import create_app
 from services.ops.recording import record_all
@@ -34,58 +26,7 @@ from shared.events.leads import LeadReceived
 from tests.integration.ops.test_event_log import T0, routed
 from tests.support.credentials import ADMIN, READ, bearer
 from tests.support.infra import Infra
-
-
-@dataclass
-class Receiver:
-    """An HTTP endpoint that verifies signatures (once it knows the secret), keeps each
-    ``webhook-id`` once, and answers ``fail_next`` requests with a 500 first."""
-
-    url: str = ""
-    secret: str | None = None
-    fail_next: int = 0
-    always_fail: bool = False
-    kept: dict[str, dict[str, Any]] = field(default_factory=dict)
-    requests: int = 0
-    repeats: int = 0
-    bad_signatures: int = 0
-
-    async def handle(self, request: Request) -> Response:
-        self.requests += 1
-        body = await request.body()
-        assert self.secret is not None
-        try:
-            payload = Webhook(self.secret).verify(body, dict(request.headers))
-        except WebhookVerificationError:
-            self.bad_signatures += 1
-            return Response(status_code=400)
-        if self.always_fail or self.fail_next > 0:
-            self.fail_next = max(0, self.fail_next - 1)
-            return Response(status_code=500)
-        webhook_id = request.headers["webhook-id"]
-        if webhook_id in self.kept:
-            self.repeats += 1
-        self.kept[webhook_id] = payload
-        return Response(status_code=204)
-
-
-@contextlib.asynccontextmanager
-async def running_receiver() -> AsyncIterator[Receiver]:
-    receiver = Receiver()
-    app = Starlette(routes=[Route("/hook", receiver.handle, methods=["POST"])])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        await until(lambda: server.started)
-        yield receiver
-    finally:
-        server.should_exit = True
-        await serving
-        sock.close()
-
+from tests.support.webhooks import Receiver, running_receiver, until
 
 FAST = {
     "webhook_allow_private_targets": True,
@@ -134,21 +75,29 @@ async def keep(sessions: SessionFactory, *events: tuple[Envelope, str]) -> None:
         await record_all(session, list(events))
 
 
-async def until(check: Callable[[], Awaitable[bool] | bool], timeout_s: float = 15) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        outcome = check()
-        if await outcome if not isinstance(outcome, bool) else outcome:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("not within the time allowed")
+async def settled_log(ops: Ops, webhook_id: str, count: int) -> list[dict[str, Any]]:
+    """The delivery log once ``count`` deliveries are delivered (a receiver has the event a
+    moment before the sender records its answer)."""
+    path = f"/v1/webhook-subscriptions/{webhook_id}/deliveries"
+    found: list[dict[str, Any]] = []
+
+    async def settled() -> bool:
+        nonlocal found
+        answer = await ops.client.get(path, headers=bearer(ADMIN))
+        assert answer.status_code == 200, answer.text
+        found = answer.json()["deliveries"]
+        delivered: int = sum(d["status"] == "delivered" for d in found)
+        return delivered == count
+
+    await until(settled)
+    return found
 
 
 async def subscribe(
     ops: Ops, receiver: Receiver, headers: dict[str, str], **body: object
 ) -> dict[str, Any]:
     made = await ops.client.post(
-        "/v1/webhooks", json={"url": receiver.url, **body}, headers=headers
+        "/v1/webhook-subscriptions", json={"url": receiver.url, **body}, headers=headers
     )
     assert made.status_code == 201, made.text
     receiver.secret = made.json()["secret"]
@@ -173,17 +122,18 @@ async def test_matching_events_arrive_signed_once_each_with_a_delivery_log(infra
         assert receiver.kept[str(first.id)]["data"]["lead_id"] == str(lead)
         assert receiver.kept[str(first.id)]["type"] == "leadflow.lead.received.v1"
         assert receiver.bad_signatures == receiver.repeats == 0
-        log = await ops.client.get(f"/v1/webhooks/{made['id']}/deliveries", headers=bearer(ADMIN))
-        assert log.status_code == 200
-        deliveries = log.json()["deliveries"]
+        deliveries = await settled_log(ops, made["id"], 2)
         assert [d["event_id"] for d in deliveries] == [str(second.id), str(first.id)]
         assert all(d["status"] == "delivered" for d in deliveries)
         assert deliveries[0]["log"][0]["status_code"] == 204
         assert deliveries[0]["log"][0]["latency_ms"] >= 0
-        readers = await ops.client.get("/v1/webhooks", headers=bearer(READ))
+        readers = await ops.client.get("/v1/webhook-subscriptions", headers=bearer(READ))
         assert readers.status_code == 403  # reading events is not managing webhooks
         assert (
-            "secret" not in (await ops.client.get("/v1/webhooks", headers=bearer(ADMIN))).json()[0]
+            "secret"
+            not in (
+                await ops.client.get("/v1/webhook-subscriptions", headers=bearer(ADMIN))
+            ).json()[0]
         )
 
 
@@ -195,8 +145,7 @@ async def test_a_failing_receiver_is_retried_until_it_takes_the_delivery(infra: 
         await keep(ops.sessions, (event, "leads.received"))
         await until(lambda: str(event.id) in receiver.kept)
         assert receiver.requests == 3
-        log = await ops.client.get(f"/v1/webhooks/{made['id']}/deliveries", headers=bearer(ADMIN))
-        (delivery,) = log.json()["deliveries"]
+        (delivery,) = await settled_log(ops, made["id"], 1)
         assert delivery["status"] == "delivered"
         assert delivery["attempts"] == 3
         assert [a["status_code"] for a in delivery["log"]] == [500, 500, 204]
@@ -212,7 +161,7 @@ async def test_a_subscription_that_keeps_failing_is_disabled_and_resumes_when_en
         running_ops(infra, webhook_disable_after_s=0.5) as ops,
     ):
         made = await subscribe(ops, receiver, bearer(ADMIN), types=["leadflow.lead.received.v1"])
-        path = f"/v1/webhooks/{made['id']}"
+        path = f"/v1/webhook-subscriptions/{made['id']}"
         receiver.always_fail = True
         before = received()
         await keep(ops.sessions, (before, "leads.received"))
@@ -253,7 +202,9 @@ async def test_a_partner_subscribes_to_its_own_firm_s_events_only(
         )
     async with running_receiver() as receiver, running_ops(infra) as ops:
         wider = await ops.client.post(
-            "/v1/webhooks", json={"url": receiver.url, "firm": theirs}, headers=bearer(key.token)
+            "/v1/webhook-subscriptions",
+            json={"url": receiver.url, "firm": theirs},
+            headers=bearer(key.token),
         )
         assert wider.status_code == 403
         made = await subscribe(ops, receiver, bearer(key.token))
@@ -270,10 +221,12 @@ async def test_a_partner_subscribes_to_its_own_firm_s_events_only(
         await until(lambda: str(own.id) in receiver.kept)
         await asyncio.sleep(0.5)  # time enough for anything else to arrive
         assert set(receiver.kept) == {str(own.id)}
-        path = f"/v1/webhooks/{made['id']}"
+        path = f"/v1/webhook-subscriptions/{made['id']}"
         assert (await ops.client.get(path, headers=bearer(other.token))).status_code == 404
         assert (await ops.client.get(path, headers=bearer(key.token))).status_code == 200
-        assert (await ops.client.get("/v1/webhooks", headers=bearer(other.token))).json() == []
+        assert (
+            await ops.client.get("/v1/webhook-subscriptions", headers=bearer(other.token))
+        ).json() == []
         gone = await ops.client.delete(path, headers=bearer(other.token))
         assert gone.status_code == 404
 
@@ -284,8 +237,8 @@ async def test_a_redelivery_sends_the_same_webhook_id_again(infra: Infra) -> Non
         event = received()
         await keep(ops.sessions, (event, "leads.received"))
         await until(lambda: str(event.id) in receiver.kept)
-        path = f"/v1/webhooks/{made['id']}/deliveries"
-        (delivery,) = (await ops.client.get(path, headers=bearer(ADMIN))).json()["deliveries"]
+        path = f"/v1/webhook-subscriptions/{made['id']}/deliveries"
+        (delivery,) = await settled_log(ops, made["id"], 1)
         again = await ops.client.post(f"{path}/{delivery['id']}/redeliver", headers=bearer(ADMIN))
         assert again.status_code == 202
         await until(lambda: receiver.repeats == 1)
@@ -306,8 +259,12 @@ async def test_a_bad_subscription_is_refused_naming_the_field(
     infra: Infra, body: dict[str, Any], field: str
 ) -> None:
     async with running_ops(infra, webhook_allow_private_targets=False) as ops:
-        refused = await ops.client.post("/v1/webhooks", json=body, headers=bearer(ADMIN))
+        refused = await ops.client.post(
+            "/v1/webhook-subscriptions", json=body, headers=bearer(ADMIN)
+        )
         assert refused.status_code == 422, refused.text
         assert refused.headers["content-type"] == "application/problem+json"
         assert refused.json()["errors"][0]["field"] == field
-        assert (await ops.client.get("/v1/webhooks", headers=bearer(ADMIN))).status_code == 200
+        assert (
+            await ops.client.get("/v1/webhook-subscriptions", headers=bearer(ADMIN))
+        ).status_code == 200
