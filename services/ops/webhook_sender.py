@@ -50,7 +50,19 @@ from shared.observability import (
 log = get_logger(__name__)
 
 _ENQUEUE_LOCK = "ops.webhooks.enqueue"
+ANSWER_READ_LIMIT = 64 * 1024  # of a receiver's answer; beyond it the connection is dropped
 ENQUEUE_BATCH = 500  # events read per subscription per pass
+
+
+async def _drain(answer: httpx.Response) -> None:
+    """Read and drop the answer's body so that its connection is kept for the next
+    delivery; a receiver that answers more than ``ANSWER_READ_LIMIT`` loses it instead
+    (never buffered: it cannot make the sender hold its answer)."""
+    read = 0
+    async for chunk in answer.aiter_raw():
+        read += len(chunk)
+        if read > ANSWER_READ_LIMIT:
+            return
 
 
 @dataclass
@@ -99,6 +111,12 @@ class WebhookSender:
         self._client = httpx.AsyncClient(
             timeout=self.settings.webhook_timeout_s,
             follow_redirects=False,  # a redirect could lead anywhere, internal included
+            # A connection kept per request in flight (a batch's), not re-opened each batch:
+            # a remote receiver's rate is connections / its latency.
+            limits=httpx.Limits(
+                max_connections=self.settings.webhook_batch,
+                max_keepalive_connections=self.settings.webhook_batch,
+            ),
             headers={"user-agent": "Leadflow-Webhooks/1"},
         )
         try:
@@ -187,8 +205,9 @@ class WebhookSender:
             assert self._client is not None  # inside run()
             async with self._client.stream(
                 "POST", due.url, content=request.body, headers=request.headers
-            ) as answer:  # the answer's body is not read: a receiver cannot make us buffer it
+            ) as answer:
                 status_code = answer.status_code
+                await _drain(answer)
             if not 200 <= status_code < 300:
                 error = f"answered {status_code}"
         except TargetRefused as exc:

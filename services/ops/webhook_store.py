@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ops.domain.stream_filter import StreamFilter, stream_filter
@@ -29,9 +28,40 @@ from services.ops.tables import (
     webhook_deliveries,
     webhook_subscriptions,
 )
+from shared.db import driver_connection
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 STATUSES = (PENDING, DELIVERED, FAILED)
+
+# The hot statements, set-based: a batch's deliveries, attempts and outcomes one each.
+_ENQUEUE = """
+INSERT INTO ops.webhook_deliveries (subscription_id, seq, event_id, type, status, next_attempt_at)
+SELECT $1, e.seq, e.event_id, e.type, 'pending', $5
+FROM unnest($2::bigint[], $3::uuid[], $4::text[]) AS e(seq, event_id, type)
+ON CONFLICT ON CONSTRAINT uq_ops_webhook_delivery_event DO NOTHING
+RETURNING id
+"""
+_ATTEMPTS = """
+INSERT INTO ops.webhook_attempts (delivery_id, attempted_at, ok, status_code, error, latency_ms)
+SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::bool[], $4::int[], $5::text[],
+                     $6::int[])
+"""
+# A delivery moves on only if it is still as claimed: a redelivery asked while it was in
+# flight (its due time reset) is not overwritten.
+_MOVE_ON = """
+UPDATE ops.webhook_deliveries d
+   SET status = o.status,
+       attempts = d.attempts + 1,
+       first_attempt_at = coalesce(d.first_attempt_at, o.attempted_at),
+       last_attempt_at = o.attempted_at,
+       last_status_code = o.status_code,
+       next_attempt_at = o.next_attempt_at,
+       delivered_at = CASE WHEN o.status = 'delivered' THEN o.attempted_at END
+  FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::int[], $5::timestamptz[],
+              $6::timestamptz[])
+       AS o(id, status, attempted_at, status_code, next_attempt_at, leased_until)
+ WHERE d.id = o.id AND d.next_attempt_at = o.leased_until
+"""
 
 
 @dataclass(frozen=True)
@@ -181,24 +211,17 @@ async def enqueue(
     last position read, matching or not). Returns the deliveries made."""
     made = 0
     if events:
-        rows = [
-            {
-                "subscription_id": subscription.id,
-                "seq": e.seq,
-                "event_id": e.event_id,
-                "type": e.type,
-                "status": PENDING,
-                "next_attempt_at": now,
-            }
-            for e in events
-        ]
-        result = await session.execute(
-            pg_insert(webhook_deliveries)
-            .values(rows)
-            .on_conflict_do_nothing(constraint="uq_ops_webhook_delivery_event")
-            .returning(webhook_deliveries.c.id)
+        conn = await driver_connection(session)
+        made = len(
+            await conn.fetch(
+                _ENQUEUE,
+                subscription.id,
+                [e.seq for e in events],
+                [e.event_id for e in events],
+                [e.type for e in events],
+                now,
+            )
         )
-        made = len(result.all())
     await session.execute(
         update(webhook_subscriptions)
         .where(webhook_subscriptions.c.id == subscription.id)
@@ -299,36 +322,29 @@ async def record_outcomes(session: AsyncSession, outcomes: Sequence[Outcome]) ->
     subscription with a success stops failing, one with only failures starts to."""
     if not outcomes:
         return
-    d, s = webhook_deliveries, webhook_subscriptions
-    await session.execute(
-        insert(webhook_attempts),
+    s = webhook_subscriptions
+    conn = await driver_connection(session)
+    await conn.execute(
+        _ATTEMPTS,
+        [o.delivery_id for o in outcomes],
+        [o.attempted_at for o in outcomes],
+        [o.ok for o in outcomes],
+        [o.status_code for o in outcomes],
+        [o.error for o in outcomes],
+        [o.latency_ms for o in outcomes],
+    )
+    await conn.execute(
+        _MOVE_ON,
+        [o.delivery_id for o in outcomes],
         [
-            {
-                "delivery_id": o.delivery_id,
-                "attempted_at": o.attempted_at,
-                "ok": o.ok,
-                "status_code": o.status_code,
-                "error": o.error,
-                "latency_ms": o.latency_ms,
-            }
+            DELIVERED if o.ok else PENDING if o.next_attempt_at is not None else FAILED
             for o in outcomes
         ],
+        [o.attempted_at for o in outcomes],
+        [o.status_code for o in outcomes],
+        [o.next_attempt_at if not o.ok else None for o in outcomes],
+        [o.leased_until for o in outcomes],
     )
-    for o in outcomes:
-        status = DELIVERED if o.ok else PENDING if o.next_attempt_at is not None else FAILED
-        await session.execute(
-            update(d)
-            .where(d.c.id == o.delivery_id, d.c.next_attempt_at == o.leased_until)
-            .values(
-                status=status,
-                attempts=d.c.attempts + 1,
-                first_attempt_at=func.coalesce(d.c.first_attempt_at, o.attempted_at),
-                last_attempt_at=o.attempted_at,
-                last_status_code=o.status_code,
-                next_attempt_at=o.next_attempt_at if status == PENDING else None,
-                delivered_at=o.attempted_at if o.ok else None,
-            )
-        )
     succeeded = {o.subscription_id for o in outcomes if o.ok}
     failed = {o.subscription_id: o.attempted_at for o in outcomes if not o.ok}
     if succeeded:
