@@ -1,6 +1,9 @@
 """The chaos run: leads pour in while service instances are SIGKILLed and restarted, the
 broker is frozen (SIGSTOP/SIGCONT) and PostgreSQL is restarted; then ``reconcile``
-proves nothing was lost or doubled.
+proves nothing was lost or doubled. A webhook receiver (in this process; every tenth
+request it answers 500) is subscribed to every event before the load: each event logged
+after its subscription must reach it, verified and counted once by ``webhook-id``, and
+have one delivery, delivered.
 
 ``make chaos`` runs it at full size; ``tests/chaos/test_chaos.py`` at a bounded one.
 """
@@ -36,6 +39,7 @@ from shared.db import make_engine
 from shared.embedded import free_port
 from tests.support.credentials import ADMIN
 from tests.support.infra import Infra, start_infra
+from tests.support.webhooks import Receiver, receiver_in_thread
 
 DOMAINS = ["walmart.com", "initech.com", "globex.com", "gmail.com", "example.org"]
 
@@ -94,6 +98,7 @@ class Tally:
     kills: int = 0
     broker_freezes: int = 0
     database_restarts: int = 0
+    webhook: tuple[str, int] = ("", 0)  # the subscription's id and its position at creation
     events: list[str] = field(default_factory=list)
 
     def note(self, started: float, what: str) -> None:
@@ -420,6 +425,11 @@ def _instances(infra: Infra, work: Path, token: str) -> list[Instance]:
         "INTAKE_PARTNER_RATE_PER_S": "100000",
         "INTAKE_PARTNER_BURST": "100000",
         "INTAKE_WEBHOOK_SECRETS": json.dumps({WEBHOOK_SOURCE: WEBHOOK_SECRET}),
+        # The receiver is on this machine; a killed sender's lease runs out in 6 s.
+        "OPS_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+        "OPS_WEBHOOK_TIMEOUT_S": "2",
+        "OPS_WEBHOOK_FIRST_RETRY_S": "0.5",
+        "OPS_WEBHOOK_LONGEST_RETRY_S": "5",
     }
     return [
         Instance(
@@ -434,6 +444,7 @@ async def _chaos_run(
     infra: Infra,
     instances: list[Instance],
     token: str,
+    receiver: Receiver,
     *,
     leads: int,
     concurrency: int,
@@ -449,6 +460,16 @@ async def _chaos_run(
     for instance in instances:
         instance.start()
     await _wait_ready(instances)
+    ops = next(i for i in instances if i.name == "ops")
+    async with httpx.AsyncClient(timeout=10) as client:
+        made = await client.post(
+            f"{ops.url}/v1/webhook-subscriptions",
+            json={"url": receiver.url, "description": "chaos receiver"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    made.raise_for_status()
+    receiver.secret = made.json()["secret"]
+    tally.webhook = (made.json()["id"], made.json()["position"])
     stop = asyncio.Event()
     chaos = asyncio.create_task(
         _make_chaos(
@@ -507,6 +528,57 @@ async def _every_lead_kept_once(database_url: str, run: int, tally: Tally) -> Ch
     )
 
 
+async def _every_event_delivered_once(
+    database_url: str, tally: Tally, receiver: Receiver, timeout_s: float
+) -> list[Check]:
+    """Every event logged after the subscription reached the receiver (verified, counted
+    once by ``webhook-id``), and has one delivery, delivered. Waits for the sender to
+    finish, up to ``timeout_s``."""
+    subscription_id, position = tally.webhook
+    engine = make_engine(database_url)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            async with engine.connect() as connection:
+                logged = {
+                    str(row[0])
+                    for row in await connection.execute(
+                        text("SELECT event_id FROM ops.event_log WHERE seq > :p"),
+                        {"p": position},
+                    )
+                }
+                total, distinct, delivered = (
+                    await connection.execute(
+                        text(
+                            "SELECT count(*), count(DISTINCT event_id), count(*) FILTER "
+                            "(WHERE status = 'delivered') FROM ops.webhook_deliveries "
+                            "WHERE subscription_id = :s"
+                        ),
+                        {"s": subscription_id},
+                    )
+                ).one()
+            received = set(receiver.kept)
+            if (received == logged and delivered == len(logged)) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(2)
+    finally:
+        await engine.dispose()
+    return [
+        Check(
+            "events logged after the subscription, received by the webhook receiver once each",
+            ok=received == logged and receiver.bad_signatures == 0,
+            found=f"{len(received & logged)} of {len(logged)} (unknown {len(received - logged)}, "
+            f"bad signatures {receiver.bad_signatures}, repeats dropped {receiver.repeats}, "
+            f"requests {receiver.requests})",
+        ),
+        Check(
+            "webhook deliveries: one per logged event, each delivered",
+            ok=total == distinct == delivered == len(logged),
+            found=f"{delivered} delivered of {total} ({distinct} events)",
+        ),
+    ]
+
+
 def run(
     work: Path,
     *,
@@ -521,7 +593,7 @@ def run(
 ) -> tuple[Tally, list[Check], list[tuple[str, int]]]:
     token = ADMIN
     run = time.time_ns()
-    with start_infra(work) as infra:
+    with start_infra(work) as infra, receiver_in_thread(fail_every=10) as receiver:
         instances = _instances(infra, work, token)
         try:
             tally = asyncio.run(
@@ -529,6 +601,7 @@ def run(
                     infra,
                     instances,
                     token,
+                    receiver,
                     leads=leads,
                     concurrency=concurrency,
                     rate=rate,
@@ -541,6 +614,9 @@ def run(
             )
             checks, counts = reconcile_until_settled(infra.settings(), timeout_s=settle_s)
             checks.append(asyncio.run(_every_lead_kept_once(infra.database_url, run, tally)))
+            checks += asyncio.run(
+                _every_event_delivered_once(infra.database_url, tally, receiver, settle_s)
+            )
         finally:
             for instance in instances:
                 instance.stop()

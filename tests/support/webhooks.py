@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,7 @@ class Receiver:
     secret: str | None = None
     fail_next: int = 0
     always_fail: bool = False
+    fail_every: int = 0  # every nth verified request answers 500 (0: none)
     kept: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: int = 0
     repeats: int = 0
@@ -53,7 +55,8 @@ class Receiver:
         except WebhookVerificationError:
             self.bad_signatures += 1
             return Response(status_code=400)
-        if self.always_fail or self.fail_next > 0:
+        flaky = self.fail_every > 0 and self.requests % self.fail_every == 0
+        if self.always_fail or self.fail_next > 0 or flaky:
             self.fail_next = max(0, self.fail_next - 1)
             return Response(status_code=500)
         webhook_id = request.headers["webhook-id"]
@@ -79,4 +82,27 @@ async def running_receiver() -> AsyncIterator[Receiver]:
     finally:
         server.should_exit = True
         await serving
+        sock.close()
+
+
+@contextlib.contextmanager
+def receiver_in_thread(**knobs: Any) -> Iterator[Receiver]:
+    """A receiver served from a thread of its own (its own event loop), for a caller that
+    runs several event loops one after another (the chaos driver)."""
+    receiver = Receiver(**knobs)
+    app = Starlette(routes=[Route("/hook", receiver.handle, methods=["POST"])])
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        yield receiver
+    finally:
+        server.should_exit = True
+        thread.join(15)
         sock.close()

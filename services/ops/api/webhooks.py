@@ -60,6 +60,10 @@ class WebhookOut(BaseModel):
     firm_id: str | None = Field(description="The firm whose events it receives; None: every firm")
     owner: Literal["ops", "firm"]
     active: bool
+    position: int = Field(
+        description="The event-log position (the stream's `seq`) up to which its matching "
+        "events are queued: at creation, the last event logged before it"
+    )
     failing_since: datetime | None
     disabled_at: datetime | None
     disabled_reason: str | None
@@ -116,6 +120,7 @@ def _out(subscription: Subscription) -> WebhookOut:
         firm_id=subscription.owner_firm_id or subscription.firm_id,
         owner="firm" if subscription.owner_firm_id is not None else "ops",
         active=subscription.disabled_at is None,
+        position=subscription.after_seq,
         failing_since=subscription.failing_since,
         disabled_at=subscription.disabled_at,
         disabled_reason=subscription.disabled_reason,
