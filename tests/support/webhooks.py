@@ -16,7 +16,7 @@ from typing import Any
 import uvicorn
 from standardwebhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -48,7 +48,10 @@ class Receiver:
 
     async def handle(self, request: Request) -> Response:
         self.requests += 1
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the sender was killed mid-request: it will send again
+            return Response(status_code=400)
         assert self.secret is not None
         try:
             payload = Webhook(self.secret).verify(body, dict(request.headers))
