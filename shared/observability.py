@@ -116,6 +116,8 @@ def refusal_outcome(status: int) -> str:
     if status in (401, 403, 404):  # an unknown key, form, origin or webhook source
         return "unauthorized"
     return "invalid"
+
+
 WEBHOOK_ATTEMPTS = Counter(
     "leadflow_webhook_attempts_total",
     "Outbound webhook attempts by outcome (delivered, retry, failed: given up)",

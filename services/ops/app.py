@@ -45,7 +45,7 @@ def create_app(
         app.state.dashboard = CachedPerKey(
             lambda board: build_dashboard(runtime.sessions, lag, board), own.dashboard_cache_s
         )
-        sender = WebhookSender(runtime.sessions, own, new_events)
+        sender = WebhookSender(runtime.sessions, own, new_events, runtime.outbox)
         app.state.webhooks = asyncio.create_task(sender.run(runtime.stop))
 
     app = create_service(

@@ -2,7 +2,8 @@
 deliveries (``webhook_store.enqueue``), and the deliveries due are attempted, signed per
 Standard Webhooks, a batch at a time and concurrently; each attempt is logged and the
 delivery moved on by the rules of ``domain.webhooks`` (delivered, retried later, failed),
-and a subscription that keeps failing is disabled.
+and a subscription that keeps failing is disabled (with a ``leadflow.webhook.disabled.v1``
+notice on ``ops.notices``, in the same transaction).
 
 Instances share the work safely: one enqueues at a time (an advisory lock), and a
 delivery is claimed under a lease, so two senders never attempt it at once and one that
@@ -40,12 +41,14 @@ from services.ops.settings import OpsSettings
 from services.ops.webhook_store import Due, Outcome
 from shared.db import SessionFactory, driver_connection, lost_connection, try_lock
 from shared.events.envelope import utcnow
+from shared.events.notices import WebhookDisabled
 from shared.observability import (
     WEBHOOK_ATTEMPTS,
     WEBHOOK_LATENCY,
     WEBHOOKS_DISABLED,
     get_logger,
 )
+from shared.outbox import Outbox
 
 log = get_logger(__name__)
 
@@ -70,6 +73,7 @@ class WebhookSender:
     sessions: SessionFactory
     settings: OpsSettings
     new_events: NewEvents | None = None
+    outbox: Outbox | None = None  # where the WebhookDisabled notice goes (ops' outbox)
     clock: Callable[[], datetime] = utcnow
     random: Callable[[], float] = random.random
     _client: httpx.AsyncClient | None = field(default=None, repr=False)
@@ -177,18 +181,34 @@ class WebhookSender:
             )
             disable_after = timedelta(seconds=self.settings.webhook_disable_after_s)
             for subscription_id, since in failing.items():
-                if should_disable(since, now, disable_after) and await webhook_store.disable(
+                if not should_disable(since, now, disable_after):
+                    continue
+                disabled = await webhook_store.disable(
                     session,
                     subscription_id,
                     at=now,
                     reason=f"no delivery succeeded since {since.isoformat()}",
-                ):
-                    WEBHOOKS_DISABLED.inc()
-                    log.warning(
-                        "webhook_disabled",
-                        subscription_id=str(subscription_id),
-                        failing_since=since.isoformat(),
+                )
+                if disabled is None:  # another instance was first
+                    continue
+                if self.outbox is not None:  # ops is told, in the same transaction
+                    await self.outbox.add(
+                        session,
+                        WebhookDisabled(
+                            subscription_id=disabled.id,
+                            url=disabled.url,
+                            firm_id=disabled.owner_firm_id,
+                            failing_since=since,
+                            disabled_at=now,
+                            reason=disabled.disabled_reason or "",
+                        ),
                     )
+                WEBHOOKS_DISABLED.inc()
+                log.warning(
+                    "webhook_disabled",
+                    subscription_id=str(subscription_id),
+                    failing_since=since.isoformat(),
+                )
         return len(due)
 
     async def _attempt(self, due: Due) -> Outcome:

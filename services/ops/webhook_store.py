@@ -375,18 +375,18 @@ async def failing_since_of(
 
 async def disable(
     session: AsyncSession, subscription_id: UUID, *, at: datetime, reason: str
-) -> bool:
-    """Disabled now unless it already was; whether this call disabled it."""
-    result = await session.execute(
-        update(webhook_subscriptions)
-        .where(
-            webhook_subscriptions.c.id == subscription_id,
-            webhook_subscriptions.c.disabled_at.is_(None),
+) -> Subscription | None:
+    """Disabled now unless it already was; the subscription if this call disabled it."""
+    s = webhook_subscriptions
+    row = (
+        await session.execute(
+            update(s)
+            .where(s.c.id == subscription_id, s.c.disabled_at.is_(None))
+            .values(disabled_at=at, disabled_reason=reason[:300])
+            .returning(*_SUBSCRIPTION_COLUMNS)
         )
-        .values(disabled_at=at, disabled_reason=reason[:300])
-        .returning(webhook_subscriptions.c.id)
-    )
-    return result.first() is not None
+    ).first()
+    return _subscription(row) if row is not None else None
 
 
 # --- the delivery log -------------------------------------------------------------------

@@ -4,7 +4,16 @@ Importing this package registers every event type, so ``parse`` can turn any
 envelope into its typed payload.
 """
 
-from shared.events import activities, credit, firms, leads, lifecycle, routing, status
+from shared.events import (
+    activities,
+    credit,
+    firms,
+    leads,
+    lifecycle,
+    notices,
+    routing,
+    status,
+)
 from shared.events.base import Event, UnknownEventType, event_types, parse
 from shared.events.envelope import Envelope
 from shared.events.topics import TOPICS, Topic, dlq_topic
@@ -22,6 +31,7 @@ __all__ = [
     "firms",
     "leads",
     "lifecycle",
+    "notices",
     "parse",
     "routing",
     "status",

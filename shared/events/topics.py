@@ -48,6 +48,14 @@ FIRMS_CONTRACTS = Topic(
     "firms.contracts", 1, "firm id", "Firms' contract changes (the terms other services enforce)."
 )
 
+OPS_NOTICES = Topic(
+    "ops.notices",
+    1,
+    "subscription id",
+    "What the people running Leadflow must hear of: a webhook subscription disabled after "
+    "sustained failure.",
+)
+
 TOPICS: tuple[Topic, ...] = (
     LEADS_RECEIVED,
     LEADS_RECEIVED_BULK,
@@ -58,6 +66,7 @@ TOPICS: tuple[Topic, ...] = (
     MEETINGS_UPDATED,
     CREDITS_DECIDED,
     FIRMS_CONTRACTS,
+    OPS_NOTICES,
 )
 
 

@@ -15,10 +15,12 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from services.ops.app import create_app
 from services.ops.recording import record_all
 from services.ops.settings import OpsSettings
+from services.ops.tables import event_log
 from shared import credentials
 from shared.db import SessionFactory
 from shared.events.envelope import Envelope
@@ -173,6 +175,20 @@ async def test_a_subscription_that_keeps_failing_is_disabled_and_resumes_when_en
         await until(disabled)
         state = (await ops.client.get(path, headers=bearer(ADMIN))).json()
         assert state["disabled_reason"].startswith("no delivery succeeded since")
+
+        async def ops_told() -> bool:  # the notice, through the broker into the event log
+            async with ops.sessions() as session:
+                found = await session.scalar(
+                    select(func.count())
+                    .select_from(event_log)
+                    .where(
+                        event_log.c.type == "leadflow.webhook.disabled.v1",
+                        event_log.c.subject == f"webhook/{made['id']}",
+                    )
+                )
+            return found == 1
+
+        await until(ops_told, timeout_s=30)
         during = received()  # logged while disabled: delivered once it is enabled again
         await keep(ops.sessions, (during, "leads.received"))
         receiver.always_fail = False
