@@ -40,8 +40,13 @@ _LEAD_OPERATION = {
 
 
 def parse_lead(body: bytes) -> LeadIn:
-    """The request body as a lead, or a 422 naming each invalid field (``body`` for a
-    body that is not JSON), as a declared body's validation would."""
+    """The request body as a lead, or what a declared body's validation answers: a 400 for
+    bytes that are not text, a 422 naming each invalid field (``body`` for text that is not
+    JSON)."""
+    try:
+        body.decode()
+    except UnicodeDecodeError as exc:
+        raise Problem(400, "The request body is not UTF-8 text, so not JSON.") from exc
     try:
         return LeadIn.model_validate_json(body)
     except ValidationError as exc:

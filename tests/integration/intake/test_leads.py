@@ -120,6 +120,9 @@ async def test_the_lead_door_answers_as_a_declared_route_would(intake: Intake) -
     assert not_json.status_code == 422
     assert not_json.headers["content-type"] == "application/problem+json"
     assert [e["field"] for e in not_json.json()["errors"]] == ["body"]
+    not_text = await post("/v1/leads", content=b"\xff{", headers=submit)
+    assert not_text.status_code == 400  # not JSON at all: a bad request, not a bad field
+    assert not_text.headers["content-type"] == "application/problem+json"
     wrong = await post(
         "/v1/leads", json={"email": 7, "campaign": "x" * 201, "color": "red"}, headers=submit
     )
