@@ -13,7 +13,8 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.router.domain.names import registrable_domain
-from services.router.domain.sla import BusinessHours, SlaPolicy
+from services.router.domain.sla import SlaPolicy
+from shared.business_hours import BusinessHours
 
 Id = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:@-]+$")
 

@@ -28,8 +28,9 @@ from services.router import store
 from services.router.domain.lifecycle import Stage, awaits_acceptance, record
 from services.router.domain.model import Owner, Team
 from services.router.domain.ruleset import RuleSet
-from services.router.domain.sla import DEFAULT_HOURS, BusinessHours, SlaPolicy, plan, policy_for
+from services.router.domain.sla import SlaPolicy, plan, policy_for
 from services.router.tables import LeadRow, LifecycleRow, SlaTimerRow
+from shared.business_hours import DEFAULT_HOURS, BusinessHours
 from shared.db import driver_connection
 from shared.events.routing import LeadRouted
 

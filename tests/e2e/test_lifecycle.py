@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 
-from services.router.domain.sla import BusinessHours, SlaPolicy, plan
+from services.router.domain.sla import SlaPolicy, plan
+from shared.business_hours import BusinessHours
 from shared.events.status import LeadStatusChanged
 from tests.support.kafka import read_until
 from tests.support.stack import Stack

@@ -39,7 +39,7 @@ class Owner:
     weight: int = 1
     out_of_office: tuple[OutOfOffice, ...] = ()
     open_leads: int = 0
-    # Working hours for the SLA (``domain/sla.py`` BusinessHours), parsed only when the
+    # Working hours for the SLA (``shared/business_hours.py`` BusinessHours), parsed only when the
     # owner gets a lead: most owners in a snapshot never do.
     business_hours: Mapping[str, Any] | None = field(default=None, compare=False)
 

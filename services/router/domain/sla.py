@@ -11,90 +11,21 @@ lead, else from the owner's team, else from the rule set. No I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.router.domain.business_hours import BusinessCalendar, add_business_minutes
-from shared.calendar import public_holidays, supported_countries
+from shared.business_hours import (
+    BusinessCalendar,
+    add_business_minutes,
+)
 
 TimerKind = Literal["reminder", "breach", "reassign"]
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BusinessHours(_Strict):
-    """An owner's working week: days, one daily window in local time, the IANA time
-    zone, and the country (and subdivision) whose public holidays are days off.
-
-    ``opens`` and ``closes`` are wall times in ``timezone`` ("17:00"); a time with a UTC
-    offset ("17:00:00+02:00") is refused: the zone already says where the day is, and a
-    fixed offset would be wrong for half the year wherever clocks change."""
-
-    timezone: str = Field(default="UTC", max_length=64)
-    days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
-    opens: time = time(9)
-    closes: time = time(17)
-    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2, for holidays")
-    subdivision: str | None = Field(default=None, max_length=10, description="e.g. CA, BY")
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone") from None
-        return value
-
-    @field_validator("opens", "closes")
-    @classmethod
-    def _wall_time(cls, value: time) -> time:
-        if value.tzinfo is not None:
-            raise ValueError("a wall time in `timezone`, without a UTC offset")
-        return value
-
-    @field_validator("days")
-    @classmethod
-    def _some_days(cls, value: tuple[Weekday, ...]) -> tuple[Weekday, ...]:
-        if not value:
-            raise ValueError("at least one working day")
-        return tuple(sorted(set(value), key=WEEKDAYS.index))
-
-    @field_validator("country")
-    @classmethod
-    def _supported(cls, value: str | None) -> str | None:
-        if value is not None and value.upper() not in supported_countries():
-            raise ValueError(f"no public holidays known for country {value!r}")
-        return value.upper() if value else value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> BusinessHours:
-        if not self.opens < self.closes:
-            raise ValueError("opens must be before closes (one window within the day)")
-        if self.subdivision is not None:
-            if self.country is None:
-                raise ValueError("a subdivision needs a country")
-            known = supported_countries()[self.country]
-            if self.subdivision.upper() not in {s.upper() for s in known}:
-                raise ValueError(f"{self.subdivision!r} is not a subdivision of {self.country}")
-        return self
-
-    def calendar(self) -> BusinessCalendar:
-        subdivision = self.subdivision.upper() if self.subdivision else None
-        return BusinessCalendar(
-            timezone=ZoneInfo(self.timezone),
-            opens=self.opens,
-            closes=self.closes,
-            work_days=frozenset(WEEKDAYS.index(d) for d in self.days),
-            holidays=public_holidays(self.country, subdivision) if self.country else frozenset(),
-        )
 
 
 class SlaPolicy(_Strict):
@@ -107,7 +38,6 @@ class SlaPolicy(_Strict):
 
 
 DEFAULT_SLA = SlaPolicy()
-DEFAULT_HOURS = BusinessHours()
 
 
 def policy_for(

@@ -22,9 +22,10 @@ from sqlmodel import col
 from services.router import workspace
 from services.router.app import create_app
 from services.router.domain.ruleset import RuleSet
-from services.router.domain.sla import BusinessHours, SlaPolicy
+from services.router.domain.sla import SlaPolicy
 from services.router.schemas import AccountIn, FirmAssignmentIn, OwnerIn, TeamIn
 from services.router.tables import SlaTimerRow
+from shared.business_hours import BusinessHours
 from shared.db import SessionFactory, make_engine, make_sessions
 from shared.events.envelope import Envelope
 from shared.events.leads import LeadReceived

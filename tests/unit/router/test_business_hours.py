@@ -11,13 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from services.router.domain.business_hours import (
+from services.router.domain.ruleset import RuleSet, default_ruleset, parse_ruleset
+from services.router.domain.sla import SlaPolicy, plan, policy_for
+from shared.business_hours import (
     BusinessCalendar,
+    BusinessHours,
     add_business_minutes,
     business_minutes_between,
 )
-from services.router.domain.ruleset import RuleSet, default_ruleset, parse_ruleset
-from services.router.domain.sla import BusinessHours, SlaPolicy, plan, policy_for
 
 NEW_YORK = ZoneInfo("America/New_York")
 US = BusinessHours(timezone="America/New_York", country="US").calendar()
