@@ -129,3 +129,14 @@ WEBHOOK_LATENCY = Histogram(
 WEBHOOKS_DISABLED = Counter(
     "leadflow_webhooks_disabled_total", "Subscriptions disabled after sustained failure"
 )
+NOTIFICATIONS = Counter(
+    "leadflow_notifications_total",
+    "Notifications to people by channel and outcome (sent, retry, failed: given up; "
+    "unaddressed: a recipient with no address or not in the directory)",
+    ["channel", "outcome"],
+)
+NOTIFY_MESSAGES = Counter(
+    "leadflow_notify_messages_total",
+    "Messages sent to people by channel (a digest is one message of several notifications)",
+    ["channel"],
+)

@@ -1,7 +1,8 @@
 """Ops' entrypoint: ``leadflow serve ops`` (uvicorn factory ``create_app``).
 
 It consumes every topic into its event log and serves the stream, the timelines, the
-reports, and the dashboard (static files at ``/``)."""
+reports, and the dashboard (static files at ``/``); it sends the outbound webhooks and
+the notifications to people."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.ops.aggregates import CachedPerKey, build_dashboard, lag_reader
-from services.ops.api import audit, leads, reports, stream, webhooks
+from services.ops.api import audit, leads, notifications, reports, stream, webhooks
 from services.ops.consumer import GROUP, TOPIC_NAMES, keep_all
 from services.ops.live import NewEvents
+from services.ops.notifier import Notifier
 from services.ops.settings import OpsSettings, get_ops_settings
 from services.ops.tables import SCHEMA
 from services.ops.webhook_sender import WebhookSender
@@ -47,6 +49,8 @@ def create_app(
         )
         sender = WebhookSender(runtime.sessions, own, new_events, runtime.outbox)
         app.state.webhooks = asyncio.create_task(sender.run(runtime.stop))
+        notifier = Notifier(runtime.sessions, own, new_events)
+        app.state.notifier = asyncio.create_task(notifier.run(runtime.stop))
 
     app = create_service(
         name="ops",
@@ -54,9 +58,17 @@ def create_app(
         title="Leadflow ops",
         description="Every event, kept once: the live event stream (Server-Sent Events), "
         "each lead's timeline across services, the dashboard's aggregates, the funnel "
-        "report, and outbound webhooks (Standard Webhooks signatures, retries for a day, a "
-        "delivery log). The dashboard itself is at `/`.",
-        routers=[leads.router, stream.router, reports.router, audit.router, webhooks.router],
+        "report, outbound webhooks (Standard Webhooks signatures, retries for a day, a "
+        "delivery log), and notifications to owners, managers and ops by email and Slack. "
+        "The dashboard itself is at `/`.",
+        routers=[
+            leads.router,
+            stream.router,
+            reports.router,
+            audit.router,
+            webhooks.router,
+            notifications.router,
+        ],
         consumers=_consumers,
         on_start=on_start,
         settings=settings,

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 
 from services.ops.tables import NOTIFY_CHANNEL
+from shared.db import lost_connection
 from shared.observability import get_logger
 
 log = get_logger(__name__)
@@ -53,3 +55,43 @@ class NewEvents:
                 if connection is not None and not connection.is_closed():
                     with contextlib.suppress(OSError, asyncpg.PostgresError, TimeoutError):
                         await asyncio.wait_for(connection.close(), 5)
+
+
+async def wait_for_work(stop: asyncio.Event, new_events: NewEvents | None, seconds: float) -> None:
+    """Until ``stop``, new events in the log, or ``seconds``, whichever is first."""
+    waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(stop.wait())]
+    if new_events is not None:
+        waiters.append(asyncio.ensure_future(new_events.wait(seconds)))
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+async def run_passes(
+    stop: asyncio.Event,
+    one_pass: Callable[[], Awaitable[bool]],
+    *,
+    name: str,
+    new_events: NewEvents | None,
+    poll_s: float,
+) -> None:
+    """A background loop of ops' (the webhook sender's, the notifier's): until ``stop``, a
+    pass; another at once when it says more is waiting, else after new events or
+    ``poll_s``. A failed pass (the database went away) keeps everything and is retried
+    with backoff."""
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            more = await one_pass()
+            backoff = 0.5
+            if not more:
+                await wait_for_work(stop, new_events, poll_s)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(f"{name}_pass_retry", error=repr(exc), lost=lost_connection(exc),
+                        backoff_s=backoff)  # fmt: skip
+            await wait_for_work(stop, None, backoff)
+            backoff = min(backoff * 2, 10)

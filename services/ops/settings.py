@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -60,6 +61,60 @@ class OpsSettings(BaseSettings):
         gt=0,
         description="A subscription none of whose deliveries succeeded for this long is "
         "disabled (re-enable it by API).",
+    )
+
+    public_url: str = Field(
+        default="http://127.0.0.1:8003",
+        description="Ops' address as people reach it: the dashboard links in notifications "
+        "(leadflow up sets it).",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="The SMTP server notifications are sent through; unset: no email (Slack only).",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls: upgrade the connection (refused if the server cannot); tls: "
+        "TLS from the start (port 465); none: plain (a local relay or the mail sink).",
+    )
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    notify_from: str = Field(
+        default="Leadflow <leadflow@localhost>", description="The From of notification email."
+    )
+    notify_ops_email: str | None = Field(
+        default=None,
+        description="Where ops' notifications go (a dispute opened, a webhook disabled, an "
+        "SLA breach of an owner without a manager).",
+    )
+    notify_ops_slack_url: str | None = Field(
+        default=None, description="A Slack incoming webhook for ops' notifications."
+    )
+    notify_digest_s: float = Field(
+        default=300,
+        ge=0,
+        description="At most one message per recipient and channel in this time: what comes "
+        "in between goes in one digest at its end (0: every notification alone). An SLA "
+        "breach is never held.",
+    )
+    notify_poll_s: float = Field(
+        default=1, gt=0, description="Longest the notifier waits before looking again."
+    )
+    notify_batch: int = Field(
+        default=500, ge=1, le=5000, description="Notifications claimed per pass."
+    )
+    notify_timeout_s: float = Field(
+        default=10, gt=0, description="Longest an SMTP server or a Slack webhook may take."
+    )
+    notify_first_retry_s: float = Field(
+        default=5, gt=0, description="Delay before a failed notification's first retry (doubling)."
+    )
+    notify_longest_retry_s: float = Field(
+        default=1800, gt=0, description="Longest delay between two tries of a notification."
+    )
+    notify_give_up_after_s: float = Field(
+        default=86400, gt=0, description="A notification not sent by then is failed."
     )
 
 

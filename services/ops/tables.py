@@ -115,3 +115,53 @@ webhook_attempts = Table(
     Column("error", String(300)),
     Column("latency_ms", Integer, nullable=False),
 )
+
+# --- notifications to people ------------------------------------------------------------
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    # The event and what it tells (``domain.notifications.Notice.key``): once a recipient
+    # and channel, however often the event is read.
+    Column("key", String(100), nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("recipient_id", String(100), nullable=False),  # an owner id, or "ops"
+    Column("channel", String(10), nullable=False),  # email, slack
+    Column("address", String(2000), nullable=False),
+    Column("lead_id", Uuid),
+    Column("title", String(500), nullable=False),
+    Column("sentence", String(2000), nullable=False),
+    Column("urgent", Boolean, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),  # the event's time
+    # pending (due at next_attempt_at: the recipient's hours, the pace, a retry), sent,
+    # or failed (given up).
+    Column("status", String(10), nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("leased_until", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("first_attempt_at", DateTime(timezone=True)),
+    Column("last_error", String(300)),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("message_id", String(100)),  # the message that carried it (a digest: several)
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("key", "recipient_id", "channel", name="uq_ops_notification_key"),
+)
+
+# When each recipient's channel last had a message: one per ``OPS_NOTIFY_DIGEST_S``.
+notify_pace = Table(
+    "notify_pace",
+    metadata,
+    Column("recipient_id", String(100), primary_key=True),
+    Column("channel", String(10), primary_key=True),
+    Column("last_sent_at", DateTime(timezone=True), nullable=False),
+)
+
+# The notifier's position in the event log (one row): every later event is looked at.
+notify_cursor = Table(
+    "notify_cursor",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("after_seq", BigInteger, nullable=False),
+)

@@ -36,10 +36,10 @@ from services.ops.domain.webhooks import (
     should_disable,
     signed,
 )
-from services.ops.live import NewEvents
+from services.ops.live import NewEvents, run_passes
 from services.ops.settings import OpsSettings
 from services.ops.webhook_store import Due, Outcome
-from shared.db import SessionFactory, driver_connection, lost_connection, try_lock
+from shared.db import SessionFactory, driver_connection, try_lock
 from shared.events.envelope import utcnow
 from shared.events.notices import WebhookDisabled
 from shared.observability import (
@@ -68,6 +68,22 @@ async def _drain(answer: httpx.Response) -> None:
             return
 
 
+async def check_reachable(url: str, allow_private: bool) -> None:
+    """The target as subscribed, and (unless private targets are allowed: development)
+    the addresses its name resolves to now: a name that was public when subscribed may
+    point inside later. Raises ``TargetRefused``."""
+    check_target(url, allow_private=allow_private)
+    if allow_private:
+        return
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(parts.hostname, port)
+    except OSError as exc:
+        raise TargetRefused(f"{parts.hostname} does not resolve: {exc}") from exc
+    check_addresses((str(info[4][0]) for info in found), allow_private=False)
+
+
 @dataclass
 class WebhookSender:
     sessions: SessionFactory
@@ -88,27 +104,18 @@ class WebhookSender:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``: a pass, then a wait for new events or ``webhook_poll_s``."""
-        backoff = 0.5
         async with self._http():
-            while not stop.is_set():
-                try:
-                    await self.enqueue_new()
-                    attempted = await self.send_due()
-                    backoff = 0.5
-                    if attempted >= self.settings.webhook_batch:
-                        continue  # more are due: no wait
-                    await self._wait(stop, self.settings.webhook_poll_s)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # the database went away: keep everything, retry
-                    log.warning(
-                        "webhook_pass_retry",
-                        error=repr(exc),
-                        lost=lost_connection(exc),
-                        backoff_s=backoff,
-                    )
-                    await self._wait(stop, backoff)
-                    backoff = min(backoff * 2, 10)
+            await run_passes(
+                stop,
+                self._pass,
+                name="webhook",
+                new_events=self.new_events,
+                poll_s=self.settings.webhook_poll_s,
+            )
+
+    async def _pass(self) -> bool:
+        await self.enqueue_new()
+        return await self.send_due() >= self.settings.webhook_batch  # more are due
 
     @contextlib.asynccontextmanager
     async def _http(self) -> AsyncIterator[None]:
@@ -128,16 +135,6 @@ class WebhookSender:
         finally:
             await self._client.aclose()
             self._client = None
-
-    async def _wait(self, stop: asyncio.Event, seconds: float) -> None:
-        waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(stop.wait())]
-        if self.new_events is not None:
-            waiters.append(asyncio.ensure_future(self.new_events.wait(seconds)))
-        try:
-            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
 
     async def enqueue_new(self) -> int:
         """Every enabled subscription's matching events since its cursor, as deliveries."""
@@ -217,7 +214,7 @@ class WebhookSender:
         status_code: int | None = None
         error: str | None = None
         try:
-            await self._check(due.url)
+            await check_reachable(due.url, self.settings.webhook_allow_private_targets)
             body = json.dumps(due.event.envelope_json(), separators=(",", ":")).encode()
             request = signed(
                 due.secret, message_id=str(due.event.event_id), at=attempted_at, body=body
@@ -262,17 +259,3 @@ class WebhookSender:
             next_attempt_at,
             due.leased_until,
         )
-
-    async def _check(self, url: str) -> None:
-        """The target as subscribed, and (in production) the addresses its name has now."""
-        allow = self.settings.webhook_allow_private_targets
-        check_target(url, allow_private=allow)
-        if allow:
-            return
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            found = await asyncio.get_running_loop().getaddrinfo(parts.hostname, port)
-        except OSError as exc:
-            raise TargetRefused(f"{parts.hostname} does not resolve: {exc}") from exc
-        check_addresses((str(info[4][0]) for info in found), allow_private=False)

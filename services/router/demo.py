@@ -16,16 +16,43 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from services.router.domain.names import name_block
-from services.router.tables import AccountRow, OwnerRow, TeamRow, TerritoryRow
+from services.router.tables import SCHEMA, AccountRow, OwnerRow, TeamRow, TerritoryRow
+from services.router.workspace import owner_out, owner_updated
+from shared.events.envelope import utcnow
+from shared.outbox import Outbox
 
 TEAMS = [TeamRow(id="na-commercial", name="North America commercial", queue="na-commercial")]
 
 TERRITORIES = [TerritoryRow(id="emea", name="EMEA", countries=["GB", "DE", "FR", "NL", "IE"])]
 
-OWNERS = [
-    OwnerRow(id="own-dana", name="Dana Ortiz", role="AE", team_id="na-commercial"),
-    OwnerRow(id="own-lee", name="Lee Chen", role="AE", team_id="na-commercial", weight=2),
-    OwnerRow(id="own-sam", name="Sam Patel", role="AM"),
+# The demo's people work around the clock, so that ``leadflow up`` shows its notifications
+# (in the mail sink: ``leadflow mail``) whatever the hour; a real owner's notifications
+# wait for the owner's business hours.
+AROUND_THE_CLOCK = {
+    "timezone": "UTC",
+    "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+    "opens": "00:00:00",
+    "closes": "23:59:59",
+}
+
+
+def _owner(owner_id: str, name: str, role: str, **values: Any) -> OwnerRow:
+    email = name.lower().replace(" ", ".") + "@example.com"
+    return OwnerRow(
+        id=owner_id,
+        name=name,
+        role=role,
+        business_hours=AROUND_THE_CLOCK,
+        notify={"email": email},
+        **values,
+    )
+
+
+OWNERS = [  # the manager first: the others name her
+    _owner("own-morgan", "Morgan Reyes", "manager"),
+    _owner("own-dana", "Dana Ortiz", "AE", team_id="na-commercial", manager_id="own-morgan"),
+    _owner("own-lee", "Lee Chen", "AE", team_id="na-commercial", weight=2, manager_id="own-morgan"),
+    _owner("own-sam", "Sam Patel", "AM", manager_id="own-morgan"),
 ]
 
 
@@ -79,7 +106,9 @@ def demo_accounts(period: FirmPeriod) -> list[AccountRow]:
 
 
 async def seed_demo(session: AsyncSession, period: FirmPeriod | None = None) -> None:
-    """Load the workspace; the firm's assignment over ``period`` (default: around today)."""
+    """Load the workspace; the firm's assignment over ``period`` (default: around today).
+    The owners' records are published on ``owners.updated`` (the router's outbox), as an
+    owner put through the API is."""
     period = period or demo_firm_period(datetime.now(UTC).date())
     groups: list[tuple[type[SQLModel], list[Any]]] = [
         (TeamRow, TEAMS),
@@ -97,3 +126,8 @@ async def seed_demo(session: AsyncSession, period: FirmPeriod | None = None) -> 
                 await session.execute(
                     statement.on_conflict_do_update(index_elements=["id"], set_=values)
                 )
+        outbox, now = Outbox(SCHEMA, source="/router"), utcnow()
+        for owner in OWNERS:
+            stored = await session.get(OwnerRow, owner.id, populate_existing=True)
+            assert stored is not None
+            await outbox.add(session, owner_updated(owner_out(stored), now))

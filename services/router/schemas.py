@@ -10,7 +10,15 @@ from datetime import date, datetime
 from typing import Literal
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from services.router.domain.names import registrable_domain
 from services.router.domain.sla import SlaPolicy
@@ -94,6 +102,18 @@ class OutOfOfficeIn(_In):
         return self
 
 
+class OwnerChannelsIn(_In):
+    """Where an owner is told of new leads, SLA reminders and breaches, reassignments and
+    meetings (ops' notifier). Either, both or neither."""
+
+    email: EmailStr | None = Field(default=None, max_length=320)
+    slack_webhook_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="A Slack (or Slack-compatible) incoming webhook URL. In production "
+        "settings only https to a public address is delivered to.",
+    )
+
+
 class OwnerIn(_In):
     name: str = Field(min_length=1, max_length=200)
     role: Literal["AE", "AM", "SDR", "manager"]
@@ -106,8 +126,10 @@ class OwnerIn(_In):
     business_hours: BusinessHours | None = Field(
         default=None,
         description="Working days and hours, time zone and holidays the SLA is counted in "
-        "(default: Monday-Friday 09:00-17:00 UTC, no holidays).",
+        "(default: Monday-Friday 09:00-17:00 UTC, no holidays). Notifications wait for "
+        "them too, except an SLA breach's.",
     )
+    notify: OwnerChannelsIn = Field(default_factory=OwnerChannelsIn)
 
 
 class OwnerOut(OwnerIn):

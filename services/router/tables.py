@@ -31,6 +31,10 @@ class OwnerRow(SQLModel, table=True):
     )
     open_leads: int = 0
     business_hours: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    # Where the owner is told of their leads (schemas.OwnerChannelsIn): email, Slack.
+    notify: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
+    )
 
 
 class TeamRow(SQLModel, table=True):

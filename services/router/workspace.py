@@ -6,6 +6,7 @@ assignment) has its leads routed again, each as a new revision.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from services.router.schemas import (
     AccountOut,
     FirmAssignmentIn,
     OutOfOfficeIn,
+    OwnerChannelsIn,
     OwnerIn,
     OwnerOut,
     TeamIn,
@@ -27,6 +29,8 @@ from services.router.schemas import (
     TerritoryOut,
 )
 from services.router.tables import AccountRow, OwnerRow, TeamRow, TerritoryRow
+from shared.events.envelope import utcnow
+from shared.events.owners import OwnerChannels, OwnerUpdated
 from shared.outbox import Outbox
 
 REROUTE_LIMIT = 1000  # leads re-routed per account change, per request
@@ -168,10 +172,31 @@ def owner_out(row: OwnerRow) -> OwnerOut:
         out_of_office=[OutOfOfficeIn.model_validate(w) for w in row.out_of_office],
         open_leads=row.open_leads,
         business_hours=row.business_hours,
+        notify=OwnerChannelsIn.model_validate(row.notify),
     )
 
 
-async def put_owner(session: AsyncSession, owner_id: str, body: OwnerIn) -> OwnerOut:
+def owner_updated(owner: OwnerOut, at: datetime) -> OwnerUpdated:
+    """The owner's record for the directory on ``owners.updated`` (ops' notifier)."""
+    return OwnerUpdated(
+        owner_id=owner.owner_id,
+        name=owner.name,
+        role=owner.role,
+        active=owner.active,
+        team_id=owner.team_id,
+        manager_id=owner.manager_id,
+        business_hours=owner.business_hours.model_dump(mode="json")
+        if owner.business_hours
+        else None,
+        notify=OwnerChannels.model_validate(owner.notify.model_dump(mode="json")),
+        updated_at=at,
+    )
+
+
+async def put_owner(
+    session: AsyncSession, outbox: Outbox, owner_id: str, body: OwnerIn
+) -> OwnerOut:
+    """Create or replace the owner, and publish the record (in the same transaction)."""
     if body.team_id is not None and await session.get(TeamRow, body.team_id) is None:
         raise InvalidReference("team_id", f"no team {body.team_id}")
     if body.manager_id is not None:
@@ -184,7 +209,9 @@ async def put_owner(session: AsyncSession, owner_id: str, body: OwnerIn) -> Owne
     await session.execute(statement.on_conflict_do_update(index_elements=["id"], set_=values))
     row = await session.get(OwnerRow, owner_id, populate_existing=True)
     assert row is not None
-    return owner_out(row)
+    after = owner_out(row)
+    await outbox.add(session, owner_updated(after, utcnow()))
+    return after
 
 
 async def get_owner(session: AsyncSession, owner_id: str) -> OwnerOut | None:

@@ -11,6 +11,7 @@ from shared.events import (
     leads,
     lifecycle,
     notices,
+    owners,
     routing,
     status,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "leads",
     "lifecycle",
     "notices",
+    "owners",
     "parse",
     "routing",
     "status",

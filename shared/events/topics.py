@@ -48,6 +48,14 @@ FIRMS_CONTRACTS = Topic(
     "firms.contracts", 1, "firm id", "Firms' contract changes (the terms other services enforce)."
 )
 
+OWNERS_UPDATED = Topic(
+    "owners.updated",
+    1,
+    "owner id",
+    "The owner directory: each owner's record (channels, manager, business hours) when it "
+    "changes, for notifications.",
+)
+
 OPS_NOTICES = Topic(
     "ops.notices",
     1,
@@ -66,6 +74,7 @@ TOPICS: tuple[Topic, ...] = (
     MEETINGS_UPDATED,
     CREDITS_DECIDED,
     FIRMS_CONTRACTS,
+    OWNERS_UPDATED,
     OPS_NOTICES,
 )
 

@@ -5,9 +5,9 @@
 (``leadflow.lead.received.v1``, ...), as does ``leadflow.lead.*``. A partner firm always
 sees only events of its own firm, and never the company's internals about them: not the
 routing decisions (their traces name owners, accounts and other firms), not the owners'
-SLA reminders, breaches and reassignments, not contract plumbing. It does see its
-leads, touches, meetings, sales' acceptance or rejection with the reason, and the credit
-decisions with their reasons.
+SLA reminders, breaches and reassignments, not the owner directory, not contract
+plumbing. It does see its leads, touches, meetings, sales' acceptance or rejection with
+the reason, and the credit decisions with their reasons.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ _TYPE = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 _VERSIONED = re.compile(r"\.v\d+$")
 _ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,100}$")
 MAX_TYPES = 20
-PARTNER_HIDDEN_TOPICS = frozenset({"firms.contracts", "leads.routed"})
+PARTNER_HIDDEN_TOPICS = frozenset({"firms.contracts", "leads.routed", "owners.updated"})
 PARTNER_HIDDEN_TYPES = frozenset(
     {
         "leadflow.lead.sla_reminder.v1",

@@ -166,7 +166,7 @@ async def put_owner(
     async with runtime.sessions() as session, session.begin():
         before = await workspace.get_owner(session, owner_id)
         try:
-            after = await workspace.put_owner(session, owner_id, body)
+            after = await workspace.put_owner(session, runtime.outbox, owner_id, body)
         except workspace.InvalidReference as error:
             raise _invalid(error) from None
         await audit.record(

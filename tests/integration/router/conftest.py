@@ -92,6 +92,7 @@ async def ws(sessions: SessionFactory) -> Workspace:
         for name, role, weight in (("ana", "AE", 1), ("ben", "AE", 2), ("cy", "AM", 1)):
             await workspace.put_owner(
                 session,
+                OUTBOX,
                 space.id(name),
                 OwnerIn(name=name.title(), role=role, team_id=team, weight=weight),
             )
@@ -196,12 +197,14 @@ async def sla_space(sessions: SessionFactory) -> SlaSpace:
         await workspace.put_team(session, team, TeamIn(name=f"Team {tag}", sla=EIGHT_HOURS))
         await workspace.put_owner(
             session,
+            OUTBOX,
             space.id("mia"),
             OwnerIn(name="Mia", role="manager", team_id=team, weight=0, business_hours=US_HOURS),
         )
         for name in ("ana", "ben"):
             await workspace.put_owner(
                 session,
+                OUTBOX,
                 space.id(name),
                 OwnerIn(
                     name=name.title(),

@@ -95,9 +95,11 @@ async def test_capacity_counts_are_read_per_lead_and_routing_keeps_the_version(
     team, ana, ben = f"team-{tag}", f"ana-{tag}", f"ben-{tag}"
     async with own_sessions() as session, session.begin():
         await workspace.put_team(session, team, TeamIn(name="Team"))
-        await workspace.put_owner(session, ana, OwnerIn(name="Ana", role="AE", team_id=team))
         await workspace.put_owner(
-            session, ben, OwnerIn(name="Ben", role="AE", team_id=team, capacity=1)
+            session, OUTBOX, ana, OwnerIn(name="Ana", role="AE", team_id=team)
+        )
+        await workspace.put_owner(
+            session, OUTBOX, ben, OwnerIn(name="Ben", role="AE", team_id=team, capacity=1)
         )
     async with own_sessions() as session:
         version = (await settled.counts(session)).version
