@@ -178,6 +178,41 @@ def reconcile(
     raise typer.Exit(ExitCode.OK if all(c.ok for c in checks) else ExitCode.PARTLY)
 
 
+@app.command()
+def mail(
+    show: Annotated[
+        int | None, typer.Option(help="Print message N of the list (1: the newest) in full")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Messages listed, newest first", min=1)] = 20,
+) -> None:
+    """The email notifications ``leadflow up``'s mail sink received (owners' new leads,
+    SLA reminders and breaches, ops' notices), newest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from services.stack import MAIL_DIR
+    from services.stack_file import stack_data_dirs
+    from shared.mail_sink import kept_mail
+
+    found = [m for d in stack_data_dirs() for m in kept_mail(d / MAIL_DIR)]
+    newest = sorted(found, key=lambda m: m.received_at, reverse=True)
+    if show is not None:
+        if not 1 <= show <= len(newest):
+            fail(ExitCode.USAGE, f"no message {show}: {len(newest)} in the mail sink")
+        message = newest[show - 1].message
+        for header in ("Date", "From", "To", "Subject", "Message-ID"):
+            typer.echo(f"{header}: {message[header] or ''}")
+        typer.echo("\n" + newest[show - 1].body)
+        return
+    table = Table(title=f"leadflow mail ({len(newest)} messages)")
+    for column in ("#", "received", "to", "subject"):
+        table.add_column(column)
+    for n, kept in enumerate(newest[:limit], start=1):
+        when = f"{kept.received_at:%Y-%m-%d %H:%M:%S}"
+        table.add_row(str(n), when, str(kept.message["To"]), str(kept.message["Subject"]))
+    Console().print(table)
+
+
 def _mount_service_commands() -> None:
     from services import credentials_cli
     from services.credit import cli as credit_cli

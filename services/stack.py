@@ -45,6 +45,7 @@ from shared.embedded import (
     die_with_parent,
 )
 from shared.kafka import ensure_topics
+from shared.mail_sink import MailSink, kept_mail
 from shared.settings import Settings
 
 DEMO_LEAD = {
@@ -57,7 +58,8 @@ DEMO_LEAD = {
     "source": "website",
     "campaign": "demo-request",
 }
-POSTGRES_PORT, BROKER_PORT = 55432, 19092  # preferred; others when taken
+POSTGRES_PORT, BROKER_PORT, MAIL_PORT = 55432, 19092, 8025  # preferred; others when taken
+MAIL_DIR = "mail"  # the mail sink's Maildir in the data dir (leadflow mail reads it)
 BASE_PORT = min(info.port for info in SERVICES.values())  # intake 8000 ... ops 8003
 
 
@@ -192,12 +194,27 @@ def _send_demo_lead(token: str, urls: dict[str, str]) -> None:
         _say(f"           - {reason['sentence']}")
 
 
+def _show_demo_mail(mail_dir: Path, since: float, timeout_s: float = 20) -> None:
+    """The owner's notification of the demo lead, as the mail sink received it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for mail in kept_mail(mail_dir):
+            if mail.received_at.timestamp() >= since and "Jordan Lee" in str(
+                mail.message["Subject"]
+            ):
+                _say(f"  notified {mail.message['To']}: {mail.message['Subject']}  (leadflow mail)")
+                return
+        time.sleep(0.3)
+    _say("  notified nobody within 20s; see ops' log above")
+
+
 @dataclass
 class _Processes:
     """Everything ``leadflow up`` started, so that all of it is stopped."""
 
     postgres: EmbeddedPostgres | None = None
     kafka: EmbeddedKafka | None = None
+    mail: MailSink | None = None
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     traffic: tuple[threading.Thread, threading.Event] | None = None
     stack_file: RunningStack | None = None
@@ -210,6 +227,8 @@ class _Processes:
             stop.set()
             thread.join(12)
         _stop_children(self.children)
+        if self.mail is not None:
+            self.mail.stop()
         if self.kafka is not None:
             self.kafka.stop()
         if self.postgres is not None:
@@ -238,6 +257,14 @@ def _start_infra(settings: Settings, data_dir: Path, procs: _Processes) -> dict[
         env.update(EMBEDDED_BROKER_SETTINGS)
         if procs.kafka.moved_from is not None:
             _moved("the broker", procs.kafka.moved_from, procs.kafka.port)
+    if not env.get("OPS_SMTP_HOST"):  # notifications go to the mail sink: leadflow mail
+        procs.mail = MailSink(data_dir / MAIL_DIR, port=MAIL_PORT).start()
+        env.update(
+            OPS_SMTP_HOST="127.0.0.1", OPS_SMTP_PORT=str(procs.mail.port), OPS_SMTP_SECURITY="none"
+        )
+        env.setdefault("OPS_NOTIFY_OPS_EMAIL", "ops@example.com")
+        if procs.mail.moved_from is not None:
+            _moved("the mail sink", procs.mail.moved_from, procs.mail.port)
     return env
 
 
@@ -296,6 +323,7 @@ def _start_services(env: dict[str, str], procs: _Processes, base_port: int) -> d
     """Each service on a socket bound here (``serve --fd``); its URL once it is ready."""
     listeners = _bind_service_ports(base_port)
     urls = {name: f"http://127.0.0.1:{listener.port}" for name, listener in listeners.items()}
+    env = {"OPS_PUBLIC_URL": urls["ops"], **env}  # the dashboard links in notifications
     try:
         for name, listener in listeners.items():
             fd = listener.socket.fileno()
@@ -354,7 +382,10 @@ def _run(
     _print_where(env, urls, token, data_dir)
     if demo and token:
         try:
+            sent_at = time.time() - 1
             _send_demo_lead(token, urls)
+            if procs.mail is not None:
+                _show_demo_mail(data_dir / MAIL_DIR, sent_at)
         except httpx.HTTPError as error:
             _say(f"demo lead failed: {_one_line(error)}")
         if traffic_per_minute > 0:
@@ -428,6 +459,8 @@ def _print_where(env: dict[str, str], urls: dict[str, str], token: str | None, d
     if token:
         _say(f"  ops token  {token}   (also in {data / OPS_TOKEN_FILE})")
         _say(f"  dashboard  {urls['ops']}/?token={token}")
+    if env.get("OPS_SMTP_HOST") == "127.0.0.1" and (data / MAIL_DIR).exists():
+        _say(f"  mail sink  smtp://127.0.0.1:{env['OPS_SMTP_PORT']}   (read: leadflow mail)")
     _say("")
     _say("  The leadflow command of this checkout (.venv/bin/leadflow) finds this stack by")
     _say(f"  itself (in {data / STACK_FILE}); from anywhere else:")

@@ -32,7 +32,7 @@ class _Keep:
         self.maildir = maildir
         self.on_message = on_message
 
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         accepted = time.time()
         raw: bytes = envelope.original_content or envelope.content
         if self.maildir is not None:
@@ -92,17 +92,11 @@ class KeptMail:
 
 def kept_mail(maildir: Path) -> list[KeptMail]:
     """The messages a sink kept in ``maildir``, oldest first."""
-    if not maildir.exists():
-        return []
-    box = mailbox.Maildir(maildir, create=False)
     found = []
-    for key in box.keys():
-        path = Path(maildir) / "new" / key
-        if not path.exists():
-            path = Path(maildir) / "cur" / key
+    for path in [*(maildir / "new").glob("*"), *(maildir / "cur").glob("*")]:
         with path.open("rb") as handle:
             parsed = email.message_from_binary_file(handle, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        found.append(KeptMail(key, at, parsed))
+        found.append(KeptMail(path.name, at, parsed))
     return sorted(found, key=lambda m: (m.received_at, m.key))

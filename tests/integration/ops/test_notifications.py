@@ -15,7 +15,7 @@ from services.ops.notifier import Notifier
 from services.ops.settings import OpsSettings
 from shared.embedded import free_port
 from shared.events.activities import MeetingUpdated
-from shared.events.credit import CreditDecided, Reason
+from shared.events.credit import CreditDecided, CreditState, Reason
 from shared.events.envelope import Envelope
 from shared.events.leads import LeadReceived
 from shared.events.lifecycle import LeadSlaBreached
@@ -112,7 +112,7 @@ async def sent(ops: Ops, recipient: str, count: int) -> list[dict[str, Any]]:
         )
         assert answer.status_code == 200, answer.text
         found = answer.json()["notifications"]
-        return sum(n["status"] == "sent" for n in found) == count
+        return bool(sum(n["status"] == "sent" for n in found) == count)
 
     await until(settled)
     return found
@@ -234,7 +234,7 @@ async def test_smtp_down_is_retried_until_it_answers_and_nothing_is_lost(infra: 
                 "/v1/notifications", params={"recipient_id": sam}, headers=bearer(ADMIN)
             )
             found = answer.json()["notifications"]
-            return bool(found) and found[0]["attempts"] >= 1 and found[0]["last_error"] is not None
+            return bool(found) and found[0]["attempts"] >= 1 and bool(found[0]["last_error"])
 
         await until(failed_once)
         with mail_sink(port) as (_sink, inbox):
@@ -252,13 +252,13 @@ async def test_ops_hears_of_a_dispute_once_and_an_owner_of_a_meeting_on_their_le
         async with running_ops(infra, **mail_settings(sink.port)) as ops:
             lead_id, received = lead()
 
-            def decision(revision: int, state: str) -> tuple[Envelope, str]:
+            def decision(revision: int, state: CreditState) -> tuple[Envelope, str]:
                 return CreditDecided(
                     lead_id=lead_id,
                     revision=revision,
                     routing_revision=1,
                     firm_id="acme-outreach",
-                    state=state,  # type: ignore[arg-type]
+                    state=state,
                     amount=Decimal("0"),
                     currency="USD",
                     policy_version="v1",
