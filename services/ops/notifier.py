@@ -274,7 +274,12 @@ class Notifier:
                 async with smtp:
                     for group in groups:
                         message = self._message(group)
-                        mail = email(message, sender=settings.notify_from, to=group[0].address)
+                        mail = email(
+                            message,
+                            sender=settings.notify_from,
+                            to=group[0].address,
+                            at=self.clock(),
+                        )
                         try:
                             await smtp.send_message(mail)
                             outcomes += self._outcomes(group, None, message.message_id)

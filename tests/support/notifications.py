@@ -34,9 +34,18 @@ class Inbox:
         with self.lock:
             self.messages.append((message, at))
 
-    def keys(self) -> list[str]:
+    def keys(self, *to: str) -> list[str]:
+        """The notification keys carried (of the messages to ``to``, when given)."""
+        return [k for m, _ in (self.to(*to) if to else list(self.messages)) for k in carried(m)]
+
+    def to(self, *addresses: str) -> list[tuple[EmailMessage, float]]:
         with self.lock:
-            return [k for m, _ in self.messages for k in carried(m)]
+            return [(m, at) for m, at in self.messages if m["To"] in addresses]
+
+    def about(self, text: str) -> list[tuple[EmailMessage, float]]:
+        """The messages whose body says ``text`` (a lead id: its link)."""
+        with self.lock:
+            return [(m, at) for m, at in self.messages if text in m.get_content()]
 
     def by_message_id(self) -> dict[str, EmailMessage]:
         with self.lock:

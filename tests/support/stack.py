@@ -1,5 +1,5 @@
 """Every service (intake, router, credit, ops) running as real processes against the test
-infrastructure."""
+infrastructure, with a mail sink (a real SMTP server) for ops' notifications."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from services.catalog import SERVICES
 from shared.embedded import free_port
 from tests.support.credentials import ADMIN
 from tests.support.infra import Infra
+from tests.support.notifications import Inbox, mail_sink
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Stack:
     token: str
     infra: Infra
     all_urls: dict[str, list[str]]
+    inbox: Inbox  # the email ops' notifier sent
 
     @property
     def auth(self) -> dict[str, str]:
@@ -36,12 +38,18 @@ class Stack:
 @contextlib.contextmanager
 def run_stack(infra: Infra, log_dir: Path, instances: int = 1) -> Iterator[Stack]:
     token = ADMIN
+    closing = contextlib.ExitStack()
+    sink, inbox = closing.enter_context(mail_sink())
     env = {
         **os.environ,
         **infra.env(),
         "LOG_LEVEL": "INFO",
         "OUTBOX_IDLE_WAKEUP_S": "2",
         "OPS_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",  # receivers on this machine, as leadflow up
+        "OPS_SMTP_HOST": "127.0.0.1",
+        "OPS_SMTP_PORT": str(sink.port),
+        "OPS_SMTP_SECURITY": "none",
+        "OPS_NOTIFY_DIGEST_S": "0",  # each notification its own message
     }
     children: list[subprocess.Popen[bytes]] = []
     all_urls: dict[str, list[str]] = {name: [] for name in SERVICES}
@@ -60,7 +68,7 @@ def run_stack(infra: Infra, log_dir: Path, instances: int = 1) -> Iterator[Stack
                 )
                 all_urls[name].append(f"http://127.0.0.1:{port}")
                 _wait_ready(f"http://127.0.0.1:{port}", children[-1])
-        yield Stack({n: u[0] for n, u in all_urls.items()}, token, infra, all_urls)
+        yield Stack({n: u[0] for n, u in all_urls.items()}, token, infra, all_urls, inbox)
     finally:
         for child in children:
             child.send_signal(signal.SIGTERM)
@@ -69,6 +77,7 @@ def run_stack(infra: Infra, log_dir: Path, instances: int = 1) -> Iterator[Stack
                 child.wait(30)
             except subprocess.TimeoutExpired:
                 child.kill()
+        closing.close()
 
 
 def _wait_ready(url: str, child: subprocess.Popen[bytes], timeout_s: float = 60) -> None:

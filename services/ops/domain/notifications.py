@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.utils import format_datetime
 from typing import Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -355,10 +356,11 @@ class Message:
         return "\n".join(lines)
 
 
-def email(message: Message, *, sender: str, to: str) -> EmailMessage:
+def email(message: Message, *, sender: str, to: str, at: datetime) -> EmailMessage:
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = to
+    mail["Date"] = format_datetime(at)
     mail["Subject"] = message.subject
     mail["Message-ID"] = message.message_id
     # What a receiver (the chaos run's mail sink) reconciles by: the notifications carried.

@@ -206,7 +206,9 @@ def test_the_message_id_is_the_same_for_the_same_notifications() -> None:
     items = _items(3)
     assert Message(items, "a").message_id == Message(list(items), "b").message_id
     assert Message(items[:2], "a").message_id != Message(items, "a").message_id
-    mail = email(Message(items, "http://ops.test"), sender="Leadflow <l@x.test>", to="d@x.test")
+    message = Message(items, "http://ops.test")
+    mail = email(message, sender="Leadflow <l@x.test>", to="d@x.test", at=MONDAY_NOON)
+    assert mail["Date"] == "Mon, 30 Nov 2026 12:00:00 +0000"
     assert mail["Message-ID"] == Message(items, "a").message_id
     assert mail["X-Leadflow-Notifications"] == ", ".join(i.key for i in items)
 
