@@ -46,7 +46,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import SessionFactory, driver_connection, lost_connection
-from shared.events.envelope import Envelope
+from shared.events.envelope import Envelope, utcnow
+from shared.events.notices import EventDeadLettered
 from shared.events.topics import dlq_topic, is_bulk
 from shared.observability import (
     CONSUMER_LAG,
@@ -55,7 +56,7 @@ from shared.observability import (
     EVENTS_CONSUMED,
     get_logger,
 )
-from shared.outbox import message_headers
+from shared.outbox import Outbox, message_headers
 from shared.plumbing_tables import ProcessedSql, processed_sql
 from shared.tracing import context_of_carrier, start_consumer_span, trace_context_of
 
@@ -160,8 +161,10 @@ class EventConsumer:
         send_timeout_s: float = 30.0,
         lag_every_s: float = 5.0,
         bulk_batch_size: int = 50,
+        outbox: Outbox | None = None,  # where ops is told of a dead letter
     ) -> None:
         self.name = name
+        self.outbox = outbox
         self.bulk_batch_size = bulk_batch_size
         self.topics = topics
         self.handle = handle
@@ -232,7 +235,9 @@ class EventConsumer:
                     continue
                 await self._split(chunk)  # what came before it, first
                 chunk = []
-                await self._dead_letter(item, "unparseable", item.error or ValueError("?"))
+                error = item.error or ValueError("?")
+                await self._dead_letter(item, "unparseable", error)
+                await self._record_dead_letter(item, "unparseable", repr(error), processed=False)
                 DEAD_LETTERS.labels(self.name, item.tp.topic, "unparseable").inc()
                 self._mark([item])
             await self._split(chunk)
@@ -342,7 +347,7 @@ class EventConsumer:
             except Exception as exc:
                 error = exc
         await self._dead_letter(item, "handler_failed", error)
-        await self._record_dead_letter(item, repr(error))
+        await self._record_dead_letter(item, "handler_failed", repr(error))
         EVENTS_CONSUMED.labels(self.name, item.tp.topic, "dead_lettered").inc()
         DEAD_LETTERS.labels(self.name, item.tp.topic, "handler_failed").inc()
 
@@ -377,21 +382,54 @@ class EventConsumer:
         for topic, behind in lag.items():
             CONSUMER_LAG.labels(self.name, topic).set(behind)
 
-    async def _record_dead_letter(self, item: _Item, error: str) -> None:
+    async def _record_dead_letter(
+        self, item: _Item, reason: str, error: str, *, processed: bool = True
+    ) -> None:
+        """The event's id as processed (dead-lettered), and ops told, in one transaction."""
         try:
             async with self.sessions() as session, session.begin():
-                conn = await driver_connection(session)
-                await conn.execute(
-                    self._sql.dead_lettered,
-                    self.name,
-                    _envelope(item).id,
-                    item.tp.topic,
-                    error[:2000],
-                )
+                if processed:
+                    conn = await driver_connection(session)
+                    await conn.execute(
+                        self._sql.dead_lettered,
+                        self.name,
+                        _envelope(item).id,
+                        item.tp.topic,
+                        error[:2000],
+                    )
+                if self.outbox is not None:
+                    notice = self._notice(item, reason, error)
+                    await self.outbox.add_envelope(
+                        session,
+                        notice.topic.name,
+                        notice.envelope(self.outbox.source, event_id=notice.notice_id()),
+                    )
         except Exception as exc:
             if _is_transient(exc):
                 raise _Rewind(exc) from exc
             raise
+
+    def _notice(self, item: _Item, reason: str, error: str) -> EventDeadLettered:
+        envelope, lead = item.envelope, None
+        if envelope is not None and isinstance(envelope.data, Mapping):
+            with contextlib.suppress(ValueError, TypeError):
+                lead = (
+                    UUID(str(envelope.data.get("lead_id")))
+                    if envelope.data.get("lead_id")
+                    else None
+                )
+        return EventDeadLettered(
+            consumer=self.name,
+            reason=reason,
+            error=error[:1000],
+            dead_event_id=envelope.id if envelope else None,
+            dead_event_type=envelope.type if envelope else None,
+            from_topic=item.tp.topic,
+            partition=item.tp.partition,
+            offset=item.record.offset,
+            lead_id=lead,
+            dead_lettered_at=utcnow(),
+        )
 
     async def _dead_letter(self, item: _Item, reason: str, exc: BaseException) -> None:
         record, envelope = item.record, item.envelope

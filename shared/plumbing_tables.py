@@ -126,7 +126,8 @@ def processed_sql(schema: str) -> ProcessedSql:
 @cache
 def outbox_insert_sql(schema: str) -> str:
     """Many rows into a schema's outbox in one statement: (event ids[], topics[], keys[],
-    event types[], payloads[] (JSON text), headers[] (JSON text))."""
+    event types[], payloads[] (JSON text), headers[] (JSON text)). An event id already there
+    is kept once (a notice with an id of its own, told again after a restart)."""
     if not _IDENTIFIER.match(schema):
         raise ValueError(f"not a schema name: {schema!r}")
     return (
@@ -134,5 +135,5 @@ def outbox_insert_sql(schema: str) -> str:
         "SELECT r.event_id, r.topic, r.key, r.event_type, r.payload, r.headers "
         "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[]) "
         "WITH ORDINALITY AS r(event_id, topic, key, event_type, payload, headers, n) "
-        "ORDER BY r.n"
+        "ORDER BY r.n ON CONFLICT (event_id) DO NOTHING"
     )

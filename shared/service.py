@@ -209,6 +209,7 @@ async def _run_consumer(runtime: Runtime, spec: ConsumerSpec) -> None:
                 max_attempts=settings.consumer_max_attempts,
                 send_timeout_s=settings.kafka_send_timeout_s,
                 bulk_batch_size=settings.consumer_bulk_batch_size,
+                outbox=runtime.outbox,
             )
             log.info("consumer_started", consumer=spec.name, topics=spec.topics)
             await consumer.run(runtime.stop)

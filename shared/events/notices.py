@@ -1,11 +1,13 @@
 """Notices for the people running Leadflow (topic ``ops.notices``): things no lead event
-says but someone must act on. Ops publishes them; they are in its event log and stream
-like any event (a partner firm sees those about its own subscriptions)."""
+says but someone must act on — a webhook subscription disabled (ops publishes it), an
+event a consumer gave up on (the consumer's service publishes it). They are in ops' event
+log and stream like any event (a partner firm sees those about its own subscriptions, and
+never a dead letter), and ops' notifier tells ops of each."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import AwareDatetime, Field
 
@@ -37,3 +39,39 @@ class WebhookDisabled(Event):
 
     def event_time(self) -> datetime:
         return self.disabled_at
+
+
+class EventDeadLettered(Event):
+    """A consumer gave up on an event (its handler kept failing, or it did not parse) and
+    put it on the topic's dead-letter topic (``<topic>.dlq``), where it waits for someone
+    to look: the copy there carries the error and the stack in its headers."""
+
+    event_type = "leadflow.event.dead_lettered.v1"
+    topic = OPS_NOTICES
+
+    consumer: str
+    reason: str  # handler_failed, unparseable
+    error: str
+    dead_event_id: UUID | None = Field(
+        default=None, description="The event given up on; None: it did not parse."
+    )
+    dead_event_type: str | None = None
+    from_topic: str
+    partition: int
+    offset: int
+    lead_id: UUID | None = None  # the lead the event was about, when it names one
+    dead_lettered_at: AwareDatetime
+
+    def partition_key(self) -> str:
+        return self.consumer
+
+    def subject(self) -> str:
+        return f"dead-letter/{self.consumer}/{self.from_topic}/{self.partition}/{self.offset}"
+
+    def event_time(self) -> datetime:
+        return self.dead_lettered_at
+
+    def notice_id(self) -> UUID:
+        """The same for the same dead letter however often it is told (a consumer that
+        restarts before its commit dead-letters the event again): ops keeps it once."""
+        return uuid5(NAMESPACE_URL, f"leadflow:{self.subject()}")

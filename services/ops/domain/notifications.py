@@ -17,6 +17,7 @@ event                        told
 ``meeting.updated`` booked   the lead's owner: a meeting on their account
 ``credit.decided`` disputed  ops: a dispute opened (the state was not disputed)
 ``webhook.disabled``         ops: a webhook endpoint disabled after failing
+``event.dead_lettered``      ops: a consumer gave up on an event (dead letter)
 ===========================  ====================================================
 
 Every message carries the sentence that explains it (the routing decision's own
@@ -48,6 +49,7 @@ Kind = Literal[
     "meeting_booked",
     "dispute_opened",
     "webhook_disabled",
+    "dead_letter",
 ]
 Channel = Literal["email", "slack"]
 OPS = "ops"  # the recipient id of the people running Leadflow (addresses from settings)
@@ -62,6 +64,7 @@ REASSIGNED = "leadflow.lead.reassigned.v1"
 MEETING = "leadflow.meeting.updated.v1"
 CREDIT = "leadflow.credit.decided.v1"
 WEBHOOK_DISABLED = "leadflow.webhook.disabled.v1"
+DEAD_LETTERED = "leadflow.event.dead_lettered.v1"
 OWNER_UPDATED = "leadflow.owner.updated.v1"
 RECEIVED = "leadflow.lead.received.v1"
 
@@ -263,6 +266,18 @@ def _webhook_disabled(event: Event, _context: Context, _who: str) -> list[Notice
     return _notice(event, "webhook_disabled", OPS, title, str(data.get("reason") or ""))
 
 
+def _dead_letter(event: Event, _context: Context, _who: str) -> list[Notice]:
+    data = event.data
+    what = data.get("dead_event_type") or "a message that does not parse"
+    title = f"Dead letter: {data.get('consumer')} gave up on {what}"
+    topic = data.get("from_topic")
+    sentence = (
+        f"{data.get('reason')}: {data.get('error')} ({topic} partition {data.get('partition')}"
+        f" offset {data.get('offset')}; the copy is on {topic}.dlq)"
+    )
+    return _notice(event, "dead_letter", OPS, title, sentence)
+
+
 _RULES: Mapping[str, Callable[[Event, Context, str], list[Notice]]] = {
     ROUTED: _routed,
     REMINDER: _reminder,
@@ -271,6 +286,7 @@ _RULES: Mapping[str, Callable[[Event, Context, str], list[Notice]]] = {
     MEETING: _meeting,
     CREDIT: _credit,
     WEBHOOK_DISABLED: _webhook_disabled,
+    DEAD_LETTERED: _dead_letter,
 }
 TOLD_OF = frozenset(_RULES)
 _MENTIONS = ("owner_id", "previous_owner_id", "manager_id", "from_owner_id", "to_owner_id")

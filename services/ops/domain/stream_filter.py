@@ -26,6 +26,7 @@ PARTNER_HIDDEN_TYPES = frozenset(
         "leadflow.lead.sla_reminder.v1",
         "leadflow.lead.sla_breached.v1",
         "leadflow.lead.reassigned.v1",
+        "leadflow.event.dead_lettered.v1",  # the company's plumbing, errors included
     }
 )
 

@@ -18,7 +18,9 @@ from shared.consumer import EventConsumer, per_event, types_of
 from shared.db import SessionFactory
 from shared.events.envelope import Envelope
 from shared.events.leads import LeadReceived
+from shared.events.notices import EventDeadLettered
 from shared.kafka import make_consumer, make_producer
+from shared.outbox import Outbox
 from tests.support.infra import Infra
 from tests.support.kafka import read_raw
 
@@ -78,6 +80,7 @@ async def run_consumer(
         consumer=kafka,
         dlq_producer=producer,
         max_attempts=2,
+        outbox=Outbox(schema, source="/test"),
     )
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
@@ -175,7 +178,26 @@ async def test_poison_messages_go_to_the_dlq_and_the_next_good_one_is_processed(
             ),
             {"c": "test"},
         )
+        told = (
+            await session.execute(
+                text(
+                    f'SELECT event_id, topic, payload FROM "{scratch_schema}".outbox'
+                    " WHERE event_type = :t ORDER BY id"
+                ),
+                {"t": EventDeadLettered.event_type},
+            )
+        ).all()
     assert outcome == "dead_lettered"
+    # Ops is told of each, on ops.notices, under an id of its own per dead letter.
+    notices = [EventDeadLettered.model_validate(row.payload["data"]) for row in told]
+    assert [(n.reason, n.dead_event_type) for n in notices] == [
+        ("unparseable", None),
+        ("handler_failed", LeadReceived.event_type),
+    ]
+    assert {row.topic for row in told} == {"ops.notices"}
+    assert [row.event_id for row in told] == [n.notice_id() for n in notices]
+    assert "can never be applied" in notices[1].error
+    assert notices[1].from_topic == topic
 
 
 async def test_a_poison_message_inside_a_batch_spares_the_messages_around_it(

@@ -10,6 +10,7 @@ from uuid import uuid4
 from services.ops.domain.notifications import (
     BREACHED,
     CREDIT,
+    DEAD_LETTERED,
     DIGEST_LISTED,
     MEETING,
     OPS,
@@ -222,3 +223,18 @@ def test_the_slack_message_has_a_fallback_text_and_a_section_per_item_with_a_but
     digest = slack(Message(_items(DIGEST_LISTED + 1), "http://o"))
     assert digest["blocks"][0]["type"] == "header"
     assert len(digest["blocks"]) == DIGEST_LISTED + 2  # header, the items, "and 1 more"
+
+
+def test_ops_hears_of_a_dead_letter_with_where_its_copy_is() -> None:
+    dead = event(
+        DEAD_LETTERED, consumer="router.leads", reason="handler_failed", error="KeyError('x')",
+        dead_event_type="leadflow.lead.received.v1", from_topic="leads.received", partition=2,
+        offset=41,
+    )  # fmt: skip
+    (notice,) = notices_for(dead, CONTEXT)
+    assert (notice.kind, notice.recipient_id) == ("dead_letter", OPS)
+    assert notice.title == "Dead letter: router.leads gave up on leadflow.lead.received.v1"
+    assert notice.sentence == (
+        "handler_failed: KeyError('x') (leads.received partition 2 offset 41; "
+        "the copy is on leads.received.dlq)"
+    )
