@@ -4,7 +4,10 @@ proves nothing was lost or doubled. A webhook receiver (in this process; every t
 request it answers 500) is subscribed before the load to what a CRM connector takes
 (``HOOKED``: routing and credit decisions): each such event logged after its subscription
 must reach it, verified and counted once by ``webhook-id``, and have one delivery,
-delivered.
+delivered. A mail sink (a real SMTP server, in this process) takes ops' notifications: the
+demo owners are told of each lead routed to them (in digests, one per owner every two
+seconds), and each notification must be sent and reach the sink once (by its key in
+``X-Leadflow-Notifications``; a repeat after a kill is dropped by ``Message-ID``).
 
 ``make chaos`` runs it at full size; ``tests/chaos/test_chaos.py`` at a bounded one.
 """
@@ -40,6 +43,7 @@ from shared.db import make_engine
 from shared.embedded import free_port
 from tests.support.credentials import ADMIN
 from tests.support.infra import Infra, start_infra
+from tests.support.notifications import Inbox, carried, mail_sink
 from tests.support.webhooks import Receiver, receiver_in_thread
 
 DOMAINS = ["walmart.com", "initech.com", "globex.com", "gmail.com", "example.org"]
@@ -414,7 +418,7 @@ async def _make_chaos(
             tally.note(started, "PostgreSQL started again")
 
 
-def _instances(infra: Infra, work: Path, token: str) -> list[Instance]:
+def _instances(infra: Infra, work: Path, token: str, mail_port: int) -> list[Instance]:
     env = {
         **os.environ,
         **infra.env(),
@@ -432,6 +436,15 @@ def _instances(infra: Infra, work: Path, token: str) -> list[Instance]:
         "OPS_WEBHOOK_TIMEOUT_S": "2",
         "OPS_WEBHOOK_FIRST_RETRY_S": "0.5",
         "OPS_WEBHOOK_LONGEST_RETRY_S": "5",
+        # Notifications to the mail sink; a killed notifier's lease runs out in 6 s.
+        "OPS_SMTP_HOST": "127.0.0.1",
+        "OPS_SMTP_PORT": str(mail_port),
+        "OPS_SMTP_SECURITY": "none",
+        "OPS_NOTIFY_DIGEST_S": "2",
+        "OPS_NOTIFY_TIMEOUT_S": "2",
+        "OPS_NOTIFY_FIRST_RETRY_S": "0.5",
+        "OPS_NOTIFY_LONGEST_RETRY_S": "5",
+        "OPS_NOTIFY_OPS_EMAIL": "ops@example.com",
     }
     return [
         Instance(
@@ -472,6 +485,7 @@ async def _chaos_run(
     made.raise_for_status()
     receiver.secret = made.json()["secret"]
     tally.webhook = (made.json()["id"], made.json()["position"])
+    await _directory_known(infra.database_url)
     stop = asyncio.Event()
     chaos = asyncio.create_task(
         _make_chaos(
@@ -504,6 +518,100 @@ async def _chaos_run(
             instance.start()
     await _wait_ready(instances)
     return tally
+
+
+DEMO_OWNERS = ["own-dana", "own-lee", "own-morgan", "own-sam"]
+
+
+async def _directory_known(database_url: str, timeout_s: float = 60) -> None:
+    """Ops has the demo owners' records (``owners.updated``) before any lead is routed, so
+    that every routing decision to them is told."""
+    engine = make_engine(database_url)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            async with engine.connect() as connection:
+                known = await connection.scalar(
+                    text(
+                        "SELECT count(DISTINCT owner_id) FROM ops.event_log "
+                        "WHERE type = 'leadflow.owner.updated.v1' AND owner_id = ANY(:o)"
+                    ),
+                    {"o": DEMO_OWNERS},
+                )
+            if known == len(DEMO_OWNERS):
+                return
+            await asyncio.sleep(0.5)
+    finally:
+        await engine.dispose()
+    raise RuntimeError("ops never had the demo owners' directory records")
+
+
+async def _every_notification_mailed_once(
+    database_url: str, inbox: Inbox, timeout_s: float
+) -> list[Check]:
+    """One notification per routing decision to a demo owner, each sent, and each reached
+    the mail sink once (repeated messages are counted and dropped by Message-ID)."""
+    engine = make_engine(database_url)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            async with engine.connect() as connection:
+                routed = await connection.scalar(
+                    text(
+                        "SELECT count(*) FROM ops.event_log "
+                        "WHERE type = 'leadflow.lead.routed.v1' AND owner_id = ANY(:o)"
+                    ),
+                    {"o": DEMO_OWNERS},
+                )
+                assigned = await connection.scalar(
+                    text(
+                        "SELECT count(DISTINCT key) FROM ops.notifications WHERE kind = 'assigned'"
+                    )
+                )
+                rows = (
+                    await connection.execute(
+                        text(
+                            "SELECT key || ' ' || recipient_id, status FROM ops.notifications "
+                            "WHERE channel = 'email'"
+                        )
+                    )
+                ).all()
+            by_id = inbox.by_message_id()
+            received = [
+                f"{key} {recipient}"
+                for message in by_id.values()
+                for key in carried(message)
+                for recipient in [_recipient(message)]
+            ]
+            expected = {row[0] for row in rows}
+            sent = sum(row[1] == "sent" for row in rows)
+            settled = sent == len(rows) and set(received) == expected
+            if settled or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(2)
+    finally:
+        await engine.dispose()
+    repeats = len(inbox.messages) - len(by_id)
+    return [
+        Check(
+            "notifications: one per routing decision to a demo owner",
+            ok=assigned == routed,
+            found=f"{assigned} of {routed}",
+        ),
+        Check(
+            "email notifications sent, and received by the mail sink once each",
+            ok=sent == len(rows) and set(received) == expected and len(received) == len(expected),
+            found=f"{len(set(received) & expected)} of {len(expected)} received ({sent} sent; "
+            f"{len(by_id)} messages, repeats dropped {repeats}, unknown "
+            f"{len(set(received) - expected)})",
+        ),
+    ]
+
+
+def _recipient(message: Any) -> str:
+    """The owner id a demo owner's address is for (``dana.ortiz@example.com``: own-dana)."""
+    local = str(message["To"]).split("@", 1)[0]
+    return "ops" if local == "ops" else f"own-{local.split('.', 1)[0]}"
 
 
 async def _every_lead_kept_once(database_url: str, run: int, tally: Tally) -> Check:
@@ -599,8 +707,12 @@ def run(
 ) -> tuple[Tally, list[Check], list[tuple[str, int]]]:
     token = ADMIN
     run = time.time_ns()
-    with start_infra(work) as infra, receiver_in_thread(fail_every=10) as receiver:
-        instances = _instances(infra, work, token)
+    with (
+        start_infra(work) as infra,
+        receiver_in_thread(fail_every=10) as receiver,
+        mail_sink() as (sink, inbox),
+    ):
+        instances = _instances(infra, work, token, sink.port)
         try:
             tally = asyncio.run(
                 _chaos_run(
@@ -622,6 +734,9 @@ def run(
             checks.append(asyncio.run(_every_lead_kept_once(infra.database_url, run, tally)))
             checks += asyncio.run(
                 _every_event_delivered_once(infra.database_url, tally, receiver, settle_s)
+            )
+            checks += asyncio.run(
+                _every_notification_mailed_once(infra.database_url, inbox, settle_s)
             )
         finally:
             for instance in instances:
