@@ -38,7 +38,7 @@ import httpx
 from services.ops import notify_store
 from services.ops.domain.notifications import (
     CREDIT,
-    MEETING,
+    NEED_ROUTING,
     OPS,
     TOLD_OF,
     Context,
@@ -141,16 +141,18 @@ class Notifier:
 
     async def _context(self, conn: asyncpg.Connection, logged: Sequence[Logged]) -> Context:
         events = [entry.event for entry in logged]
-        meetings = {e.lead_id for e in events if e.type == MEETING and e.lead_id}
-        lead_owners = await notify_store.lead_owners(conn, meetings)
-        names = set(lead_owners.values()).union(*(mentioned(e) for e in events))
+        routings = await notify_store.routings(
+            conn, {e.lead_id for e in events if e.type in NEED_ROUTING and e.lead_id}
+        )
+        owners = {r.owner_id for r in routings.values() if r.owner_id}
+        names = owners.union(*(mentioned(e) for e in events))
         recipients = dict(await notify_store.directory(conn, names))
         recipients[OPS] = self.ops
         disputed = [entry for entry in logged if entry.event.type == CREDIT]
         return Context(
             recipients=recipients,
             leads=await notify_store.lead_summaries(conn, {e.lead_id for e in events if e.lead_id}),
-            lead_owners=lead_owners,
+            routings=routings,
             previous_credit=await notify_store.previous_credit_states(conn, disputed),
         )
 

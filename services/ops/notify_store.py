@@ -27,6 +27,7 @@ from services.ops.domain.notifications import (
     Event,
     LeadSummary,
     Recipient,
+    Routing,
     recipient_from_directory,
 )
 
@@ -107,18 +108,19 @@ async def lead_summaries(
     return {r["lead_id"]: LeadSummary(r["email"], r["name"], r["company"]) for r in rows}
 
 
-async def lead_owners(conn: asyncpg.Connection, lead_ids: Iterable[UUID]) -> dict[UUID, str]:
-    """Each lead's owner by its latest routing decision (a lead in a queue has none)."""
+async def routings(conn: asyncpg.Connection, lead_ids: Iterable[UUID]) -> dict[UUID, Routing]:
+    """Each lead's latest routing decision: its owner (None: a queue) and explanation."""
     ids = sorted(set(lead_ids), key=str)
     if not ids:
         return {}
     rows = await conn.fetch(
-        "SELECT DISTINCT ON (lead_id) lead_id, owner_id FROM ops.event_log "
-        "WHERE lead_id = ANY($1::uuid[]) AND type = $2 ORDER BY lead_id, seq DESC",
+        "SELECT DISTINCT ON (lead_id) lead_id, owner_id, data->>'explanation' AS explanation"
+        " FROM ops.event_log WHERE lead_id = ANY($1::uuid[]) AND type = $2"
+        " ORDER BY lead_id, seq DESC",
         ids,
         ROUTED,
     )
-    return {r["lead_id"]: r["owner_id"] for r in rows if r["owner_id"]}
+    return {r["lead_id"]: Routing(r["owner_id"], r["explanation"] or "") for r in rows}
 
 
 async def previous_credit_states(

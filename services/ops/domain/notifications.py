@@ -128,12 +128,22 @@ class LeadSummary:
 
 
 @dataclass(frozen=True)
+class Routing:
+    """A lead's latest routing decision: its owner, and the sentence that says why."""
+
+    owner_id: str | None
+    explanation: str
+
+
+@dataclass(frozen=True)
 class Context:
     """What the event log knows beyond the event itself, read once for a batch."""
 
     recipients: Mapping[str, Recipient] = field(default_factory=dict)
     leads: Mapping[UUID, LeadSummary] = field(default_factory=dict)
-    lead_owners: Mapping[UUID, str] = field(default_factory=dict)  # for meetings
+    # The latest routing of the leads an SLA event or a meeting is about: who owns the lead,
+    # and the routing sentence each message about it carries.
+    routings: Mapping[UUID, Routing] = field(default_factory=dict)
     previous_credit: Mapping[UUID, str] = field(default_factory=dict)  # by credit event id
 
 
@@ -207,12 +217,18 @@ def _routed(event: Event, context: Context, who: str) -> list[Notice]:
     return told
 
 
+def _why(event: Event, context: Context) -> str:
+    """The lead's routing sentence, after a space; nothing when the log has none."""
+    routing = context.routings.get(event.lead_id) if event.lead_id else None
+    return f" {routing.explanation}" if routing and routing.explanation else ""
+
+
 def _reminder(event: Event, context: Context, who: str) -> list[Notice]:
     data, owner = event.data, event.data.get("owner_id")
     due = _at(data.get("due_at"), context.recipients.get(owner or ""))
     sentence = (
         f"The {data.get('sla_name')} SLA gives {data.get('sla_minutes')} business minutes "
-        "from routing; part of it is gone."
+        f"from routing; part of it is gone.{_why(event, context)}"
     )
     return _notice(
         event, "sla_reminder", owner, f"Reminder: accept or reject {who} by {due}", sentence
@@ -225,7 +241,7 @@ def _breached(event: Event, context: Context, who: str) -> list[Notice]:
     title = f"SLA breached: {_name(context, data.get('owner_id'))} has not taken {who}"
     sentence = (
         f"Not accepted or rejected within {data.get('sla_minutes')} business minutes "
-        f"({data.get('sla_name')}, due {due})."
+        f"({data.get('sla_name')}, due {due}).{_why(event, context)}"
     )
     return _notice(event, "sla_breached", manager, title, sentence)
 
@@ -243,9 +259,11 @@ def _meeting(event: Event, context: Context, who: str) -> list[Notice]:
     data = event.data
     if data.get("status") != "booked" or event.lead_id is None:
         return []
-    owner, when = context.lead_owners.get(event.lead_id), data.get("scheduled_for")
+    routing, when = context.routings.get(event.lead_id), data.get("scheduled_for")
+    owner = routing.owner_id if routing else None
     at = f" for {_at(when, context.recipients.get(owner or ''))}." if when else "."
-    sentence = f"{data.get('firm_id')} booked a meeting with {data.get('contact_email')}{at}"
+    booked = f"{data.get('firm_id')} booked a meeting with {data.get('contact_email')}{at}"
+    sentence = booked + _why(event, context)
     return _notice(event, "meeting_booked", owner, f"Meeting booked: {who}", sentence)
 
 
@@ -289,6 +307,7 @@ _RULES: Mapping[str, Callable[[Event, Context, str], list[Notice]]] = {
     DEAD_LETTERED: _dead_letter,
 }
 TOLD_OF = frozenset(_RULES)
+NEED_ROUTING = frozenset({REMINDER, BREACHED, MEETING})  # their messages name the routing
 _MENTIONS = ("owner_id", "previous_owner_id", "manager_id", "from_owner_id", "to_owner_id")
 
 

@@ -25,6 +25,7 @@ from services.ops.domain.notifications import (
     Message,
     Notice,
     Recipient,
+    Routing,
     email,
     mentioned,
     notices_for,
@@ -52,7 +53,7 @@ CONTEXT = Context(
         "mia": Recipient("mia", "Mia Wong", email="mia@example.com"),
     },
     leads={LEAD: LeadSummary("jordan@walmart.com", "Jordan Lee", "Walmart Inc.")},
-    lead_owners={LEAD: "dana"},
+    routings={LEAD: Routing("dana", "Routed to Dana Ortiz (AE): the account's owner.")},
 )
 
 
@@ -123,6 +124,9 @@ def test_a_booked_meeting_tells_the_leads_owner_other_statuses_nobody() -> None:
     booked = event(MEETING, status="booked", firm_id="acme", contact_email="j@walmart.com")
     (notice,) = notices_for(booked, CONTEXT)
     assert (notice.kind, notice.recipient_id) == ("meeting_booked", "dana")
+    assert notice.sentence == (
+        "acme booked a meeting with j@walmart.com. Routed to Dana Ortiz (AE): the account's owner."
+    )
     assert notices_for(event(MEETING, status="held"), CONTEXT) == []
 
 
