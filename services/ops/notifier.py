@@ -225,7 +225,7 @@ class Notifier:
                 first = group[0]
                 until = (
                     None
-                    if first.urgent
+                    if first.urgent or first.message_id  # a breach; a retry keeps its slot
                     else paced_until(pace.get((first.recipient_id, first.channel)), now, every)
                 )
                 if until is None:
@@ -233,8 +233,17 @@ class Notifier:
                 else:
                     held.update((d.id, until) for d in group)
             await notify_store.hold(conn, held)
+            await notify_store.assign_messages(
+                conn, {d.id: self._message(g).message_id for g in sending for d in g}
+            )
             await notify_store.set_paces(
-                conn, {(g[0].recipient_id, g[0].channel) for g in sending if not g[0].urgent}, now
+                conn,
+                {
+                    (g[0].recipient_id, g[0].channel)
+                    for g in sending
+                    if not g[0].urgent and g[0].message_id is None
+                },
+                now,
             )
         if sending:
             emails = [g for g in sending if g[0].channel == "email"]
@@ -250,7 +259,7 @@ class Notifier:
             Item(d.id, d.key, d.kind, d.lead_id, d.title, d.sentence)
             for d in sorted(group, key=lambda d: d.id)
         ]
-        return Message(items, self.settings.public_url.rstrip("/"))
+        return Message(items, self.settings.public_url.rstrip("/"), group[0].message_id)
 
     async def _emails(self, groups: Sequence[Group]) -> list[Outcome]:
         """The pass's email on one SMTP connection, bounded in time as a whole (within the
@@ -343,13 +352,17 @@ class Notifier:
 
 
 def _grouped(due: Sequence[Due], *, digests: bool) -> list[Group]:
-    """One message per recipient's channel and address (``digests``), else one each; an
-    urgent notification always alone."""
+    """The message each notification already went in, when it did (a retry: the same
+    message again); else one message per recipient's channel and address (``digests``),
+    or one each; an urgent notification always alone."""
     groups: dict[tuple[str, str, str], list[Due]] = {}
+    again: dict[str, list[Due]] = {}
     alone: list[Group] = []
     for d in due:
-        if d.urgent or not digests:
+        if d.message_id is not None:
+            again.setdefault(d.message_id, []).append(d)
+        elif d.urgent or not digests:
             alone.append([d])
         else:
             groups.setdefault((d.recipient_id, d.channel, d.address), []).append(d)
-    return alone + list(groups.values())
+    return list(again.values()) + alone + list(groups.values())

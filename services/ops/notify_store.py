@@ -214,6 +214,7 @@ class Due:
     urgent: bool
     attempts: int
     first_attempt_at: datetime | None
+    message_id: str | None  # given when first sent: a retry sends the same message
 
 
 _CLAIM = """
@@ -227,7 +228,7 @@ WITH due AS (
 )
 UPDATE ops.notifications n SET leased_until = $2 FROM due WHERE n.id = due.id
 RETURNING n.id, n.key, n.kind, n.recipient_id, n.channel, n.address, n.lead_id, n.title,
-          n.sentence, n.urgent, n.attempts, n.first_attempt_at
+          n.sentence, n.urgent, n.attempts, n.first_attempt_at, n.message_id
 """
 
 
@@ -270,6 +271,21 @@ async def set_paces(
     )
 
 
+async def assign_messages(conn: asyncpg.Connection, message_ids: dict[int, str]) -> None:
+    """The message each notification is about to go in, kept before it is sent: a retry,
+    or a repeat after a notifier dies mid-send, sends the same message (same Message-ID,
+    same notifications) and not a new digest of other ones."""
+    if not message_ids:
+        return
+    ids = sorted(message_ids)
+    await conn.execute(
+        "UPDATE ops.notifications n SET message_id = m.message_id "
+        "FROM unnest($1::bigint[], $2::text[]) AS m(id, message_id) WHERE n.id = m.id",
+        ids,
+        [message_ids[i] for i in ids],
+    )
+
+
 async def hold(conn: asyncpg.Connection, until: dict[int, datetime]) -> None:
     """Released from their claim, due again at the time given (the recipient's pace)."""
     if not until:
@@ -300,7 +316,7 @@ UPDATE ops.notifications n
        attempts = n.attempts + 1,
        first_attempt_at = coalesce(n.first_attempt_at, o.attempted_at),
        sent_at = CASE WHEN o.sent THEN o.attempted_at END,
-       message_id = o.message_id,
+       message_id = coalesce(o.message_id, n.message_id),
        last_error = o.error,
        next_attempt_at = coalesce(o.next_attempt_at, n.next_attempt_at),
        leased_until = NULL

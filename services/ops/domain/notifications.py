@@ -28,7 +28,7 @@ timeline on the dashboard.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -364,6 +364,8 @@ class Item:
 class Message:
     items: Sequence[Item]
     link_base: str  # the dashboard's URL
+    # The id the message was given when first sent (its retries and repeats keep it).
+    assigned_id: str | None = None
 
     def link(self, item: Item) -> str:
         return f"{self.link_base}/#/leads/{item.lead_id}" if item.lead_id else self.link_base
@@ -378,8 +380,9 @@ class Message:
     def message_id(self) -> str:
         """The same for the same items, however often it is sent (a retry, a repeat after
         a restart): what a receiver drops a repeat by."""
-        digest = hashlib.sha256(",".join(i.key for i in self.items).encode()).hexdigest()
-        return f"<{digest[:32]}@leadflow>"
+        if self.assigned_id:
+            return self.assigned_id
+        return message_id_of(i.key for i in self.items)
 
     def text(self) -> str:
         listed = self.items[:DIGEST_LISTED]
@@ -389,6 +392,12 @@ class Message:
         if len(self.items) > len(listed):
             lines += [f"... and {len(self.items) - len(listed)} more: {self.link_base}", ""]
         return "\n".join(lines)
+
+
+def message_id_of(keys: Iterable[str]) -> str:
+    """A message's id from the notifications it carries."""
+    digest = hashlib.sha256(",".join(keys).encode()).hexdigest()
+    return f"<{digest[:32]}@leadflow>"
 
 
 def email(message: Message, *, sender: str, to: str, at: datetime) -> EmailMessage:

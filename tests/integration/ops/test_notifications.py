@@ -334,3 +334,40 @@ async def test_two_notifiers_at_once_tell_each_event_once(infra: Infra) -> None:
     keys = inbox.keys(*addresses)
     assert len(keys) == 40
     assert len(set(keys)) == 40
+
+
+async def test_a_retried_message_is_the_same_message_not_a_new_digest(infra: Infra) -> None:
+    """A message the SMTP server did not take goes again as it was (same Message-ID, same
+    notifications), though more came for the recipient meanwhile: a receiver that drops
+    repeats by Message-ID never sees a notification twice."""
+    eve = f"eve-{secrets.token_hex(3)}"
+    port = free_port()
+    async with running_ops(infra, **mail_settings(port, notify_digest_s=60)) as ops:
+        first_id, first = lead("First")
+        await keep(ops.sessions, owner(eve, email=f"{eve}@example.com"), first)
+        routed_first = routed_to(first_id, eve)
+        await keep(ops.sessions, routed_first)
+
+        async def listed() -> list[dict[str, Any]]:
+            answer = await ops.client.get(
+                "/v1/notifications", params={"recipient_id": eve}, headers=bearer(ADMIN)
+            )
+            return list(answer.json()["notifications"])
+
+        async def tried() -> bool:
+            found = await listed()
+            return bool(found) and found[0]["attempts"] >= 1
+
+        await until(tried)
+        second_id, second = lead("Second")  # comes while the first waits for its retry
+        await keep(ops.sessions, second, routed_to(second_id, eve))
+        with mail_sink(port) as (_sink, inbox):
+            await until(lambda: len(inbox.to(f"{eve}@example.com")) == 1)
+            await asyncio.sleep(0.5)
+            rows = {n["title"]: n for n in await listed()}
+    ((mail, _),) = inbox.to(f"{eve}@example.com")
+    first_row = rows["New lead: First (Walmart Inc.)"]
+    assert carried(mail) == [f"{routed_first[0].id}:assigned"]  # the second not in it
+    assert mail["Message-ID"] == first_row["message_id"]
+    assert first_row["status"] == "sent"
+    assert rows["New lead: Second (Walmart Inc.)"]["status"] == "pending"  # the pace's
