@@ -158,6 +158,7 @@ class Notifier:
 
     def _notifications(self, logged: Sequence[Logged], context: Context) -> list[NewNotification]:
         now, rows = self.clock(), []
+        unaddressed: dict[str, int] = {}  # recipient -> notices nobody could be sent
         for entry in logged:
             for notice in notices_for(entry.event, context):
                 recipient = context.recipients.get(notice.recipient_id)
@@ -168,13 +169,7 @@ class Notifier:
                 ]
                 if recipient is None or not recipient.active or not addresses:
                     NOTIFICATIONS.labels("none", "unaddressed").inc()
-                    log.info(
-                        "notification_unaddressed",
-                        kind=notice.kind,
-                        recipient=notice.recipient_id,
-                        known=recipient is not None,
-                        event_id=str(notice.event_id),
-                    )
+                    unaddressed[notice.recipient_id] = unaddressed.get(notice.recipient_id, 0) + 1
                     continue
                 due = send_after(recipient, notice, now)
                 rows += [
@@ -194,6 +189,13 @@ class Notifier:
                     )
                     for channel, address in addresses
                 ]
+        if unaddressed:  # one line a pass, not one a lead (most owners may have no address)
+            log.info(
+                "notifications_unaddressed",
+                count=sum(unaddressed.values()),
+                recipients=sorted(unaddressed)[:10],
+                hint="no address on the owner record (notify), or not in the directory",
+            )
         return rows
 
     # --- 2. claim, 3. send ---------------------------------------------------------------
