@@ -57,7 +57,7 @@ from services.ops.live import NewEvents, run_passes
 from services.ops.notify_store import Due, Logged, NewNotification, Outcome
 from services.ops.settings import OpsSettings
 from services.ops.webhook_sender import check_reachable
-from shared.db import SessionFactory, driver_connection, try_lock
+from shared.db import SessionFactory, driver_connection, lock, try_lock
 from shared.events.envelope import utcnow
 from shared.observability import NOTIFICATIONS, NOTIFY_MESSAGES, get_logger
 
@@ -207,7 +207,7 @@ class Notifier:
             conn = await driver_connection(session)
             # One claimer at a time, so two instances never both find a recipient's pace
             # free and send two messages in one interval.
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", _CLAIM_LOCK)
+            await lock(conn, [_CLAIM_LOCK])
             due = await notify_store.claim_due(
                 conn,
                 now=now,
