@@ -286,26 +286,33 @@ class Notifier:
                 )
                 async with smtp:
                     for group in groups:
-                        message = self._message(group)
-                        mail = email(
-                            message,
-                            sender=settings.notify_from,
-                            to=group[0].address,
-                            at=self.clock(),
-                        )
-                        try:
-                            await smtp.send_message(mail)
-                            outcomes += self._outcomes(group, None, message.message_id)
-                        except aiosmtplib.SMTPResponseException as exc:  # this message only
-                            outcomes += self._outcomes(group, f"SMTP {exc.code}: {exc.message}")
-                        except aiosmtplib.SMTPRecipientsRefused as exc:
-                            outcomes += self._outcomes(group, f"recipient refused: {exc}")
+                        outcomes += await self._email(smtp, group)
                         done += 1
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             for group in groups[done:]:
                 outcomes += self._outcomes(group, error, attempted_at=started)
         return outcomes
+
+    async def _email(self, smtp: aiosmtplib.SMTP, group: Group) -> list[Outcome]:
+        """One message on the pass's connection. The server's 5xx answer (no such mailbox,
+        say) fails it at once; a 4xx (try later) is retried."""
+        message = self._message(group)
+        try:
+            mail = email(
+                message, sender=self.settings.notify_from, to=group[0].address, at=self.clock()
+            )
+            await smtp.send_message(mail)
+        except ValueError as exc:  # an address or header no message can carry
+            return self._outcomes(group, f"unsendable: {exc}", permanent=True)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [refused.code for refused in exc.recipients]
+            permanent = bool(codes) and all(code >= 500 for code in codes)
+            return self._outcomes(group, f"recipient refused: {exc}", permanent=permanent)
+        except aiosmtplib.SMTPResponseException as exc:  # this message only
+            error = f"SMTP {exc.code}: {exc.message}"
+            return self._outcomes(group, error, permanent=exc.code >= 500)
+        return self._outcomes(group, None, message.message_id)
 
     async def _post(self, group: Group) -> list[Outcome]:
         """One Slack-compatible incoming webhook message."""
@@ -317,8 +324,8 @@ class Notifier:
             answer = await self._client.post(url, json=slack(message))
             if not 200 <= answer.status_code < 300:
                 return self._outcomes(group, f"answered {answer.status_code}")
-        except TargetRefused as exc:
-            return self._outcomes(group, f"target refused: {exc}")
+        except TargetRefused as exc:  # not a place this service may post to: no retry
+            return self._outcomes(group, f"target refused: {exc}", permanent=True)
         except httpx.HTTPError as exc:
             return self._outcomes(group, f"{type(exc).__name__}: {exc}"[:300])
         return self._outcomes(group, None, message.message_id)
@@ -329,7 +336,11 @@ class Notifier:
         error: str | None,
         message_id: str | None = None,
         attempted_at: datetime | None = None,
+        *,
+        permanent: bool = False,
     ) -> list[Outcome]:
+        """Each notification's outcome: sent, due again at its retry, or (``permanent``, or
+        retrying past the give-up time) failed."""
         at = attempted_at or self.clock()
         channel = group[0].channel
         if error is None:
@@ -339,7 +350,7 @@ class Notifier:
         outcomes = []
         for due in group:
             retry = None
-            if error is not None:
+            if error is not None and not permanent:
                 retry = retry_at(
                     self.policy,
                     attempts=due.attempts + 1,

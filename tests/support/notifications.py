@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import uvicorn
+from aiosmtpd.controller import Controller
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -65,6 +66,33 @@ def mail_sink(port: int | None = None) -> Iterator[tuple[MailSink, Inbox]]:
         yield sink, inbox
     finally:
         sink.stop()
+
+
+class _RefusesNobody:
+    """An SMTP server's handler that has no mailbox for ``nobody-*`` (550) and accepts the
+    rest without keeping them."""
+
+    async def handle_RCPT(
+        self, _server: Any, _session: Any, envelope: Any, address: str, _options: Any
+    ) -> str:
+        if address.startswith("nobody"):
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, _server: Any, _session: Any, _envelope: Any) -> str:
+        return "250 Message accepted"
+
+
+@contextlib.contextmanager
+def refusing_mail_server() -> Iterator[int]:
+    """A real SMTP server whose ``nobody-*`` mailboxes do not exist; yields its port."""
+    controller = Controller(_RefusesNobody(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller.port
+    finally:
+        controller.stop()
 
 
 @dataclass

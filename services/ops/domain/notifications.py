@@ -405,7 +405,7 @@ def email(message: Message, *, sender: str, to: str, at: datetime) -> EmailMessa
     mail["From"] = sender
     mail["To"] = to
     mail["Date"] = format_datetime(at)
-    mail["Subject"] = message.subject
+    mail["Subject"] = " ".join(message.subject.split())  # a lead's name is no header break
     mail["Message-ID"] = message.message_id
     # What a receiver (the chaos run's mail sink) reconciles by: the notifications carried.
     mail["X-Leadflow-Notifications"] = ", ".join(i.key for i in message.items)

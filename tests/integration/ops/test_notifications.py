@@ -24,7 +24,12 @@ from shared.events.routing import AccountMatch, LeadRouted, OwnerRef
 from tests.integration.ops.test_webhooks import Ops, keep, running_ops
 from tests.support.credentials import ADMIN, READ, bearer
 from tests.support.infra import Infra
-from tests.support.notifications import carried, mail_sink, running_slack_hook
+from tests.support.notifications import (
+    carried,
+    mail_sink,
+    refusing_mail_server,
+    running_slack_hook,
+)
 from tests.support.webhooks import until
 
 NOW = datetime.now(UTC)
@@ -371,3 +376,45 @@ async def test_a_retried_message_is_the_same_message_not_a_new_digest(infra: Inf
     assert mail["Message-ID"] == first_row["message_id"]
     assert first_row["status"] == "sent"
     assert rows["New lead: Second (Walmart Inc.)"]["status"] == "pending"  # the pace's
+
+
+async def test_a_mailbox_that_does_not_exist_fails_at_once_and_a_refused_slack_target_too(
+    infra: Infra,
+) -> None:
+    """A 5xx answer (no such mailbox) is not retried for a day; nor is a Slack URL that
+    production settings may not post to (plain http, a private address)."""
+    tag = secrets.token_hex(3)
+    ghost, local = f"nobody-{tag}", f"loc-{tag}"
+    with refusing_mail_server() as port:
+        settings = mail_settings(port, webhook_allow_private_targets=False)
+        async with running_ops(infra, **settings) as ops:
+            lead_id, received = lead()
+            await keep(
+                ops.sessions,
+                owner(ghost, email=f"{ghost}@example.com"),
+                owner(local, slack="http://127.0.0.1:9/services/x"),
+                received,
+                routed_to(lead_id, ghost),
+                routed_to(lead_id, local, revision=2),
+            )
+
+            async def failed(recipient: str) -> dict[str, Any] | None:
+                answer = await ops.client.get(
+                    "/v1/notifications",
+                    params={"recipient_id": recipient, "status": "failed"},
+                    headers=bearer(ADMIN),
+                )
+                found = answer.json()["notifications"]
+                return found[0] if found else None
+
+            async def both_failed() -> bool:
+                return await failed(ghost) is not None and await failed(local) is not None
+
+            await until(both_failed)
+            mail_row, slack_row = await failed(ghost), await failed(local)
+    assert mail_row is not None
+    assert slack_row is not None
+    assert mail_row["attempts"] == 1
+    assert "550" in mail_row["last_error"]
+    assert slack_row["attempts"] == 1
+    assert slack_row["last_error"].startswith("target refused")

@@ -242,3 +242,10 @@ def test_ops_hears_of_a_dead_letter_with_where_its_copy_is() -> None:
         "handler_failed: KeyError('x') (leads.received partition 2 offset 41; "
         "the copy is on leads.received.dlq)"
     )
+
+
+def test_a_line_break_in_a_leads_name_cannot_break_the_email_s_headers() -> None:
+    item = Item(1, "k", "assigned", LEAD, "New lead: Eve\r\nBcc: all@corp.test", "Routed.")
+    mail = email(Message([item], "http://o"), sender="l@x.test", to="d@x.test", at=MONDAY_NOON)
+    assert mail["Subject"] == "New lead: Eve Bcc: all@corp.test"
+    assert mail["Bcc"] is None
