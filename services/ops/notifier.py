@@ -12,15 +12,18 @@ A pass of the loop:
    lock);
 2. *claim*: the notifications due are leased; a recipient's channel that had a message in
    the last ``OPS_NOTIFY_DIGEST_S`` has its notifications held to the end of that time, the
-   others' become one message each (a digest when there are several) and their pace is
-   reset, in one transaction;
+   others' become one message each (a digest when there are several; a notification that
+   already went in a message, a retry, goes in that one again), each notification keeps
+   its message's id and the pace is reset, in one transaction;
 3. *send*: the messages go out (one SMTP connection for the pass's email, the Slack posts
    concurrently) and each notification is marked sent, or retried with backoff and jitter
-   until ``OPS_NOTIFY_GIVE_UP_AFTER_S``.
+   until ``OPS_NOTIFY_GIVE_UP_AFTER_S``, or failed at once when the answer will not change
+   (an SMTP 5xx, a Slack target production settings refuse).
 
 A notifier that dies between sending and marking leaves its notifications to the next pass
-after the lease: the same message again, with the same ``Message-ID`` (and the
-notifications' keys in ``X-Leadflow-Notifications``) for the receiver to drop the repeat.
+after the lease: the same message again, with the same ``Message-ID`` and the same
+notifications (their keys in ``X-Leadflow-Notifications``) for the receiver to drop the
+repeat.
 """
 
 from __future__ import annotations
