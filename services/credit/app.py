@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from fastapi import FastAPI
 
-from services.credit.api import credit, firms, partner, reports
+from services.credit.api import backtests, credit, firms, partner, reports
 from services.credit.consumer import TYPES, handler
 from services.credit.store import SCHEMA
 from services.credit.sweep import SWEEP_EVERY_S, run_sweep
@@ -59,10 +59,11 @@ def create_app(
         schema=SCHEMA,
         title="Leadflow credit",
         description="Decides whether the outside firm gets credit, with reasons, and keeps "
-        "the ledger.",
+        "the ledger; backtests draft terms over a firm's past leads.",
         routers=[
             credit.router,
             firms.router,
+            backtests.router,
             partner.router,
             reports.ops_router,
             reports.partner_router,

@@ -102,7 +102,7 @@ class _Shared:
 
 
 @dataclass(frozen=True)
-class _Lead:
+class LeadToDecide:
     facts: LeadFacts
     firm: str | None
     contract: Contract | None
@@ -144,39 +144,68 @@ async def redecide_all(
     if not order:
         return []
     conn = await driver_connection(session)
-    # Facts of one lead arrive on several topics and may be applied at the same time by
-    # different consumers: under its lock (held to commit) the later transaction reads
-    # the earlier one's facts, so two half-views never both decide "not yet".
-    await lock(conn, [store.lead_key(lead) for lead in order])
+    planned = await plan(conn, order, review_due=review_due, traces=traces)
+    await _write(conn, session, outbox, planned.writes)
+    return planned.decided
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What deciding the leads again would do: each lead as prepared (its facts, claimant,
+    contract, latest decision), the decisions that would change, and the writes."""
+
+    leads: list[LeadToDecide]
+    decided: list[CreditDecided]
+    writes: _Writes
+
+
+async def plan(
+    conn: asyncpg.Connection,
+    order: Sequence[UUID],
+    *,
+    review_due: Mapping[UUID, datetime] | None = None,
+    traces: Mapping[UUID, Mapping[str, str]] | None = None,
+    contracts: Mapping[str, Contract] | None = None,
+    locking: bool = True,
+) -> Planned:
+    """Decide the leads again without writing anything. ``contracts``: terms to decide
+    under instead of the firms' current ones (a backtest's draft); ``locking`` False: no
+    lead or cap locks (a read-only backtest must never hold a live lead back)."""
+    if locking:
+        # Facts of one lead arrive on several topics and may be applied at the same time
+        # by different consumers: under its lock (held to commit) the later transaction
+        # reads the earlier one's facts, so two half-views never both decide "not yet".
+        await lock(conn, [store.lead_key(lead) for lead in order])
     all_facts = await store.lead_facts_of(conn, order)
     ready = [
         lead for lead in order if all_facts[lead].received is not None and all_facts[lead].routed
     ]
     if not ready:
-        return []
+        return Planned([], [], _Writes())
     latest = await store.latest_decisions_of(conn, ready)
     firms = {lead: _claimant(all_facts[lead]) for lead in ready}
-    contracts = await store.contracts_of(conn, {f for f in firms.values() if f})
+    found = await store.contracts_of(conn, {f for f in firms.values() if f})
+    in_force = {**found, **(contracts or {})}
     receipts = {lead: _received(all_facts[lead]) for lead in ready}
     touches = await store.latest_own_touches(
         conn,
         [
-            (lead, receipts[lead], firm, contracts[firm].terms.inbound_lookback_days)
+            (lead, receipts[lead], firm, in_force[firm].terms.inbound_lookback_days)
             for lead, firm in firms.items()
-            if firm in contracts and receipts[lead].submitted_by_firm is None
+            if firm in in_force and receipts[lead].submitted_by_firm is None
         ],
     )
     prepared = [
         _prepare(
             replace(all_facts[lead], touches=(touches[lead],) if lead in touches else ()),
             firms[lead],
-            contracts.get(firms[lead] or ""),
+            in_force.get(firms[lead] or ""),
             latest.get(lead),
             (review_due or {}).get(lead),
         )
         for lead in ready
     ]
-    shared = await _read_shared(conn, prepared)
+    shared = await _read_shared(conn, prepared, locking=locking)
     writes = _Writes()
     totals = await store.ledger_totals_of(conn, ready)
     decided = []
@@ -184,8 +213,7 @@ async def redecide_all(
         event = _decide(lead, shared, totals, writes, (traces or {}).get(lead.facts.lead_id))
         if event is not None:
             decided.append(event)
-    await _write(conn, session, outbox, writes)
-    return decided
+    return Planned(prepared, decided, writes)
 
 
 def _received(facts: LeadFacts) -> Received:
@@ -205,11 +233,11 @@ def _prepare(
     contract: Contract | None,
     latest: StoredDecision | None,
     review_due: datetime | None,
-) -> _Lead:
+) -> LeadToDecide:
     times = (latest_fact_time(facts), latest.decided_at if latest else None, review_due)
     as_of = max(t for t in times if t is not None)
     returned = return_claim(facts, contract.terms) if contract else None
-    return _Lead(
+    return LeadToDecide(
         facts,
         firm,
         contract,
@@ -220,8 +248,10 @@ def _prepare(
     )
 
 
-async def _read_shared(conn: asyncpg.Connection, leads: Sequence[_Lead]) -> _Shared:
-    """The batch's shared counts, read once (under the caps' locks)."""
+async def _read_shared(
+    conn: asyncpg.Connection, leads: Sequence[LeadToDecide], *, locking: bool = True
+) -> _Shared:
+    """The batch's shared counts, read once (under the caps' locks, when ``locking``)."""
     ids = [lead.facts.lead_id for lead in leads]
     held = {kind: await store.places_of(conn, kind, ids) for kind in ("return", "inbound")}
     caps = {
@@ -231,14 +261,15 @@ async def _read_shared(conn: asyncpg.Connection, leads: Sequence[_Lead]) -> _Sha
         if place is not None
     }
     caps |= {(p[0], f"{p[1]:%Y-%m}") for found in held.values() for p in found.values()}
-    await lock(conn, [cap.key for cap, _ in caps])
+    if locking:
+        await lock(conn, [cap.key for cap, _ in caps])
     firm_periods = {(lead.firm, f"{lead.as_of:%Y-%m}") for lead in leads if lead.firm is not None}
     meetings, own = await store.meetings_credited_of(conn, firm_periods, ids)
     return _Shared(meetings, own, await store.claims_of(conn, caps), held)
 
 
 def _decide(
-    lead: _Lead,
+    lead: LeadToDecide,
     shared: _Shared,
     totals: dict[UUID, tuple[Decimal, int]],
     writes: _Writes,

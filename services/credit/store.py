@@ -318,6 +318,25 @@ def _decision(row: Any) -> StoredDecision:
     return StoredDecision(*row)
 
 
+async def firm_leads_received(
+    conn: asyncpg.Connection, firm_id: str, start: datetime, end: datetime, limit: int
+) -> list[tuple[UUID, datetime]]:
+    """The leads a decision has named ``firm_id`` the claimant of, received in
+    [``start``, ``end``), in the order they came in: (lead, received at)."""
+    rows = await conn.fetch(
+        "SELECT f.lead_id, f.occurred_at FROM credit.facts f"
+        " WHERE f.kind = 'received' AND f.occurred_at >= $2 AND f.occurred_at < $3"
+        "   AND EXISTS (SELECT 1 FROM credit.credit_decisions d"
+        "               WHERE d.lead_id = f.lead_id AND d.firm_id = $1)"
+        " ORDER BY f.occurred_at, f.lead_id LIMIT $4",
+        firm_id,
+        start,
+        end,
+        limit,
+    )
+    return [(r["lead_id"], r["occurred_at"]) for r in rows]
+
+
 async def latest_decisions_of(
     conn: asyncpg.Connection, leads: Sequence[UUID]
 ) -> dict[UUID, StoredDecision]:

@@ -1,0 +1,114 @@
+"""``POST /v1/firms/{firm}/contract/backtests``: what draft terms would have decided for
+the firm's past leads, beside what was decided — before anyone signs them (admin scope;
+nothing is written, no event is published). Without ``terms``, the current contract: the
+reproducibility proof (0 differences, or each one named with its reason)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.credit.api.firms import FirmIdPath
+from services.credit.backtest import Side, TooManyLeads, backtest_credit
+from services.credit.domain.contract import Terms
+from shared.credentials import AdminCaller
+from shared.problems import PROBLEM_RESPONSES, Problem
+from shared.service import runtime_of
+
+router = APIRouter(prefix="/v1/firms", tags=["backtests"], responses=PROBLEM_RESPONSES)
+LONGEST_WINDOW = timedelta(days=366)
+CHANGES_SHOWN = 500
+
+
+class CreditBacktestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    terms: Terms | None = Field(
+        default=None, description="The draft terms; none: the firm's current contract."
+    )
+    from_: Annotated[date, Field(alias="from", description="Leads received from this day")]
+    to: Annotated[date, Field(description="... to this day, excluded")]
+
+    @model_validator(mode="after")
+    def _a_window(self) -> CreditBacktestIn:
+        if self.to <= self.from_:
+            raise ValueError("to must be after from")
+        if self.to - self.from_ > LONGEST_WINDOW:
+            raise ValueError("a window of at most 366 days")
+        return self
+
+
+class SideOut(BaseModel):
+    state: str
+    amount: Decimal
+    reasons: list[str]
+
+
+class ChangeOut(BaseModel):
+    lead_id: UUID
+    month: str
+    before: SideOut | None
+    after: SideOut
+    why: str
+
+
+class MonthOut(BaseModel):
+    month: str
+    leads: int
+    credited_before: int
+    amount_before: Decimal
+    credited_after: int
+    amount_after: Decimal
+
+
+class CreditBacktestOut(BaseModel):
+    firm_id: str
+    terms: str  # "draft", or the current contract's label (firm/vN)
+    leads: int
+    differences: int
+    currency: str
+    months: list[MonthOut]
+    changes: list[ChangeOut]  # the first 500, in the order the leads came in
+
+
+def _side(side: Side) -> SideOut:
+    return SideOut(state=side.state, amount=side.amount, reasons=list(side.reasons))
+
+
+@router.post(
+    "/{firm_id}/contract/backtests",
+    summary="Backtest draft terms (or the current contract) over the firm's past leads",
+    responses={422: {"description": "Bad terms or window, or too many leads in it"}},
+)
+async def post_credit_backtest(
+    firm_id: FirmIdPath, body: CreditBacktestIn, request: Request, _caller: AdminCaller
+) -> CreditBacktestOut:
+    try:
+        report = await backtest_credit(
+            runtime_of(request).sessions, firm_id, body.terms, (body.from_, body.to)
+        )
+    except TooManyLeads as error:
+        raise Problem(422, str(error), errors=[{"field": "from", "reason": str(error)}]) from None
+    return CreditBacktestOut(
+        firm_id=report.firm_id,
+        terms=report.terms,
+        leads=report.leads,
+        differences=report.differences,
+        currency=report.currency,
+        months=[MonthOut(**vars(m)) for m in report.months],
+        changes=[
+            ChangeOut(
+                lead_id=c.lead_id,
+                month=c.month,
+                before=_side(c.before) if c.before else None,
+                after=_side(c.after),
+                why=c.why,
+            )
+            for c in report.changes[:CHANGES_SHOWN]
+        ],
+    )
