@@ -56,7 +56,7 @@ def backtest_command(
     from rich.console import Console
     from rich.table import Table
 
-    from services.credit.backtest import TooManyLeads, backtest_credit
+    from services.credit.backtest import CreditBacktest, TooManyLeads, backtest_credit
     from services.credit.domain.contract import Terms
     from services.stack_file import NoServers, servers_settings
     from shared.db import make_engine, make_sessions
@@ -71,7 +71,7 @@ def backtest_command(
     except NoServers as missing:
         fail(ExitCode.USAGE, str(missing))
 
-    async def run() -> object:
+    async def run() -> CreditBacktest:
         engine = make_engine(settings.database_url or "", pool_size=1)
         try:
             return await backtest_credit(make_sessions(engine), firm, draft, window)
@@ -83,9 +83,6 @@ def backtest_command(
             report = asyncio.run(run())
         except TooManyLeads as error:
             fail(ExitCode.USAGE, str(error))
-    from services.credit.backtest import CreditBacktest
-
-    assert isinstance(report, CreditBacktest)
     console = Console()
     table = Table(title=f"credit backtest: {firm}, {report.terms} vs decided, {start} to {end}")
     for column in (

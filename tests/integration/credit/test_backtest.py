@@ -5,9 +5,13 @@ is written either way."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from uuid import uuid4
 
 import httpx
@@ -148,3 +152,38 @@ async def test_the_api_backtests_for_admins_and_refuses_a_bad_window(
     )
     assert bad_terms.status_code == 422
     assert "terms.price_per_lead" in bad_terms.text
+
+
+def _cli(infra: Infra, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": infra.database_url, "COLUMNS": "200"}
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", "credit", "backtest", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_the_cli_prints_the_months_and_the_changes_and_fails_a_bad_proof(
+    sessions: SessionFactory, infra: Infra, tmp_path: Path
+) -> None:
+    firm = await _history(sessions)
+    window = ["--firm", firm.firm_id, "--from", "2026-10-01", "--to", "2026-12-01"]
+    proof = _cli(infra, *window)
+    assert proof.returncode == 0, proof.stderr
+    assert "24 leads, 0 decided otherwise" in proof.stdout
+    draft = tmp_path / "draft.yaml"
+    draft.write_text("meeting_tiers:\n  - {from_nth: 1, price: '500.00'}\n")
+    shown = _cli(infra, *window, "--terms", str(draft), "--changes", "1")
+    assert shown.returncode == 0, shown.stderr
+    assert "2026-10" in shown.stdout
+    assert "-> credited 500.00" in shown.stdout
+    assert "after:  The meeting earns 500.00 USD." in shown.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("price_per_lead: -1\n")
+    refused = _cli(infra, *window, "--terms", str(bad))
+    assert refused.returncode != 0
+    assert "price_per_lead" in refused.stderr + refused.stdout
