@@ -59,9 +59,9 @@ OWNERS_UPDATED = Topic(
 OPS_NOTICES = Topic(
     "ops.notices",
     1,
-    "subscription id",
+    "subscription id, or the consumer",
     "What the people running Leadflow must hear of: a webhook subscription disabled after "
-    "sustained failure.",
+    "sustained failure, an event a consumer gave up on (a dead letter).",
 )
 
 TOPICS: tuple[Topic, ...] = (
