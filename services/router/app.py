@@ -14,7 +14,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from services.router.api import admin, lifecycle, routing, rulesets
+from services.router.api import admin, backtests, lifecycle, routing, rulesets
 from services.router.consumer import on_lead_status_changed, on_leads_received, on_meeting_updated
 from services.router.domain.names import registrable_domain
 from services.router.sla_timers import SlaTimers
@@ -73,7 +73,7 @@ def create_app(
         title="Leadflow router",
         description="Matches leads to accounts and applies ownership rules, with a trace; "
         "keeps each lead's lifecycle and its acceptance SLA.",
-        routers=[routing.router, lifecycle.router, admin.router, rulesets.router],
+        routers=[routing.router, lifecycle.router, admin.router, rulesets.router, backtests.router],
         consumers=partial(_consumers, clock=clock),
         warm=WARM_CACHES,
         settings=settings,

@@ -96,3 +96,71 @@ def check_ruleset(path: Annotated[Path, typer.Argument(exists=True, dir_okay=Fal
         say_error(f"invalid: {error}")
         raise typer.Exit(ExitCode.PARTLY) from None
     console.print(f"{ruleset.version}: {len(ruleset.rules)} rules, valid")
+
+
+@app.command("backtest")
+def backtest_command(
+    start: Annotated[str, typer.Option("--from", help="Leads received from this day")],
+    end: Annotated[str, typer.Option("--to", help="... to this day, excluded")],
+    ruleset: Annotated[
+        Path | None,
+        typer.Option(help="A draft rule set (YAML or JSON); none: the active one (the proof)"),
+    ] = None,
+    samples: Annotated[int, typer.Option(help="Changed leads shown with both traces")] = 5,
+) -> None:
+    """What a draft rule set would have done to past leads, beside what the router did
+    (nothing is written). Exits 1 when the active rule set does not reproduce them."""
+    from datetime import date
+
+    from pydantic import ValidationError
+    from rich.table import Table
+
+    from services.router.backtest import RoutingBacktest, TooManyLeads, backtest_routing
+    from shared.db import make_engine, make_sessions
+
+    try:
+        window = (date.fromisoformat(start), date.fromisoformat(end))
+        draft = parse_ruleset(ruleset.read_text()) if ruleset else None
+    except (ValueError, OSError, ValidationError) as error:
+        raise typer.BadParameter(str(error)) from None
+    try:
+        settings = servers_settings(need_broker=False)
+    except NoServers as missing:
+        fail(ExitCode.USAGE, str(missing))
+
+    async def run() -> RoutingBacktest:
+        engine = make_engine(settings.database_url or "", pool_size=1)
+        try:
+            return await backtest_routing(make_sessions(engine), draft, window)
+        finally:
+            await engine.dispose()
+
+    with reaching("the database"):
+        try:
+            report = asyncio.run(run())
+        except TooManyLeads as error:
+            fail(ExitCode.USAGE, str(error))
+    out = Console()
+    out.print(
+        f"routing backtest: rule set {report.ruleset}, leads received {start} to {end}: "
+        f"{report.leads} leads, {report.differences} routed otherwise, {report.rotation} "
+        "another member of the same round robin"
+    )
+    for title, moved in (("rule", report.by_rule), ("owner", report.by_owner)):
+        if moved:
+            table = Table(title=f"by {title}: before -> after")
+            for column in ("before", "after", "leads"):
+                table.add_column(column)
+            for (before, after), n in moved.most_common():
+                table.add_row(before, after, str(n))
+            out.print(table)
+    for flag, n in sorted(report.flags_gained.items()):
+        out.print(f"flag gained: {flag} on {n} leads")
+    for flag, n in sorted(report.flags_lost.items()):
+        out.print(f"flag lost: {flag} on {n} leads")
+    for sample in report.samples[:samples]:
+        out.print(f"\n{sample.lead_id} ({sample.kind}):")
+        out.print(f"  before: {sample.before.explanation}")
+        out.print(f"  after:  {sample.after.explanation}")
+    if draft is None and report.differences:
+        raise typer.Exit(ExitCode.PARTLY)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from typing import TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -393,3 +394,55 @@ async def owners_of_lead(session: AsyncSession, lead_id: UUID) -> set[str]:
         col(RoutingDecisionRow.lead_id) == lead_id, col(RoutingDecisionRow.owner_id).is_not(None)
     )
     return {o for o in (await session.execute(query)).scalars() if o}
+
+
+# --- backtests ---------------------------------------------------------------------------
+
+
+async def first_decisions_between(
+    conn: asyncpg.Connection, start: datetime, end: datetime, limit: int
+) -> list[tuple[LeadReceived, datetime, LeadRouted]]:
+    """The leads received in [``start``, ``end``), in the order they came in, each with
+    the first routing decision they got (revision 1: when, and the event)."""
+    rows = await conn.fetch(
+        "SELECT l.received, d.decided_at, d.event FROM router.leads l"
+        " JOIN router.routing_decisions d ON d.lead_id = l.lead_id AND d.revision = 1"
+        " WHERE (l.received->>'received_at')::timestamptz >= $1"
+        "   AND (l.received->>'received_at')::timestamptz < $2"
+        " ORDER BY (l.received->>'received_at')::timestamptz, l.lead_id LIMIT $3",
+        start,
+        end,
+        limit,
+    )
+    return [
+        (_model(LeadReceived, r["received"]), r["decided_at"], _model(LeadRouted, r["event"]))
+        for r in rows
+    ]
+
+
+_M = TypeVar("_M", LeadReceived, LeadRouted)
+
+
+def _model(model: type[_M], value: object) -> _M:
+    """A JSONB column as the driver gives it (decoded, or text without a codec)."""
+    if isinstance(value, str | bytes):
+        return model.model_validate_json(value)
+    return model.model_validate(value)
+
+
+async def round_robin_picks_since(
+    conn: asyncpg.Connection, start: datetime
+) -> dict[tuple[str, str], int]:
+    """The round-robin picks (team, owner) of every routing decision of the leads received
+    since ``start``: what the counters grew by since then."""
+    rows = await conn.fetch(
+        "SELECT d.team_id, d.owner_id, count(*) AS n FROM router.routing_decisions d"
+        " JOIN router.leads l ON l.lead_id = d.lead_id"
+        " WHERE (l.received->>'received_at')::timestamptz >= $1"
+        "   AND d.team_id IS NOT NULL AND d.owner_id IS NOT NULL"
+        "   AND EXISTS (SELECT 1 FROM jsonb_array_elements(d.event->'trace') s"
+        "               WHERE s->>'rule' = 'round_robin' AND (s->>'matched')::boolean)"
+        " GROUP BY d.team_id, d.owner_id",
+        start,
+    )
+    return {(r["team_id"], r["owner_id"]): int(r["n"]) for r in rows}

@@ -43,7 +43,7 @@ class RuleSetOut(BaseModel):
     body: dict[str, Any]
 
 
-def _problem_of(error: ValidationError | ValueError) -> Problem:
+def ruleset_problem(error: ValidationError | ValueError) -> Problem:
     if isinstance(error, ValidationError):
         errors = [
             {"field": ".".join(str(p) for p in e["loc"]) or "body", "reason": e["msg"]}
@@ -97,7 +97,7 @@ async def upload_ruleset(request: Request, caller: AdminCaller) -> JSONResponse:
                 raise Problem(
                     409, str(error), errors=[{"field": "version", "reason": str(error)}]
                 ) from None
-            raise _problem_of(error) from None
+            raise ruleset_problem(error) from None
         if created:
             await audit.record(
                 session,

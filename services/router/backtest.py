@@ -1,0 +1,185 @@
+"""A routing backtest: what a draft rule set would have done to past leads, beside what
+the router did, before anyone activates it. Nothing is written, no event is published,
+no lock is taken: the leads are decided again by the router's own pure ``decide``, in a
+read-only transaction, in the order they came in.
+
+Each lead received in the window is decided as its first routing decision was (revision
+1: no rejected owners excluded), on the workspace as it is now, as of the day it was
+decided (out-of-office windows), with the round-robin counters rewound to the window's
+start (they are pick counts per team and owner: today's minus the picks of every
+decision of the window's leads and later ones) and carried from lead to lead.
+
+Without a draft it is the reproducibility proof over the rule set in force: every lead
+decided as it was (0 differences), or each difference named: a different owner, team,
+queue, rule or flags is a change; the same round-robin rule in the same team picking
+another member is a *rotation* difference (round robin depends on the order the leads
+reached the router, which concurrent partitions may have interleaved otherwise than the
+order they came in), counted apart.
+
+First slice (issue 18, point 1): no draft workspace changes yet; the owners' open leads
+(capacity) are today's; one transaction, at most ``MAX_LEADS``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time
+
+from services.router import settled, store
+from services.router.domain.model import Decision, Lead, Snapshot
+from services.router.domain.rules import decide
+from services.router.domain.ruleset import RuleSet
+from services.router.service import lead_of
+from shared.db import SessionFactory, driver_connection
+from shared.events.routing import LeadRouted
+
+MAX_LEADS = 20_000
+SAMPLES = 20
+
+
+class TooManyLeads(ValueError):
+    """The window holds more leads than one backtest takes (a 422 naming the window)."""
+
+
+@dataclass(frozen=True)
+class Side:
+    owner_id: str | None
+    team_id: str | None
+    queue: str | None
+    rule: str | None
+    flags: tuple[str, ...]
+    explanation: str
+    trace: tuple[str, ...]  # each step: "rule ✓|· reason"
+
+    def same_routing(self, other: Side) -> bool:
+        return (self.owner_id, self.team_id, self.queue, self.rule, self.flags) == (
+            other.owner_id,
+            other.team_id,
+            other.queue,
+            other.rule,
+            other.flags,
+        )
+
+
+@dataclass(frozen=True)
+class LeadChange:
+    lead_id: str
+    received_at: datetime
+    kind: str  # "changed", or "rotation" (the same round robin picked another member)
+    before: Side
+    after: Side
+
+
+@dataclass
+class RoutingBacktest:
+    ruleset: str  # the version backtested
+    window: tuple[date, date]
+    leads: int = 0
+    changed: int = 0  # another owner, team, queue, rule or flags
+    rotation: int = 0  # the same round robin, another member
+    by_rule: Counter[tuple[str, str]] = field(default_factory=Counter)  # (before, after)
+    by_owner: Counter[tuple[str, str]] = field(default_factory=Counter)
+    flags_gained: Counter[str] = field(default_factory=Counter)
+    flags_lost: Counter[str] = field(default_factory=Counter)
+    load: Counter[tuple[str, str]] = field(default_factory=Counter)  # (owner, day) after
+    samples: list[LeadChange] = field(default_factory=list)
+
+    @property
+    def differences(self) -> int:
+        return self.changed
+
+
+def _before(event: LeadRouted) -> Side:
+    return Side(
+        event.owner.owner_id if event.owner else None,
+        event.team.team_id if event.team else None,
+        event.queue,
+        event.rule,
+        tuple(event.flags),
+        event.explanation,
+        tuple(f"{s.rule} {'✓' if s.matched else '·'} {s.reason}" for s in event.trace),
+    )
+
+
+def _after(decision: Decision) -> Side:
+    return Side(
+        decision.owner.owner_id if decision.owner else None,
+        decision.team.team_id if decision.team else None,
+        decision.queue,
+        decision.rule,
+        tuple(decision.flags),
+        decision.explanation,
+        tuple(f"{s.rule} {'✓' if s.matched else '·'} {s.reason}" for s in decision.trace),
+    )
+
+
+def _rotation(before: Side, after: Side) -> bool:
+    return (
+        before.rule == after.rule
+        and before.team_id == after.team_id is not None
+        and before.owner_id != after.owner_id
+        and any(s.startswith("round_robin ✓") for s in before.trace)
+        and any(s.startswith("round_robin ✓") for s in after.trace)
+    )
+
+
+async def backtest_routing(
+    sessions: SessionFactory,
+    ruleset: RuleSet | None,
+    window: tuple[date, date],
+    *,
+    max_leads: int = MAX_LEADS,
+) -> RoutingBacktest:
+    """Decide the leads received in ``window`` (from, to: to excluded) again under
+    ``ruleset`` (None: the active one) and compare with their first decisions."""
+    start = datetime.combine(window[0], time(), tzinfo=UTC)
+    end = datetime.combine(window[1], time(), tzinfo=UTC)
+    async with sessions() as session, session.begin():
+        conn = await driver_connection(session)
+        await conn.execute("SET TRANSACTION READ ONLY")  # a write here would be a bug
+        history = await store.first_decisions_between(conn, start, end, max_leads + 1)
+        if len(history) > max_leads:
+            raise TooManyLeads(f"the window holds more than {max_leads:,} leads: narrow it")
+        counts = await settled.counts(session)
+        space = await settled.settled(session, counts.version)
+        picks = await store.round_robin_picks_since(conn, start)
+        leads: list[Lead] = [lead_of(received) for received, _, _ in history]
+        accounts = await store.candidate_accounts_of(conn, leads)
+    rules = ruleset or space.ruleset
+    owners = {
+        owner_id: replace(owner, open_leads=counts.open_leads.get(owner_id, 0))
+        for owner_id, owner in space.owners.items()
+    }
+    counters = {k: max(0, n - picks.get(k, 0)) for k, n in counts.round_robin.items()}
+    report = RoutingBacktest(rules.version, window, leads=len(history))
+    for lead, (_received, decided_at, event) in zip(leads, history, strict=True):
+        snapshot = Snapshot(
+            accounts=accounts.get(lead.lead_id, {}),
+            owners=owners,
+            teams=space.teams,
+            territories=space.territories,
+            round_robin=dict(counters),
+            as_of=decided_at,
+        )
+        decision = decide(lead, snapshot, rules)
+        counters.update(decision.round_robin)
+        before, after = _before(event), _after(decision)
+        if after.owner_id:
+            report.load[(after.owner_id, f"{lead.received_at:%Y-%m-%d}")] += 1
+        if before.same_routing(after):
+            continue
+        kind = "rotation" if _rotation(before, after) else "changed"
+        if kind == "rotation":
+            report.rotation += 1
+        else:
+            report.changed += 1
+            report.by_rule[(before.rule or "-", after.rule or "-")] += 1
+            report.flags_gained.update(set(after.flags) - set(before.flags))
+            report.flags_lost.update(set(before.flags) - set(after.flags))
+        report.by_owner[(before.owner_id or "-", after.owner_id or "-")] += 1
+        if len(report.samples) < SAMPLES:
+            report.samples.append(
+                LeadChange(str(lead.lead_id), lead.received_at, kind, before, after)
+            )
+    return report
