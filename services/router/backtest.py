@@ -16,18 +16,22 @@ another member is a *rotation* difference (round robin depends on the order the 
 reached the router, which concurrent partitions may have interleaved otherwise than the
 order they came in), counted apart.
 
-First slice (issue 18, point 1): no draft workspace changes yet; the owners' open leads
-(capacity) are today's; one transaction, at most ``MAX_LEADS``.
+Draft workspace changes (``WorkspaceChanges``) are laid over the workspace for the
+backtest only: owners away for the whole window or gone, accounts handed to another owner.
+
+First slice (issue 18, point 1): the owners' open leads (capacity) are today's; one
+transaction, at most ``MAX_LEADS``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 
 from services.router import settled, store
-from services.router.domain.model import Decision, Lead, Snapshot
+from services.router.domain.model import Account, Decision, Lead, OutOfOffice, Owner, Snapshot
 from services.router.domain.rules import decide
 from services.router.domain.ruleset import RuleSet
 from services.router.service import lead_of
@@ -40,6 +44,48 @@ SAMPLES = 20
 
 class TooManyLeads(ValueError):
     """The window holds more leads than one backtest takes (a 422 naming the window)."""
+
+
+class UnknownInChanges(ValueError):
+    """A draft change names an owner or account the workspace does not have (a 422)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class WorkspaceChanges:
+    """What-ifs laid over the workspace for a backtest: nothing is changed for real."""
+
+    # Out of office the whole window, as the router treats it: round robin skips them (an
+    # account they own still names them).
+    owners_away: frozenset[str] = frozenset()
+    # Inactive (gone): their accounts' leads fall back to their manager, else their team.
+    owners_inactive: frozenset[str] = frozenset()
+    account_owners: Mapping[str, str] = field(default_factory=dict)  # account -> its new AE
+
+    def owners(self, owners: Mapping[str, Owner]) -> dict[str, Owner]:
+        named = self.owners_away | self.owners_inactive | set(self.account_owners.values())
+        for owner_id in sorted(named):
+            if owner_id not in owners:
+                raise UnknownInChanges("changes", f"no owner {owner_id}")
+        away = (OutOfOffice(date.min, date.max),)
+        changed = dict(owners)
+        for owner_id in self.owners_away:
+            changed[owner_id] = replace(changed[owner_id], out_of_office=away)
+        for owner_id in self.owners_inactive:
+            changed[owner_id] = replace(changed[owner_id], active=False)
+        return changed
+
+    def accounts(self, accounts: Mapping[str, Account]) -> dict[str, Account]:
+        return {
+            account_id: replace(account, owner_id=self.account_owners[account_id])
+            if account_id in self.account_owners
+            else account
+            for account_id, account in accounts.items()
+        }
 
 
 @dataclass(frozen=True)
@@ -129,10 +175,12 @@ async def backtest_routing(
     ruleset: RuleSet | None,
     window: tuple[date, date],
     *,
+    changes: WorkspaceChanges | None = None,
     max_leads: int = MAX_LEADS,
 ) -> RoutingBacktest:
     """Decide the leads received in ``window`` (from, to: to excluded) again under
-    ``ruleset`` (None: the active one) and compare with their first decisions."""
+    ``ruleset`` (None: the active one) and ``changes`` to the workspace, and compare with
+    their first decisions."""
     start = datetime.combine(window[0], time(), tzinfo=UTC)
     end = datetime.combine(window[1], time(), tzinfo=UTC)
     async with sessions() as session, session.begin():
@@ -147,15 +195,18 @@ async def backtest_routing(
         leads: list[Lead] = [lead_of(received) for received, _, _ in history]
         accounts = await store.candidate_accounts_of(conn, leads)
     rules = ruleset or space.ruleset
-    owners = {
-        owner_id: replace(owner, open_leads=counts.open_leads.get(owner_id, 0))
-        for owner_id, owner in space.owners.items()
-    }
+    changes = changes or WorkspaceChanges()
+    owners = changes.owners(
+        {
+            owner_id: replace(owner, open_leads=counts.open_leads.get(owner_id, 0))
+            for owner_id, owner in space.owners.items()
+        }
+    )
     counters = {k: max(0, n - picks.get(k, 0)) for k, n in counts.round_robin.items()}
     report = RoutingBacktest(rules.version, window, leads=len(history))
     for lead, (_received, decided_at, event) in zip(leads, history, strict=True):
         snapshot = Snapshot(
-            accounts=accounts.get(lead.lead_id, {}),
+            accounts=changes.accounts(accounts.get(lead.lead_id, {})),
             owners=owners,
             teams=space.teams,
             territories=space.territories,

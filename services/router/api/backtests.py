@@ -14,7 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from services.router import store
 from services.router.api.rulesets import ruleset_problem
-from services.router.backtest import Side, TooManyLeads, backtest_routing
+from services.router.backtest import (
+    Side,
+    TooManyLeads,
+    UnknownInChanges,
+    WorkspaceChanges,
+    backtest_routing,
+)
 from services.router.domain.ruleset import RuleSet
 from shared.credentials import AdminCaller
 from shared.problems import PROBLEM_RESPONSES, Problem
@@ -24,11 +30,26 @@ router = APIRouter(prefix="/v1/routing", tags=["backtests"], responses=PROBLEM_R
 LONGEST_WINDOW = timedelta(days=366)
 
 
+class ChangesIn(BaseModel):
+    """What-ifs for the backtest only: owners away the whole window (out of office: round
+    robin skips them) or gone (inactive: their accounts' leads fall back to their manager,
+    else their team), accounts handed to another owner."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    owners_away: list[str] = Field(default=[], max_length=1000)
+    owners_inactive: list[str] = Field(default=[], max_length=1000)
+    account_owners: dict[str, str] = Field(
+        default={}, max_length=10_000, description="account id -> the owner it is handed to"
+    )
+
+
 class RoutingBacktestIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     ruleset_version: str | None = Field(default=None, max_length=100)
     ruleset: dict[str, Any] | None = Field(default=None, description="A draft rule set, inline")
+    changes: ChangesIn = Field(default_factory=ChangesIn)
     from_: Annotated[date, Field(alias="from", description="Leads received from this day")]
     to: Annotated[date, Field(description="... to this day, excluded")]
 
@@ -110,10 +131,21 @@ async def post_routing_backtest(
             draft = await store.ruleset(session, body.ruleset_version)
         if draft is None:
             raise Problem(404, f"No rule set {body.ruleset_version}.")
+    changes = WorkspaceChanges(
+        frozenset(body.changes.owners_away),
+        frozenset(body.changes.owners_inactive),
+        dict(body.changes.account_owners),
+    )
     try:
-        report = await backtest_routing(runtime.sessions, draft, (body.from_, body.to))
+        report = await backtest_routing(
+            runtime.sessions, draft, (body.from_, body.to), changes=changes
+        )
     except TooManyLeads as error:
         raise Problem(422, str(error), errors=[{"field": "from", "reason": str(error)}]) from None
+    except UnknownInChanges as error:
+        raise Problem(
+            422, str(error), errors=[{"field": error.field, "reason": error.reason}]
+        ) from None
     return RoutingBacktestOut(
         ruleset=report.ruleset,
         leads=report.leads,

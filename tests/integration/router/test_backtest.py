@@ -21,7 +21,12 @@ from sqlalchemy import func, select
 
 from services.router import service
 from services.router.app import create_app
-from services.router.backtest import TooManyLeads, backtest_routing
+from services.router.backtest import (
+    TooManyLeads,
+    UnknownInChanges,
+    WorkspaceChanges,
+    backtest_routing,
+)
 from services.router.domain.ruleset import RuleSet
 from services.router.tables import RoutingDecisionRow
 from shared.db import SessionFactory
@@ -113,6 +118,39 @@ async def test_a_draft_shows_what_moves_by_rule_and_owner(
         pass
     else:  # pragma: no cover - the assertion's message
         raise AssertionError("a window over the limit is refused")
+
+
+async def test_draft_workspace_changes_an_account_handed_over_and_an_owner_away(
+    sessions: SessionFactory, ws: Workspace
+) -> None:
+    month = date(2031, 9, 1)
+    await _history(sessions, ws, month)
+    window = (month, date(2031, 10, 1))
+    ana, ben = ws.id("ana"), ws.id("ben")
+    handed = await backtest_routing(
+        sessions,
+        ws.ruleset,
+        window,
+        changes=WorkspaceChanges(account_owners={ws.id("acme"): ben}),
+    )
+    assert (handed.changed, handed.rotation) == (4, 0)  # Acme's four leads, to Ben
+    assert handed.by_owner == {(ana, ben): 4}
+    away = await backtest_routing(
+        sessions, ws.ruleset, window, changes=WorkspaceChanges(owners_away=frozenset({ana}))
+    )
+    acme_days = {f"2031-09-{d:02d}" for d in (1, 4, 7, 10)}
+    # Out of office: the round robin skips her; Acme, her account, still names her.
+    assert {day for owner, day in away.load if owner == ana} == acme_days
+    assert all(after != ana for (_before, after) in away.by_owner)
+    gone = await backtest_routing(
+        sessions, ws.ruleset, window, changes=WorkspaceChanges(owners_inactive=frozenset({ana}))
+    )
+    assert all(owner != ana for owner, _day in gone.load)  # gone: nothing comes to her
+    assert gone.changed >= 4  # Acme's leads fell back to her team
+    with pytest.raises(UnknownInChanges):
+        await backtest_routing(
+            sessions, ws.ruleset, window, changes=WorkspaceChanges(owners_away=frozenset({"x"}))
+        )
 
 
 def _cli(infra: Infra, *args: str) -> subprocess.CompletedProcess[str]:
