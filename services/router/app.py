@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from services.router.api import admin, backtests, lifecycle, routing, rulesets
 from services.router.consumer import on_lead_status_changed, on_leads_received, on_meeting_updated
 from services.router.domain.names import registrable_domain
+from services.router.settings import RouterSettings, get_router_settings
 from services.router.sla_timers import SlaTimers
 from services.router.tables import SCHEMA
 from shared.calendar import supported_countries
@@ -65,7 +66,11 @@ def _consumers(runtime: Runtime, clock: Clock) -> Sequence[ConsumerSpec]:
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK, sla_tick_s: float = SLA_TICK_S
+    settings: Settings | None = None,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    sla_tick_s: float = SLA_TICK_S,
+    router_settings: RouterSettings | None = None,
 ) -> FastAPI:
     app = create_service(
         name="router",
@@ -79,6 +84,7 @@ def create_app(
         settings=settings,
     )
     app.state.clock = clock
+    app.state.router_settings = router_settings or get_router_settings()
     service_lifespan = app.router.lifespan_context
 
     @contextlib.asynccontextmanager

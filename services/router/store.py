@@ -28,6 +28,7 @@ from services.router.domain.ruleset import RuleSet, default_ruleset, parse_rules
 from services.router.tables import (
     SCHEMA,
     AccountRow,
+    BacktestRow,
     LeadRow,
     OwnerRow,
     RoutingDecisionRow,
@@ -446,3 +447,21 @@ async def round_robin_picks_since(
         start,
     )
     return {(r["team_id"], r["owner_id"]): int(r["n"]) for r in rows}
+
+
+async def record_backtest(session: AsyncSession, row: BacktestRow) -> None:
+    session.add(row)
+    await session.flush()
+
+
+async def recent_backtest(
+    session: AsyncSession, version: str, since: datetime
+) -> BacktestRow | None:
+    """The latest backtest of the stored rule set ``version`` run since ``since``."""
+    query = (
+        select(BacktestRow)
+        .where(col(BacktestRow.ruleset_version) == version, col(BacktestRow.ran_at) >= since)
+        .order_by(col(BacktestRow.ran_at).desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalars().first()

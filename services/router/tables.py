@@ -178,3 +178,21 @@ class SlaTimerRow(SQLModel, table=True):
     fire_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     status: str = Field(default="pending", max_length=20)  # pending, fired, cancelled
     settled_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class BacktestRow(SQLModel, table=True):
+    """A backtest run of a stored rule set: what an activation may require (the summary;
+    the report itself was the answer)."""
+
+    __tablename__ = "backtests"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    ruleset_version: str = Field(max_length=100)
+    window_from: date
+    window_to: date
+    leads: int
+    differences: int
+    rotation: int
+    ran_by: str = Field(max_length=300)
+    ran_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

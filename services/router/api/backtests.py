@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
+from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -22,7 +23,9 @@ from services.router.backtest import (
     backtest_routing,
 )
 from services.router.domain.ruleset import RuleSet
+from services.router.tables import BacktestRow
 from shared.credentials import AdminCaller
+from shared.events.envelope import utcnow
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
 
@@ -95,6 +98,7 @@ class Load(BaseModel):
 
 
 class RoutingBacktestOut(BaseModel):
+    backtest_id: UUID | None  # a stored rule set's backtest is kept (an activation may need it)
     ruleset: str
     leads: int
     differences: int  # another owner, team, queue, rule or flags
@@ -117,7 +121,7 @@ def _side(side: Side) -> SideOut:
     responses={404: {"description": "No such stored rule set"}},
 )
 async def post_routing_backtest(
-    body: RoutingBacktestIn, request: Request, _caller: AdminCaller
+    body: RoutingBacktestIn, request: Request, caller: AdminCaller
 ) -> RoutingBacktestOut:
     runtime = runtime_of(request)
     draft: RuleSet | None = None
@@ -146,7 +150,26 @@ async def post_routing_backtest(
         raise Problem(
             422, str(error), errors=[{"field": error.field, "reason": error.reason}]
         ) from None
+    backtest_id = None
+    if body.ruleset_version is not None:  # a stored rule set: kept for its activation
+        backtest_id = uuid4()
+        async with runtime.sessions() as session, session.begin():
+            await store.record_backtest(
+                session,
+                BacktestRow(
+                    id=backtest_id,
+                    ruleset_version=report.ruleset,
+                    window_from=body.from_,
+                    window_to=body.to,
+                    leads=report.leads,
+                    differences=report.differences,
+                    rotation=report.rotation,
+                    ran_by=caller.actor,
+                    ran_at=utcnow(),
+                ),
+            )
     return RoutingBacktestOut(
+        backtest_id=backtest_id,
         ruleset=report.ruleset,
         leads=report.leads,
         differences=report.differences,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -142,14 +142,28 @@ async def active_ruleset(request: Request, _caller: ReadCaller) -> dict[str, Any
 @router.post(
     "/rulesets/{version}/activate",
     summary="Make a stored rule set the one in force",
-    responses={404: problem("No stored rule set with this version")},
+    responses={
+        404: problem("No stored rule set with this version"),
+        409: problem("ROUTER_ACTIVATION_NEEDS_BACKTEST_DAYS is set and no recent backtest"),
+    },
 )
 async def activate_ruleset(
     version: Version, request: Request, caller: AdminCaller
-) -> dict[str, str]:
+) -> dict[str, str | None]:
     runtime = runtime_of(request)
+    needs: float | None = request.app.state.router_settings.activation_needs_backtest_days
     async with runtime.sessions() as session, session.begin():
         was = (await store.active_ruleset(session)).version
+        backtest = None
+        if needs is not None:
+            since = utcnow() - timedelta(days=needs)
+            backtest = await store.recent_backtest(session, version, since)
+            if backtest is None and await store.ruleset(session, version) is not None:
+                reason = (
+                    f"no backtest of {version} in the last {needs:g} days: run "
+                    f'POST /v1/routing/backtests {{"ruleset_version": "{version}", ...}} first'
+                )
+                raise Problem(409, reason, errors=[{"field": "version", "reason": reason}])
         if not await store.activate_ruleset(session, version, utcnow()):
             raise Problem(404, f"No rule set {version}; upload it first.")
         await audit.record(
@@ -160,9 +174,9 @@ async def activate_ruleset(
             entity_type="ruleset",
             entity_id=version,
             before={"active": was},
-            after={"active": version},
+            after={"active": version, "backtest": str(backtest.id) if backtest else None},
         )
-    return {"active": version}
+    return {"active": version, "backtest": str(backtest.id) if backtest else None}
 
 
 class SimulateOut(BaseModel):

@@ -17,7 +17,7 @@ from uuid import uuid4
 import httpx
 import pytest
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from services.router import service
 from services.router.app import create_app
@@ -28,6 +28,7 @@ from services.router.backtest import (
     backtest_routing,
 )
 from services.router.domain.ruleset import RuleSet
+from services.router.settings import RouterSettings
 from services.router.tables import RoutingDecisionRow
 from shared.db import SessionFactory
 from shared.events.leads import LeadReceived
@@ -221,3 +222,58 @@ async def test_the_api_and_the_cli_backtest_a_draft_and_refuse_bad_input(
     assert shown.returncode == 0, shown.stderr
     assert "12 leads, 12 routed otherwise" in shown.stdout
     assert "unassigned" in shown.stdout
+
+
+async def test_activation_can_require_a_recent_backtest_and_its_audit_entry_names_it(
+    sessions: SessionFactory, ws: Workspace, infra: Infra
+) -> None:
+    app = create_app(
+        infra.settings(), router_settings=RouterSettings(activation_needs_backtest_days=7)
+    )
+    version = f"gated-{ws.tag}"
+    source = yaml.safe_dump({**ws.ruleset.model_dump(mode="json"), "version": version})
+    async with sessions() as session:
+        was = await session.scalar(text("SELECT version FROM router.rulesets WHERE active"))
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://router", timeout=30
+        ) as client:
+            auth = bearer(ADMIN)
+            uploaded = await client.post(
+                "/v1/rulesets",
+                content=source,
+                headers={**auth, "content-type": "application/yaml"},
+            )
+            assert uploaded.status_code == 201, uploaded.text
+            refused = await client.post(f"/v1/rulesets/{version}/activate", headers=auth)
+            assert refused.status_code == 409
+            assert "no backtest of" in refused.json()["detail"]
+            run = await client.post(
+                "/v1/routing/backtests",
+                json={"ruleset_version": version, "from": "2031-11-01", "to": "2031-12-01"},
+                headers=auth,
+            )
+            assert run.status_code == 200, run.text
+            backtest_id = run.json()["backtest_id"]
+            assert backtest_id is not None
+            activated = await client.post(f"/v1/rulesets/{version}/activate", headers=auth)
+            assert activated.status_code == 200, activated.text
+            assert activated.json() == {"active": version, "backtest": backtest_id}
+        async with sessions() as session:
+            after = await session.scalar(
+                text(
+                    "SELECT after FROM access.audit_log WHERE action = 'ruleset.activated'"
+                    " AND entity_id = :v"
+                ),
+                {"v": version},
+            )
+        assert after["backtest"] == backtest_id
+    finally:
+        await lifespan.__aexit__(None, None, None)
+        async with sessions() as session, session.begin():  # the shared database as it was
+            await session.execute(
+                text("UPDATE router.rulesets SET active = coalesce(version = :was, false)"),
+                {"was": was},
+            )
