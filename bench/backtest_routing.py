@@ -23,9 +23,8 @@ from uuid import uuid4
 
 from bench.harness import migrated_database, print_runs
 from services.router import service, store
-from services.router.backtest import backtest_routing
+from services.router.backtest import backtest_routing, stored_lead
 from services.router.demo import seed_demo
-from services.router.service import lead_of
 from services.router.tables import SCHEMA
 from shared.db import SessionFactory, driver_connection, make_engine, make_sessions
 from shared.events.leads import LeadReceived
@@ -65,7 +64,7 @@ async def _reads(sessions: SessionFactory, leads: int) -> float:
         start = datetime.combine(WINDOW[0], datetime.min.time(), tzinfo=UTC)
         end = datetime.combine(WINDOW[1], datetime.min.time(), tzinfo=UTC)
         history = await store.first_decisions_between(conn, start, end, leads + 1)
-        await store.candidate_accounts_of(conn, [lead_of(r) for r, _, _ in history])
+        await store.candidate_accounts_of(conn, [stored_lead(first.received) for first in history])
     return leads / (time.perf_counter() - started)
 
 

@@ -29,14 +29,14 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
+from typing import Any
+from uuid import UUID
 
 from services.router import settled, store
 from services.router.domain.model import Account, Decision, Lead, OutOfOffice, Owner, Snapshot
 from services.router.domain.rules import decide
 from services.router.domain.ruleset import RuleSet
-from services.router.service import lead_of
 from shared.db import SessionFactory, driver_connection
-from shared.events.routing import LeadRouted
 
 MAX_LEADS = 20_000
 SAMPLES = 20
@@ -136,15 +136,32 @@ class RoutingBacktest:
         return self.changed
 
 
-def _before(event: LeadRouted) -> Side:
+def _before(event: Mapping[str, Any]) -> Side:
+    """The stored decision's side, from its ``lead.routed`` data (read, not parsed whole)."""
+    owner, team = event.get("owner") or {}, event.get("team") or {}
     return Side(
-        event.owner.owner_id if event.owner else None,
-        event.team.team_id if event.team else None,
-        event.queue,
-        event.rule,
-        tuple(event.flags),
-        event.explanation,
-        tuple(f"{s.rule} {'✓' if s.matched else '·'} {s.reason}" for s in event.trace),
+        owner.get("owner_id"),
+        team.get("team_id"),
+        event.get("queue"),
+        event.get("rule"),
+        tuple(event.get("flags") or ()),
+        str(event.get("explanation") or ""),
+        tuple(
+            f"{s['rule']} {'✓' if s['matched'] else '·'} {s['reason']}"
+            for s in event.get("trace") or ()
+        ),
+    )
+
+
+def stored_lead(received: Mapping[str, Any]) -> Lead:
+    """The router's view of a lead, from its stored ``lead.received`` data."""
+    return Lead(
+        lead_id=UUID(str(received["lead_id"])),
+        email_domain=str(received["email_domain"]),
+        free_mail=bool(received.get("free_mail", False)),
+        received_at=datetime.fromisoformat(str(received["received_at"])),
+        company=received.get("company"),
+        country=received.get("country"),
     )
 
 
@@ -192,7 +209,7 @@ async def backtest_routing(
         counts = await settled.counts(session)
         space = await settled.settled(session, counts.version)
         picks = await store.round_robin_picks_since(conn, start)
-        leads: list[Lead] = [lead_of(received) for received, _, _ in history]
+        leads: list[Lead] = [stored_lead(first.received) for first in history]
         accounts = await store.candidate_accounts_of(conn, leads)
     rules = ruleset or space.ruleset
     changes = changes or WorkspaceChanges()
@@ -204,18 +221,18 @@ async def backtest_routing(
     )
     counters = {k: max(0, n - picks.get(k, 0)) for k, n in counts.round_robin.items()}
     report = RoutingBacktest(rules.version, window, leads=len(history))
-    for lead, (_received, decided_at, event) in zip(leads, history, strict=True):
+    for lead, first in zip(leads, history, strict=True):
         snapshot = Snapshot(
             accounts=changes.accounts(accounts.get(lead.lead_id, {})),
             owners=owners,
             teams=space.teams,
             territories=space.territories,
             round_robin=dict(counters),
-            as_of=decided_at,
+            as_of=first.decided_at,
         )
         decision = decide(lead, snapshot, rules)
         counters.update(decision.round_robin)
-        before, after = _before(event), _after(decision)
+        before, after = _before(first.event), _after(decision)
         if after.owner_id:
             report.load[(after.owner_id, f"{lead.received_at:%Y-%m-%d}")] += 1
         if before.same_routing(after):

@@ -5,9 +5,11 @@ Rows are mapped to the domain model here and never leave this module's callers' 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -400,11 +402,21 @@ async def owners_of_lead(session: AsyncSession, lead_id: UUID) -> set[str]:
 # --- backtests ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class FirstDecision:
+    """A lead as it came in and its first routing decision, as stored (``lead.received``
+    and ``lead.routed`` data, not parsed: a backtest reads only some of their fields)."""
+
+    received: Mapping[str, Any]
+    decided_at: datetime
+    event: Mapping[str, Any]
+
+
 async def first_decisions_between(
     conn: asyncpg.Connection, start: datetime, end: datetime, limit: int
-) -> list[tuple[LeadReceived, datetime, LeadRouted]]:
+) -> list[FirstDecision]:
     """The leads received in [``start``, ``end``), in the order they came in, each with
-    the first routing decision they got (revision 1: when, and the event)."""
+    the first routing decision they got (revision 1)."""
     rows = await conn.fetch(
         "SELECT l.received, d.decided_at, d.event FROM router.leads l"
         " JOIN router.routing_decisions d ON d.lead_id = l.lead_id AND d.revision = 1"
@@ -415,20 +427,16 @@ async def first_decisions_between(
         end,
         limit,
     )
-    return [
-        (_model(LeadReceived, r["received"]), r["decided_at"], _model(LeadRouted, r["event"]))
-        for r in rows
-    ]
+    return [FirstDecision(_json(r["received"]), r["decided_at"], _json(r["event"])) for r in rows]
 
 
-_M = TypeVar("_M", LeadReceived, LeadRouted)
-
-
-def _model(model: type[_M], value: object) -> _M:
+def _json(value: object) -> Mapping[str, Any]:
     """A JSONB column as the driver gives it (decoded, or text without a codec)."""
     if isinstance(value, str | bytes):
-        return model.model_validate_json(value)
-    return model.model_validate(value)
+        found: Mapping[str, Any] = json.loads(value)
+        return found
+    assert isinstance(value, Mapping)
+    return value
 
 
 async def round_robin_picks_since(
