@@ -136,7 +136,7 @@ class RoutingBacktest:
         return self.changed
 
 
-def _before(event: Mapping[str, Any]) -> Side:
+def stored_side(event: Mapping[str, Any]) -> Side:
     """The stored decision's side, from its ``lead.routed`` data (read, not parsed whole)."""
     owner, team = event.get("owner") or {}, event.get("team") or {}
     return Side(
@@ -165,7 +165,7 @@ def stored_lead(received: Mapping[str, Any]) -> Lead:
     )
 
 
-def _after(decision: Decision) -> Side:
+def decided_side(decision: Decision) -> Side:
     return Side(
         decision.owner.owner_id if decision.owner else None,
         decision.team.team_id if decision.team else None,
@@ -177,7 +177,7 @@ def _after(decision: Decision) -> Side:
     )
 
 
-def _rotation(before: Side, after: Side) -> bool:
+def is_rotation(before: Side, after: Side) -> bool:
     return (
         before.rule == after.rule
         and before.team_id == after.team_id is not None
@@ -232,12 +232,12 @@ async def backtest_routing(
         )
         decision = decide(lead, snapshot, rules)
         counters.update(decision.round_robin)
-        before, after = _before(first.event), _after(decision)
+        before, after = stored_side(first.event), decided_side(decision)
         if after.owner_id:
             report.load[(after.owner_id, f"{lead.received_at:%Y-%m-%d}")] += 1
         if before.same_routing(after):
             continue
-        kind = "rotation" if _rotation(before, after) else "changed"
+        kind = "rotation" if is_rotation(before, after) else "changed"
         if kind == "rotation":
             report.rotation += 1
         else:
