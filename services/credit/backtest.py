@@ -10,7 +10,8 @@ compare like for like: a lead still in its acceptance window then is pending und
 Without a draft it is the reproducibility proof: the current contract over any window
 decides every lead as it stands (0 differences), and a lead that does not is named with
 the reason (its decision is older than its facts: a fact not decided yet; else the rules
-answer otherwise from the same facts, a change of code since).
+answer otherwise from the same facts as they stand now: a count shared with the firm's
+other leads moved — a volume tier's rank, a cap's places — or the code changed).
 
 First slice (issue 18, point 2): one transaction for the whole window, bounded by
 ``MAX_LEADS``; the caps and volume tiers of the window's months are counted from the
@@ -163,4 +164,8 @@ def _why(lead: service.LeadToDecide, draft: bool) -> str:
             f"its decision ({latest.decided_at:%Y-%m-%d %H:%M}) is older than its newest fact "
             f"({newest:%Y-%m-%d %H:%M}): not decided yet"
         )
-    return "the rules answer otherwise from the same facts (a change of code since)"
+    return (
+        "the rules answer otherwise from the same facts as they stand now: a count it shares "
+        "with the firm's other leads changed since (a volume tier's rank, a cap's places), "
+        "or the code did"
+    )
