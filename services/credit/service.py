@@ -13,6 +13,7 @@ the places taken under its monthly caps (returns, inbound credits per account).
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -28,6 +29,7 @@ from services.credit.domain.contract import Contract
 from services.credit.domain.disputes import SETTLEMENT_RULES
 from services.credit.domain.facts import LeadFacts, Received
 from services.credit.domain.policy import ZERO, Decision, claimant, decide, inbound_claim
+from services.credit.domain.tiers import NO_MEETINGS, Ladder, MeetingPlace, month_of, months_between
 from services.credit.store import Cap, LedgerEntry, Place, StoredDecision
 from shared.db import driver_connection, lock
 from shared.events.credit import CreditDecided, CreditState, Reason
@@ -58,19 +60,39 @@ def _account_of(facts: LeadFacts) -> str:
 class _Shared:
     """What the batch's leads share, read once, kept current as each is decided."""
 
-    meetings: dict[tuple[str, str], int]  # (firm, period) -> held meetings credited
-    own_meetings: dict[tuple[str, str, UUID], int]  # a lead's share of those
+    ladders: dict[str, dict[str, list[MeetingPlace]]]  # firm -> month -> credited meetings
+    meetings: dict[UUID, tuple[str, tuple[MeetingPlace, ...]]]  # lead -> firm, its places
     places: dict[tuple[Cap, str], list[tuple[datetime, UUID]]]  # (cap, period) -> places
     held: dict[str, dict[UUID, Place]] = field(default_factory=dict)  # kind -> lead -> place
 
-    def meetings_before(self, firm: str, period: str, lead: UUID) -> int:
-        return self.meetings.get((firm, period), 0) - self.own_meetings.get((firm, period, lead), 0)
+    def ladder_without(self, lead: UUID, firm: str | None) -> Ladder:
+        """The firm's credited meetings by month, the lead's own taken out (it is being
+        decided again; ``put_meetings`` puts its new places back)."""
+        if firm is None:
+            return NO_MEETINGS
+        was_firm, was = self.meetings.get(lead, (firm, ()))
+        for place in was:
+            self.ladders[was_firm][month_of(place[0])].remove(place)
+        return self.ladders.get(firm, NO_MEETINGS)
 
-    def book_meetings(self, firm: str, period: str, lead: UUID, delta: int) -> None:
-        if delta:
-            self.meetings[(firm, period)] = self.meetings.get((firm, period), 0) + delta
-            key = (firm, period, lead)
-            self.own_meetings[key] = self.own_meetings.get(key, 0) + delta
+    def put_meetings(
+        self, lead: UUID, firm: str | None, places: tuple[MeetingPlace, ...]
+    ) -> list[tuple[str, datetime, UUID]]:
+        """Put the lead's credited meetings back as now decided; for each (firm, month)
+        whose ladder changed, the earliest change (the meetings after it moved a place)."""
+        was = {(f, p) for f, ps in [self.meetings.get(lead, ("", ()))] for p in ps}
+        now = {(firm, p) for p in places} if firm else set()
+        for owner, place in now:
+            insort(self.ladders.setdefault(owner, {}).setdefault(month_of(place[0]), []), place)
+        if firm and places:
+            self.meetings[lead] = (firm, places)
+        else:
+            self.meetings.pop(lead, None)
+        changed: dict[tuple[str, str], datetime] = {}
+        for owner, (at, _) in was ^ now:
+            key = (owner, month_of(at))
+            changed[key] = min(changed.get(key, at), at)
+        return [(owner, since, lead) for (owner, _), since in changed.items()]
 
     def before(self, place: Place | None, lead: UUID) -> int:
         """Places under the cap that month taken before this lead's (time, then lead id)."""
@@ -120,6 +142,8 @@ class _Writes:
     events: list[Outgoing] = field(default_factory=list)
     places: dict[str, dict[UUID, Place | None]] = field(default_factory=dict)
     moved: list[tuple[Cap, datetime, UUID]] = field(default_factory=list)
+    meetings: dict[UUID, tuple[str, tuple[MeetingPlace, ...]]] = field(default_factory=dict)
+    moved_meetings: list[tuple[str, datetime, UUID]] = field(default_factory=list)
 
 
 def _cap(
@@ -261,11 +285,25 @@ async def _read_shared(
         if place is not None
     }
     caps |= {(p[0], f"{p[1]:%Y-%m}") for found in held.values() for p in found.values()}
-    if locking:
+    if locking:  # the caps' locks, then the ladders': one order on every path
         await lock(conn, [cap.key for cap, _ in caps])
-    firm_periods = {(lead.firm, f"{lead.as_of:%Y-%m}") for lead in leads if lead.firm is not None}
-    meetings, own = await store.meetings_credited_of(conn, firm_periods, ids)
-    return _Shared(meetings, own, await store.claims_of(conn, caps), held)
+    meetings = await store.meeting_places_of(conn, ids)
+    months = {(firm, month_of(p[0])) for firm, places in meetings.values() for p in places}
+    months |= {key for lead in leads for key in _meeting_months(lead)}
+    if locking:
+        await lock(conn, [store.ladder_key(firm, month) for firm, month in months])
+    ladders = await store.ladders_of(conn, months)
+    return _Shared(ladders, meetings, await store.claims_of(conn, caps), held)
+
+
+def _meeting_months(lead: LeadToDecide) -> set[tuple[str, str]]:
+    """The months the lead's meetings can be credited in: from its first meeting fact's
+    to its decision's (a meeting earns its credit between the two)."""
+    times = [m.occurred_at for m in lead.facts.meetings]
+    times += [m.scheduled_for for m in lead.facts.meetings if m.scheduled_for is not None]
+    if lead.firm is None or lead.contract is None or not times:
+        return set()
+    return {(lead.firm, month) for month in months_between(min(times), lead.as_of)}
 
 
 def _decide(
@@ -278,15 +316,18 @@ def _decide(
     facts, firm, contract, latest = lead.facts, lead.firm, lead.contract, lead.latest
     lead_id = facts.lead_id
     assert facts.routed is not None
-    period = f"{lead.as_of:%Y-%m}"
     decision = decide(
         facts,
         contract,
         as_of=lead.as_of,
-        nth_meeting_in_month=(shared.meetings_before(firm, period, lead_id) if firm else 0) + 1,
+        other_meetings=shared.ladder_without(lead_id, firm),
         returns_before=shared.before(lead.returned, lead_id),
         inbound_before=shared.before(lead.inbound, lead_id),
     )
+    moved_meetings = shared.put_meetings(lead_id, firm, decision.meetings_credited)
+    if moved_meetings:
+        writes.meetings[lead_id] = (firm or "", decision.meetings_credited if firm else ())
+        writes.moved_meetings += moved_meetings
     returned = _cap(contract, firm, "return", "", decision.return_claimed_at)
     for kind, place, reviewed in (
         ("return", returned, bool(contract and contract.terms.return_cap_per_month is not None)),
@@ -356,8 +397,6 @@ def _decide(
     if entry is not None:
         writes.ledger.append(entry)
         totals[lead_id] = (booked + entry.amount, booked_meetings + entry.meetings)
-        if firm:
-            shared.book_meetings(entry.firm_id, entry.period, lead_id, entry.meetings)
     writes.events.append(Outgoing(event, trace))
     return event
 
@@ -406,6 +445,8 @@ async def _write(
     # After the new revisions: the places after a moved one are due for review as their
     # current decisions stand (a lead of this batch decided before the move included).
     await store.review_later_places(conn, writes.moved)
+    await store.write_meeting_places(conn, writes.meetings)
+    await store.review_later_meetings(conn, writes.moved_meetings)
     await store.add_ledger_entries(conn, writes.ledger)
     await outbox.add_all(session, writes.events)
 

@@ -29,6 +29,7 @@ from services.credit.domain.facts import (
     StatusEvent,
     Touch,
 )
+from services.credit.domain.tiers import MeetingPlace, month_of
 from services.credit.tables import SCHEMA, contracts, decisions, facts
 from shared.db import driver_connection, lock
 
@@ -544,31 +545,91 @@ async def ledger_totals_of(
     return totals
 
 
-async def meetings_credited_of(
-    conn: asyncpg.Connection, wanted: Iterable[tuple[str, str]], leads: Sequence[UUID]
-) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str, UUID], int]]:
-    """Held meetings credited to each (firm, period): the totals, and the ``leads``' own
-    shares of them (a lead's tier counts the other leads' meetings only)."""
-    keys = sorted(set(wanted))
-    if not keys:
-        return {}, {}
+def ladder_key(firm: str, month: str) -> str:
+    """The lock on a firm's month of credited meetings (volume tiers)."""
+    return f"meetings:{firm}:{month}"
+
+
+async def meeting_places_of(
+    conn: asyncpg.Connection, leads: Sequence[UUID]
+) -> dict[UUID, tuple[str, tuple[MeetingPlace, ...]]]:
+    """The leads' credited meetings as they stand: the firm, and each meeting's place."""
     rows = await conn.fetch(
-        "SELECT l.firm_id, l.period, l.lead_id = ANY($3::uuid[]), "
-        " CASE WHEN l.lead_id = ANY($3::uuid[]) THEN l.lead_id END, sum(l.meetings) "
-        "FROM credit.ledger l JOIN unnest($1::text[], $2::text[]) AS w(f, p) "
-        " ON l.firm_id = w.f AND l.period = w.p "
-        "GROUP BY 1, 2, 3, 4",
-        [f for f, _ in keys],
-        [p for _, p in keys],
+        "SELECT lead_id, firm_id, at, meeting_id FROM credit.meeting_places "
+        "WHERE lead_id = ANY($1::uuid[]) ORDER BY lead_id, at, meeting_id",
         list(leads),
     )
-    totals: dict[tuple[str, str], int] = dict.fromkeys(keys, 0)
-    own: dict[tuple[str, str, UUID], int] = {}
-    for firm, period, is_ours, lead, meetings in rows:
-        totals[(firm, period)] += int(meetings)
-        if is_ours:
-            own[(firm, period, lead)] = int(meetings)
-    return totals, own
+    found: dict[UUID, tuple[str, tuple[MeetingPlace, ...]]] = {}
+    for lead, firm, at, meeting in rows:
+        found[lead] = (firm, (*found.get(lead, (firm, ()))[1], (at, meeting)))
+    return found
+
+
+async def ladders_of(
+    conn: asyncpg.Connection, wanted: Iterable[tuple[str, str]]
+) -> dict[str, dict[str, list[MeetingPlace]]]:
+    """Each (firm, month)'s credited meetings, in order (when credited, then id)."""
+    keys = sorted(set(wanted))
+    ladders: dict[str, dict[str, list[MeetingPlace]]] = {}
+    for firm, month in keys:
+        ladders.setdefault(firm, {})[month] = []
+    if not keys:
+        return ladders
+    rows = await conn.fetch(
+        "SELECT p.firm_id, p.period, p.at, p.meeting_id FROM credit.meeting_places p "
+        "JOIN unnest($1::text[], $2::text[]) AS w(f, m) ON p.firm_id = w.f AND p.period = w.m "
+        "ORDER BY p.at, p.meeting_id",
+        [firm for firm, _ in keys],
+        [month for _, month in keys],
+    )
+    for firm, month, at, meeting in rows:
+        ladders[firm][month].append((at, meeting))
+    return ladders
+
+
+async def write_meeting_places(
+    conn: asyncpg.Connection, leads: Mapping[UUID, tuple[str, tuple[MeetingPlace, ...]]]
+) -> None:
+    """Keep each lead's credited meetings as given (none: it holds no place)."""
+    if not leads:
+        return
+    await conn.execute(
+        "DELETE FROM credit.meeting_places WHERE lead_id = ANY($1::uuid[])", list(leads)
+    )
+    rows = [(lead, firm, p) for lead, (firm, places) in leads.items() for p in places]
+    if rows:
+        await conn.execute(
+            "INSERT INTO credit.meeting_places (lead_id, meeting_id, firm_id, period, at) "
+            "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], "
+            "$5::timestamptz[])",
+            [lead for lead, _, _ in rows],
+            [place[1] for _, _, place in rows],
+            [firm for _, firm, _ in rows],
+            [month_of(place[0]) for _, _, place in rows],
+            [place[0] for _, _, place in rows],
+        )
+
+
+async def review_later_meetings(
+    conn: asyncpg.Connection, moved: Sequence[tuple[str, datetime, UUID]]
+) -> None:
+    """For each (firm, since, lead): a credited meeting was placed or gone there, so the
+    current decisions of the firm's meetings credited after it that month rank otherwise
+    now: due for review as of when they were made (the sweep re-decides them)."""
+    if not moved:
+        return
+    await conn.execute(
+        "UPDATE credit.credit_decisions d SET next_review_at = d.decided_at "
+        "FROM credit.meeting_places p, unnest($1::text[], $2::timestamptz[], $3::uuid[]) "
+        " AS m(f, since, lead) "
+        "WHERE p.firm_id = m.f AND p.period = to_char(m.since AT TIME ZONE 'UTC', 'YYYY-MM') "
+        " AND p.at >= m.since AND p.lead_id <> m.lead "
+        " AND d.lead_id = p.lead_id AND NOT EXISTS (SELECT 1 FROM credit.credit_decisions n "
+        "  WHERE n.lead_id = d.lead_id AND n.revision > d.revision)",
+        [firm for firm, _, _ in moved],
+        [since for _, since, _ in moved],
+        [lead for _, _, lead in moved],
+    )
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Identity,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -66,6 +67,16 @@ claims = Table(
     Column("scope", String(255), nullable=False),  # '' (the firm's) or an account
     Column("period", String(7), nullable=False),
     Column("at", TZ, nullable=False),
+)
+meeting_places = Table(  # volume tiers: each credited meeting's place in its firm's month
+    "meeting_places",
+    metadata,
+    Column("lead_id", Uuid, primary_key=True),
+    Column("meeting_id", String(100), primary_key=True),
+    Column("firm_id", String(100), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("at", TZ, nullable=False),  # when the meeting earned its credit
+    Index("ix_credit_meeting_places_rank", "firm_id", "period", "at", "meeting_id"),
 )
 decisions = Table(
     "credit_decisions",

@@ -24,12 +24,14 @@ from services.credit.domain.disputes import Settlement, open_dispute, settlement
 from services.credit.domain.facts import LeadFacts, MeetingEvent, Received, Routed
 from services.credit.domain.meetings import MeetingResult, meeting_outcome
 from services.credit.domain.reasons import Reason
+from services.credit.domain.tiers import NO_MEETINGS, Ladder, MeetingPlace, month_of, rank
 from shared.events.credit import CreditState
 
 # .5: the claimant's facts only (no cross-firm conflicts), inbound channels, sources and
 # cap, disputes that settle (also of not-eligible decisions), sales' move keeps credit;
-# .6: a sales move counts only from the company's side; a customer account says so
-POLICY_VERSION = "credit-2026.12.6"
+# .6: a sales move counts only from the company's side; a customer account says so;
+# .7: a meeting's volume tier is its rank in its month in event time (not arrival order)
+POLICY_VERSION = "credit-2026.12.7"
 ZERO = Decimal("0.00")
 
 __all__ = ["POLICY_VERSION", "ZERO", "Decision", "Reason", "claimant", "decide", "inbound_claim"]
@@ -47,6 +49,7 @@ class Decision:
     next_review_at: datetime | None = None  # the decision changes then if nothing else does
     payable_on: date | None = None  # a credited amount, after the holding period
     return_claimed_at: datetime | None = None  # a return counted against the monthly cap
+    meetings_credited: tuple[MeetingPlace, ...] = ()  # places in the month (volume tiers)
 
 
 def claimant(received: Received, routed: Routed) -> str | None:
@@ -273,43 +276,57 @@ def _inbound(facts: LeadFacts, terms: Terms, firm: str, before: int) -> _Inbound
 
 def _meetings(
     facts: LeadFacts, terms: Terms, as_of: datetime, settled: Settlement | None
-) -> list[MeetingResult]:
+) -> list[tuple[str, MeetingResult]]:
+    """Each meeting's outcome, by meeting id."""
     if terms.pays_for == "lead":
         return []
     by_meeting: dict[str, list[MeetingEvent]] = {}
     for event in facts.meetings:
         by_meeting.setdefault(str(event.meeting_id), []).append(event)
-    return [meeting_outcome(by_meeting[m], terms, as_of, settled) for m in sorted(by_meeting)]
+    return [(m, meeting_outcome(by_meeting[m], terms, as_of, settled)) for m in sorted(by_meeting)]
 
 
 def _priced(
-    terms: Terms, lead: LeadPart, meetings: list[MeetingResult], nth: int, notes: list[Reason]
-) -> Decimal:
-    """What the lead and its credited meetings earn, tiers applied (SP6, pricing)."""
+    terms: Terms,
+    lead: LeadPart,
+    meetings: list[tuple[str, MeetingResult]],
+    others: Ladder,
+    notes: list[Reason],
+) -> tuple[Decimal, tuple[MeetingPlace, ...]]:
+    """What the lead and its credited meetings earn, each meeting at the tier of its rank
+    in its month (SP6, pricing); and the credited meetings' places."""
     amount = ZERO
     if lead.counted_at is not None:
         amount += terms.price_per_lead
         notes.append(
             Reason("lead.credited", f"The lead earns {terms.price_per_lead} {terms.currency}.")
         )
-    for result in meetings:
+    credited = [(m.earned_at, meeting) for meeting, m in meetings if m.outcome == "credited"]
+    places = tuple(sorted((at, meeting) for at, meeting in credited if at is not None))
+    for meeting, result in meetings:
         notes.append(result.reason)
-        if result.outcome == "credited":
+        if result.outcome == "credited" and result.earned_at is not None:
+            nth = rank(others, places, (result.earned_at, meeting))
             price = terms.meeting_price(nth)
             amount += price
-            nth += 1
-            notes.append(Reason("meeting.price", f"The meeting earns {price} {terms.currency}."))
-    return amount
+            sentence = f"The meeting earns {price} {terms.currency}"
+            if len(terms.meeting_tiers) > 1:
+                sentence += f", the {_ordinal(nth)} credited in {month_of(result.earned_at)}"
+            notes.append(Reason("meeting.price", sentence + "."))
+    return amount, places
 
 
-def _base_price(terms: Terms, nth_meeting_in_month: int) -> Decimal:
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _base_price(terms: Terms, others: Ladder, at: datetime) -> Decimal:
     """What an overturned decision pays when nothing else earns: the lead's price, or a
-    meeting's under a meetings-only contract."""
-    return (
-        terms.price_per_lead
-        if terms.pays_for != "meeting"
-        else terms.meeting_price(nth_meeting_in_month)
-    )
+    meeting's under a meetings-only contract (at the tier of the settlement's rank)."""
+    if terms.pays_for != "meeting":
+        return terms.price_per_lead
+    return terms.meeting_price(rank(others, (), (at, "")))
 
 
 def _holding(
@@ -331,7 +348,7 @@ def _holding(
 
 
 def _settled_gate(
-    gate: Decision, facts: LeadFacts, contract: Contract, as_of: datetime, nth: int
+    gate: Decision, facts: LeadFacts, contract: Contract, as_of: datetime, others: Ladder
 ) -> Decision:
     """A not-eligible decision the firm disputed (SP8): disputed until ops settles it;
     upheld, it stands; overturned, the firm is credited the lead's (or a meeting's) price."""
@@ -347,7 +364,7 @@ def _settled_gate(
     notes.append(settled.reason)
     if settled.kind == "upheld":
         return replace(gate, reasons=tuple(notes))
-    price = _base_price(terms, nth)
+    price = _base_price(terms, others, settled.at)
     notes.append(Reason("dispute.price", f"The lead earns {price} {terms.currency}."))
     payable_on, due = _holding(terms, [settled.at], as_of, notes)
     return replace(
@@ -365,18 +382,19 @@ def decide(
     contract: Contract | None,
     *,
     as_of: datetime,
-    nth_meeting_in_month: int = 1,
+    other_meetings: Ladder = NO_MEETINGS,
     returns_before: int = 0,
     inbound_before: int = 0,
 ) -> Decision:
-    """``nth_meeting_in_month``: the firm's held meetings already credited that month, plus
-    one (volume tiers); ``returns_before``: the firm's returns earlier in the month of
-    this lead's return (the cap); ``inbound_before``: the inbound credits on the lead's
-    account earlier in its month (the inbound cap)."""
+    """``other_meetings``: the firm's meetings credited on its other leads, by month, in
+    event time (a meeting's volume tier is its rank there); ``returns_before``: the
+    firm's returns earlier in the month of this lead's return (the cap);
+    ``inbound_before``: the inbound credits on the lead's account earlier in its month
+    (the inbound cap)."""
     gate = _gate(facts, contract, inbound_before)
     if isinstance(gate, Decision):
         if contract is not None and gate.state == "not_eligible" and gate.firm_id:
-            return _settled_gate(gate, facts, contract, as_of, nth_meeting_in_month)
+            return _settled_gate(gate, facts, contract, as_of, other_meetings)
         return gate
     assert contract is not None
     assert facts.routed is not None
@@ -386,10 +404,11 @@ def decide(
     lead = lead_part(facts, terms, as_of, returns_before=returns_before)
     notes.extend(lead.notes)
     meetings = _meetings(facts, terms, as_of, settled)
-    amount = _priced(terms, lead, meetings, nth_meeting_in_month, notes)
-    outcomes = [m.outcome for m in meetings]
-    dues = [d for d in (lead.due, *(m.due for m in meetings)) if d is not None]
-    earned = [t for t in (lead.counted_at, *(m.earned_at for m in meetings)) if t is not None]
+    amount, places = _priced(terms, lead, meetings, other_meetings, notes)
+    results = [m for _, m in meetings]
+    outcomes = [m.outcome for m in results]
+    dues = [d for d in (lead.due, *(m.due for m in results)) if d is not None]
+    earned = [t for t in (lead.counted_at, *(m.earned_at for m in results)) if t is not None]
     firm_disputed = any(d.kind == "opened" for d in facts.disputes)
     state: CreditState
     if "disputed" in outcomes or (firm_disputed and open_dispute(facts)):
@@ -398,7 +417,7 @@ def decide(
     elif firm_disputed and settled is not None and settled.kind == "overturned":
         state = "credited"
         if amount == ZERO:
-            amount = _base_price(terms, nth_meeting_in_month)
+            amount = _base_price(terms, other_meetings, settled.at)
         earned.append(settled.at)
         notes.append(settled.reason)
     elif amount > ZERO:
@@ -431,4 +450,5 @@ def decide(
         next_review_at=min(dues, default=None),
         payable_on=payable_on,
         return_claimed_at=lead.return_claim,
+        meetings_credited=places if state == "credited" else (),
     )

@@ -686,11 +686,69 @@ def test_a_meeting_outcome_before_the_routing_decision_is_kept_until_it_comes() 
     assert decide(lead, contract(), as_of=T0 + days(2)).state == "credited"
 
 
+def earlier_meetings(n: int, before: datetime) -> dict[str, list[tuple[datetime, str]]]:
+    """The firm's ``n`` meetings credited on other leads that month, before ``before``."""
+    places = [(before - timedelta(minutes=n - i), f"other-{i:02d}") for i in range(n)]
+    return {f"{before:%Y-%m}": places}
+
+
 def test_volume_tiers_price_the_eleventh_meeting_of_the_month_lower() -> None:
     lead = facts(meetings=(meeting("held", T0 + days(1)),))
+    decision = decide(
+        lead,
+        contract(**MEETINGS_ONLY),
+        as_of=T0 + days(2),
+        other_meetings=earlier_meetings(10, T0 + days(1)),
+    )
+    assert decision.amount == Decimal("150.00")
+    assert "The meeting earns 150.00 USD, the 11th credited in 2026-11." in [
+        r.sentence for r in decision.reasons
+    ]
+    assert decision.meetings_credited == ((T0 + days(1), str(MEETING)),)
+
+
+def test_a_meetings_tier_is_its_rank_in_event_time_not_what_came_later() -> None:
+    """Ten of the firm's meetings credited later that month do not reprice this one when
+    the lead is decided again after them (a late fact, a deadline passing)."""
+    lead = facts(meetings=(meeting("held", T0 + days(1)),))
+    later = {"2026-11": [(T0 + days(3) + timedelta(minutes=i), f"later-{i}") for i in range(10)]}
+    again = decide(lead, contract(**MEETINGS_ONLY), as_of=T0 + days(20), other_meetings=later)
+    assert again.amount == Decimal("350.00")
+    # the month's count starts again in December
+    december = facts(meetings=(meeting("held", datetime(2026, 12, 1, 9, tzinfo=UTC)),))
     assert decide(
-        lead, contract(**MEETINGS_ONLY), as_of=T0 + days(2), nth_meeting_in_month=11
-    ).amount == Decimal("150.00")
+        december,
+        contract(**MEETINGS_ONLY),
+        as_of=datetime(2026, 12, 2, tzinfo=UTC),
+        other_meetings=earlier_meetings(10, T0 + days(25)),
+    ).amount == Decimal("350.00")
+
+
+def test_a_leads_own_meetings_rank_one_after_the_other() -> None:
+    """A lead's second meeting of the month is the tenth's successor, priced at the next
+    tier; both take their places."""
+    second = UUID("00000000-0000-0000-0000-0000000000bb")
+    lead = facts(
+        meetings=(
+            meeting("held", T0 + days(1)),
+            MeetingEvent(second, "held", T0 + days(2), T0 + days(2), T0 + days(2), "firm"),
+        )
+    )
+    decision = decide(
+        lead,
+        contract(**MEETINGS_ONLY),
+        as_of=T0 + days(3),
+        other_meetings=earlier_meetings(9, T0 + days(1)),
+    )
+    assert decision.amount == Decimal("350.00") + Decimal("150.00")
+    assert [at for at, _ in decision.meetings_credited] == [T0 + days(1), T0 + days(2)]
+
+
+def test_a_decision_not_credited_holds_no_meeting_place() -> None:
+    lead = facts(meetings=(meeting("held", T0 + days(1)), meeting("flagged_bad", T0 + days(2))))
+    decision = decide(lead, contract(**MEETINGS_ONLY), as_of=T0 + days(3))
+    assert decision.state == "disputed"
+    assert decision.meetings_credited == ()
 
 
 def test_no_contract_no_credit() -> None:
