@@ -34,6 +34,7 @@ _EMPTIED = (
     "touches",
     "review_queue",
     "claims",
+    "meeting_places",
     "ledger",
     "credit_decisions",
     "processed_events",
