@@ -39,7 +39,7 @@ async def _reads(sessions: SessionFactory, window: tuple[date, date], leads: int
     started = time.perf_counter()
     async with sessions() as session, session.begin():
         conn = await driver_connection(session)
-        found = await store.firm_leads_received(conn, FIRM, start, end, leads + 1)
+        found = await store.firm_leads_received(conn, FIRM, start, end, limit=leads + 1)
         await store.lead_facts_of(conn, [lead for lead, _ in found])
     return leads / (time.perf_counter() - started)
 
@@ -60,12 +60,12 @@ async def _main(database_url: str, leads: int, runs: int, markdown: bool) -> Non
         reads: list[float] = []
         for run in range(runs):
             started = time.perf_counter()
-            same = await backtest_credit(sessions, FIRM, None, window, max_leads=leads)
+            same = await backtest_credit(sessions, FIRM, None, window)
             proof.append(leads / (time.perf_counter() - started))
             if same.leads != leads:
                 raise RuntimeError(f"the backtest found {same.leads} of {leads} leads")
             started = time.perf_counter()
-            moved = await backtest_credit(sessions, FIRM, DRAFT, window, max_leads=leads)
+            moved = await backtest_credit(sessions, FIRM, DRAFT, window)
             draft.append(leads / (time.perf_counter() - started))
             reads.append(await _reads(sessions, window, leads))
             print(

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import time
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
 from bench.harness import migrated_database, print_runs
 from services.router import service, store
-from services.router.backtest import backtest_routing, stored_lead
+from services.router.backtest import CHUNK, backtest_routing, stored_lead
 from services.router.demo import seed_demo
 from services.router.tables import SCHEMA
 from shared.db import SessionFactory, driver_connection, make_engine, make_sessions
@@ -57,14 +58,19 @@ async def _history(sessions: SessionFactory, leads: int) -> None:
             await service.route_new_leads(session, OUTBOX, batch, now=batch[-1][0].received_at)
 
 
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 async def _reads(sessions: SessionFactory, leads: int) -> float:
     started = time.perf_counter()
     async with sessions() as session, session.begin():
         conn = await driver_connection(session)
         start = datetime.combine(WINDOW[0], datetime.min.time(), tzinfo=UTC)
         end = datetime.combine(WINDOW[1], datetime.min.time(), tzinfo=UTC)
-        history = await store.first_decisions_between(conn, start, end, leads + 1)
-        await store.candidate_accounts_of(conn, [stored_lead(first.received) for first in history])
+        async for history in store.first_decisions_between(conn, start, end, CHUNK):
+            leads_read = [stored_lead(first.received) for first in history]
+            await store.candidate_accounts_of(conn, leads_read)
     return leads / (time.perf_counter() - started)
 
 
@@ -79,7 +85,7 @@ async def _main(database_url: str, leads: int, runs: int, markdown: bool) -> Non
         reads: list[float] = []
         for run in range(runs):
             started = time.perf_counter()
-            report = await backtest_routing(sessions, None, WINDOW, max_leads=leads)
+            report = await backtest_routing(sessions, None, WINDOW)
             elapsed = time.perf_counter() - started
             if report.leads != leads or report.differences:
                 raise RuntimeError(f"the proof failed: {report.leads} leads, {report.changed}")
@@ -99,6 +105,7 @@ async def _main(database_url: str, leads: int, runs: int, markdown: bool) -> Non
             ("its reads alone, leads/s (ceiling)", reads, "{:,.0f}"),
             ("ours / reads", [o / r for o, r in zip(ours, reads, strict=True)], "{:.2f}"),
             ("1,000,000 leads at this rate, s", [1_000_000 / o for o in ours], "{:,.0f}"),
+            ("peak resident memory of this process, MB", [peak_rss_mb()] * runs, "{:,.0f}"),
         ],
         markdown=markdown,
     )

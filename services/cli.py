@@ -214,7 +214,7 @@ def mail(
 
 
 def _mount_service_commands() -> None:
-    from services import credentials_cli
+    from services import backtest_cli, credentials_cli
     from services.credit import cli as credit_cli
     from services.intake import cli as intake_cli
     from services.router import cli as router_cli
@@ -223,6 +223,7 @@ def _mount_service_commands() -> None:
     app.add_typer(intake_cli.app)
     app.add_typer(router_cli.app, name="router")
     app.add_typer(credit_cli.app, name="credit")
+    app.add_typer(backtest_cli.app, name="backtest")
 
 
 def main() -> None:

@@ -13,14 +13,20 @@ the reason (its decision is older than its facts: a fact not decided yet; else t
 answer otherwise from the same facts as they stand now: a count shared with the firm's
 other leads moved — a volume tier's rank, a cap's places — or the code changed).
 
-First slice (issue 18, point 2): one transaction for the whole window, bounded by
-``MAX_LEADS``; the caps and volume tiers of the window's months are counted from the
-decisions as they stand for the leads before the window's first in the same month.
+The window is read in one read-only transaction, ``CHUNK`` leads at a time (bounded
+memory whatever the window holds; ``progress`` told after each). What a lead shares with
+the firm's other leads — a volume tier's rank, a cap's places — is counted from their
+places as they stand, carried from lead to lead within a chunk: a draft that changes
+*which* meetings or returns count (not only what they pay) ranks the others as they were.
+The per-lead changes listed stop at ``CHANGES_KEPT`` (all are counted).
+
+Each month's *statement as it would have been*: the credited leads grouped by what each
+is paid, before and after (``StatementLine``), with the month's totals.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -31,13 +37,13 @@ from services.credit.domain.contract import Contract, Terms
 from services.credit.service import latest_fact_time
 from shared.db import SessionFactory, driver_connection
 
-MAX_LEADS = 20_000
+CHUNK = 2_000  # leads read and decided at a time
+CHANGES_KEPT = 1_000
 ZERO = Decimal("0.00")
 CREDITED = ("credited",)
 
-
-class TooManyLeads(ValueError):
-    """The window holds more leads than one backtest takes (a 422 naming the window)."""
+Progress = Callable[[int, int], Awaitable[None]]
+"""Told (leads done, leads in the window) after each chunk."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,24 @@ class LeadChange:
 
 
 @dataclass
+class StatementLine:
+    """The month's leads credited at one amount each, before and after."""
+
+    what: str  # "credited 350.00 each"
+    amount: Decimal
+    before: int = 0
+    after: int = 0
+
+    @property
+    def amount_before(self) -> Decimal:
+        return self.amount * self.before
+
+    @property
+    def amount_after(self) -> Decimal:
+        return self.amount * self.after
+
+
+@dataclass
 class Month:
     month: str
     leads: int = 0
@@ -64,6 +88,28 @@ class Month:
     amount_before: Decimal = ZERO
     credited_after: int = 0
     amount_after: Decimal = ZERO
+    lines: dict[Decimal, StatementLine] = field(default_factory=dict)
+
+    @property
+    def statement(self) -> list[StatementLine]:
+        return [self.lines[amount] for amount in sorted(self.lines, reverse=True)]
+
+    def count(self, before: Side | None, after: Side) -> None:
+        self.leads += 1
+        for side, is_after in ((before, False), (after, True)):
+            if side is None or side.state not in CREDITED:
+                continue
+            line = self.lines.setdefault(
+                side.amount, StatementLine(f"credited {side.amount} each", side.amount)
+            )
+            if is_after:
+                self.credited_after += 1
+                self.amount_after += side.amount
+                line.after += 1
+            else:
+                self.credited_before += 1
+                self.amount_before += side.amount
+                line.before += 1
 
 
 @dataclass
@@ -74,11 +120,8 @@ class CreditBacktest:
     leads: int = 0
     currency: str = "USD"
     months: list[Month] = field(default_factory=list)
-    changes: list[LeadChange] = field(default_factory=list)
-
-    @property
-    def differences(self) -> int:
-        return len(self.changes)
+    differences: int = 0
+    changes: list[LeadChange] = field(default_factory=list)  # the first CHANGES_KEPT
 
 
 def _side(state: str, amount: Decimal, reasons: Sequence[object]) -> Side:
@@ -95,42 +138,56 @@ async def backtest_credit(
     terms: Terms | None,
     window: tuple[date, date],
     *,
-    max_leads: int = MAX_LEADS,
+    progress: Progress | None = None,
+    chunk: int = CHUNK,
 ) -> CreditBacktest:
     """Decide the firm's leads received in ``window`` (from, to: to excluded) again under
     ``terms`` (None: its current contract) and compare with their decisions."""
     start = datetime.combine(window[0], time(), tzinfo=UTC)
     end = datetime.combine(window[1], time(), tzinfo=UTC)
+    months: dict[str, Month] = {}
     async with sessions() as session, session.begin():
         conn = await driver_connection(session)
         await conn.execute("SET TRANSACTION READ ONLY")  # a write here would be a bug: refused
-        received = await store.firm_leads_received(conn, firm_id, start, end, max_leads + 1)
-        if len(received) > max_leads:
-            raise TooManyLeads(
-                f"the window holds more than {max_leads:,} of {firm_id}'s leads: narrow it"
-            )
         current = (await store.contracts_of(conn, [firm_id])).get(firm_id)
         draft = Contract(firm_id=firm_id, version=0, terms=terms) if terms else None
-        planned = await service.plan(
-            conn,
-            [lead for lead, _ in received],
-            contracts={firm_id: draft} if draft else None,
-            locking=False,
+        report = CreditBacktest(
+            firm_id,
+            "draft" if draft else (current.label if current else "no contract"),
+            window,
+            currency=(terms or (current.terms if current else Terms())).currency,
         )
-    report = CreditBacktest(
-        firm_id,
-        "draft" if draft else (current.label if current else "no contract"),
-        window,
-        leads=len(received),
-        currency=(terms or (current.terms if current else Terms())).currency,
-    )
+        total = await store.firm_leads_count(conn, firm_id, start, end)
+        after: tuple[datetime, UUID] | None = None
+        while received := await store.firm_leads_received(
+            conn, firm_id, start, end, limit=chunk, after=after
+        ):
+            after = received[-1][1], received[-1][0]
+            planned = await service.plan(
+                conn,
+                [lead for lead, _ in received],
+                contracts={firm_id: draft} if draft else None,
+                locking=False,
+            )
+            _compare(report, months, received, planned, draft is not None)
+            if progress is not None:
+                await progress(report.leads, max(total, report.leads))
+    report.months = [months[m] for m in sorted(months)]
+    return report
+
+
+def _compare(
+    report: CreditBacktest,
+    months: dict[str, Month],
+    received: Sequence[tuple[UUID, datetime]],
+    planned: service.Planned,
+    draft: bool,
+) -> None:
     came_in = {lead: f"{at:%Y-%m}" for lead, at in received}
     after_of = {event.lead_id: event for event in planned.decided}
-    months: dict[str, Month] = {}
     for lead in planned.leads:
         lead_id = lead.facts.lead_id
         month = months.setdefault(came_in[lead_id], Month(came_in[lead_id]))
-        month.leads += 1
         latest = lead.latest
         before = (
             _side(latest.state, latest.amount, latest.event.get("reasons", [])) if latest else None
@@ -138,18 +195,14 @@ async def backtest_credit(
         event = after_of.get(lead_id)
         after = _side(event.state, event.amount, event.reasons) if event else before
         assert after is not None  # a lead without a decision always gets one
-        if before is not None and before.state in CREDITED:
-            month.credited_before += 1
-            month.amount_before += before.amount
-        if after.state in CREDITED:
-            month.credited_after += 1
-            month.amount_after += after.amount
+        month.count(before, after)
+        report.leads += 1
         if event is not None:
-            report.changes.append(
-                LeadChange(lead_id, month.month, before, after, _why(lead, draft is not None))
-            )
-    report.months = [months[m] for m in sorted(months)]
-    return report
+            report.differences += 1
+            if len(report.changes) < CHANGES_KEPT:
+                report.changes.append(
+                    LeadChange(lead_id, month.month, before, after, _why(lead, draft))
+                )
 
 
 def _why(lead: service.LeadToDecide, draft: bool) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -319,22 +319,50 @@ def _decision(row: Any) -> StoredDecision:
     return StoredDecision(*row)
 
 
+_FIRM_LEADS = (
+    "FROM credit.facts f"
+    " WHERE f.kind = 'received' AND f.occurred_at >= $2 AND f.occurred_at < $3"
+    "   AND EXISTS (SELECT 1 FROM credit.credit_decisions d"
+    "               WHERE d.lead_id = f.lead_id AND d.firm_id = $1)"
+)
+
+
+async def firm_leads_count(
+    conn: asyncpg.Connection, firm_id: str, start: datetime, end: datetime
+) -> int:
+    return int(await conn.fetchval("SELECT count(*) " + _FIRM_LEADS, firm_id, start, end) or 0)
+
+
+async def firm_leads_in(session: AsyncSession, firm_id: str, window: tuple[date, date]) -> int:
+    """How many of the firm's leads were received in the window (days, ``to`` excluded)."""
+    start, end = (datetime.combine(day, datetime.min.time(), tzinfo=UTC) for day in window)
+    return await firm_leads_count(await driver_connection(session), firm_id, start, end)
+
+
 async def firm_leads_received(
-    conn: asyncpg.Connection, firm_id: str, start: datetime, end: datetime, limit: int
+    conn: asyncpg.Connection,
+    firm_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    limit: int,
+    after: tuple[datetime, UUID] | None = None,
 ) -> list[tuple[UUID, datetime]]:
     """The leads a decision has named ``firm_id`` the claimant of, received in
-    [``start``, ``end``), in the order they came in: (lead, received at)."""
+    [``start``, ``end``), in the order they came in: (lead, received at); ``limit`` of
+    them, after ``after`` (received at, lead) when given."""
+    at, lead = after or (start, None)
     rows = await conn.fetch(
-        "SELECT f.lead_id, f.occurred_at FROM credit.facts f"
-        " WHERE f.kind = 'received' AND f.occurred_at >= $2 AND f.occurred_at < $3"
-        "   AND EXISTS (SELECT 1 FROM credit.credit_decisions d"
-        "               WHERE d.lead_id = f.lead_id AND d.firm_id = $1)"
-        " ORDER BY f.occurred_at, f.lead_id LIMIT $4",
+        "SELECT f.lead_id, f.occurred_at " + _FIRM_LEADS
+        + " AND ($5::uuid IS NULL OR (f.occurred_at, f.lead_id) > ($4, $5))"
+        " ORDER BY f.occurred_at, f.lead_id LIMIT $6",
         firm_id,
         start,
         end,
+        at,
+        lead,
         limit,
-    )
+    )  # fmt: skip
     return [(r["lead_id"], r["occurred_at"]) for r in rows]
 
 

@@ -15,6 +15,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from services.router.api import admin, backtests, lifecycle, routing, rulesets
+from services.router.backtest_jobs import BacktestRunner
 from services.router.consumer import on_lead_status_changed, on_leads_received, on_meeting_updated
 from services.router.domain.names import registrable_domain
 from services.router.settings import RouterSettings, get_router_settings
@@ -93,15 +94,20 @@ def create_app(
             runtime: Runtime = app.state.runtime
             stop = asyncio.Event()
             timers = SlaTimers(runtime.sessions, runtime.outbox, clock, tick_s=sla_tick_s)
-            worker = asyncio.create_task(timers.run(stop), name="router-sla-timers")
+            runner = BacktestRunner(runtime.sessions, runtime.settings.database_url or "")
+            workers = {
+                asyncio.create_task(timers.run(stop), name="router-sla-timers"),
+                asyncio.create_task(runner.run(stop), name="router-backtests"),
+            }
             try:
                 yield
             finally:
                 stop.set()
-                await asyncio.wait({worker}, timeout=15)
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
+                await asyncio.wait(workers, timeout=15)
+                for worker in workers:
+                    worker.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker
 
     app.router.lifespan_context = lifespan
     return app

@@ -17,33 +17,43 @@ reached the router, which concurrent partitions may have interleaved otherwise t
 order they came in), counted apart.
 
 Draft workspace changes (``WorkspaceChanges``) are laid over the workspace for the
-backtest only: owners away for the whole window or gone, accounts handed to another owner.
+backtest only: owners away for the whole window or gone, accounts handed to another owner,
+territories covering other places.
 
-First slice (issue 18, point 1): the owners' open leads (capacity) are today's; one
-transaction, at most ``MAX_LEADS``.
+The window's history is read in one read-only transaction through a server-side cursor
+(one snapshot of it), ``CHUNK`` leads at a time, so memory stays bounded whatever
+the window holds; ``progress`` is told after each chunk. The owners' open leads
+(capacity) are today's.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 from uuid import UUID
 
 from services.router import settled, store
-from services.router.domain.model import Account, Decision, Lead, OutOfOffice, Owner, Snapshot
+from services.router.domain.model import (
+    Account,
+    Decision,
+    Lead,
+    OutOfOffice,
+    Owner,
+    Snapshot,
+    Territory,
+)
 from services.router.domain.rules import decide
 from services.router.domain.ruleset import RuleSet
 from shared.db import SessionFactory, driver_connection
 
-MAX_LEADS = 20_000
+CHUNK = 5_000  # leads read and decided at a time
 SAMPLES = 20
 
-
-class TooManyLeads(ValueError):
-    """The window holds more leads than one backtest takes (a 422 naming the window)."""
+Progress = Callable[[int, int], Awaitable[None]]
+"""Told (leads done, leads in the window) after each chunk."""
 
 
 class UnknownInChanges(ValueError):
@@ -65,6 +75,8 @@ class WorkspaceChanges:
     # Inactive (gone): their accounts' leads fall back to their manager, else their team.
     owners_inactive: frozenset[str] = frozenset()
     account_owners: Mapping[str, str] = field(default_factory=dict)  # account -> its new AE
+    # A territory moved: the places it covers instead (its countries, regions, states).
+    territories: Mapping[str, Territory] = field(default_factory=dict)
 
     def owners(self, owners: Mapping[str, Owner]) -> dict[str, Owner]:
         named = self.owners_away | self.owners_inactive | set(self.account_owners.values())
@@ -78,6 +90,21 @@ class WorkspaceChanges:
         for owner_id in self.owners_inactive:
             changed[owner_id] = replace(changed[owner_id], active=False)
         return changed
+
+    def moved_territories(self, territories: Mapping[str, Territory]) -> dict[str, Territory]:
+        for territory_id in sorted(self.territories):
+            if territory_id not in territories:
+                raise UnknownInChanges("changes.territories", f"no territory {territory_id}")
+        moved = {
+            territory_id: replace(
+                territories[territory_id],
+                countries=places.countries,
+                regions=places.regions,
+                states=places.states,
+            )
+            for territory_id, places in self.territories.items()
+        }
+        return {**territories, **moved}
 
     def accounts(self, accounts: Mapping[str, Account]) -> dict[str, Account]:
         return {
@@ -129,6 +156,7 @@ class RoutingBacktest:
     flags_gained: Counter[str] = field(default_factory=Counter)
     flags_lost: Counter[str] = field(default_factory=Counter)
     load: Counter[tuple[str, str]] = field(default_factory=Counter)  # (owner, day) after
+    load_before: Counter[tuple[str, str]] = field(default_factory=Counter)  # as routed
     samples: list[LeadChange] = field(default_factory=list)
 
     @property
@@ -193,61 +221,72 @@ async def backtest_routing(
     window: tuple[date, date],
     *,
     changes: WorkspaceChanges | None = None,
-    max_leads: int = MAX_LEADS,
+    progress: Progress | None = None,
+    chunk: int = CHUNK,
 ) -> RoutingBacktest:
     """Decide the leads received in ``window`` (from, to: to excluded) again under
     ``ruleset`` (None: the active one) and ``changes`` to the workspace, and compare with
     their first decisions."""
     start = datetime.combine(window[0], time(), tzinfo=UTC)
     end = datetime.combine(window[1], time(), tzinfo=UTC)
+    changes = changes or WorkspaceChanges()
     async with sessions() as session, session.begin():
         conn = await driver_connection(session)
         await conn.execute("SET TRANSACTION READ ONLY")  # a write here would be a bug
-        history = await store.first_decisions_between(conn, start, end, max_leads + 1)
-        if len(history) > max_leads:
-            raise TooManyLeads(f"the window holds more than {max_leads:,} leads: narrow it")
         counts = await settled.counts(session)
         space = await settled.settled(session, counts.version)
-        picks = await store.round_robin_picks_since(conn, start)
-        leads: list[Lead] = [stored_lead(first.received) for first in history]
-        accounts = await store.candidate_accounts_of(conn, leads)
-    rules = ruleset or space.ruleset
-    changes = changes or WorkspaceChanges()
-    owners = changes.owners(
-        {
-            owner_id: replace(owner, open_leads=counts.open_leads.get(owner_id, 0))
-            for owner_id, owner in space.owners.items()
-        }
-    )
-    counters = {k: max(0, n - picks.get(k, 0)) for k, n in counts.round_robin.items()}
-    report = RoutingBacktest(rules.version, window, leads=len(history))
-    for lead, first in zip(leads, history, strict=True):
-        snapshot = Snapshot(
-            accounts=changes.accounts(accounts.get(lead.lead_id, {})),
-            owners=owners,
-            teams=space.teams,
-            territories=space.territories,
-            round_robin=dict(counters),
-            as_of=first.decided_at,
+        rules = ruleset or space.ruleset
+        owners = changes.owners(
+            {
+                owner_id: replace(owner, open_leads=counts.open_leads.get(owner_id, 0))
+                for owner_id, owner in space.owners.items()
+            }
         )
-        decision = decide(lead, snapshot, rules)
-        counters.update(decision.round_robin)
-        before, after = stored_side(first.event), decided_side(decision)
-        if after.owner_id:
-            report.load[(after.owner_id, f"{lead.received_at:%Y-%m-%d}")] += 1
-        if before.same_routing(after):
-            continue
-        kind = "rotation" if is_rotation(before, after) else "changed"
-        if kind == "rotation":
-            report.rotation += 1
-        else:
-            report.changed += 1
-            report.by_rule[(before.rule or "-", after.rule or "-")] += 1
-            report.flags_gained.update(set(after.flags) - set(before.flags))
-            report.flags_lost.update(set(before.flags) - set(after.flags))
-        report.by_owner[(before.owner_id or "-", after.owner_id or "-")] += 1
-        if len(report.samples) < SAMPLES:
-            report.samples.append(
-                LeadChange(str(lead.lead_id), lead.received_at, kind, before, after)
-            )
+        territories = changes.moved_territories(space.territories)
+        picks = await store.round_robin_picks_since(conn, start)
+        counters = {k: max(0, n - picks.get(k, 0)) for k, n in counts.round_robin.items()}
+        total = await store.leads_received_between(conn, start, end)
+        report = RoutingBacktest(rules.version, window, leads=total)
+        done = 0
+        async for history in store.first_decisions_between(conn, start, end, chunk):
+            leads = [stored_lead(first.received) for first in history]
+            accounts = await store.candidate_accounts_of(conn, leads)
+            for lead, first in zip(leads, history, strict=True):
+                snapshot = Snapshot(
+                    accounts=changes.accounts(accounts.get(lead.lead_id, {})),
+                    owners=owners,
+                    teams=space.teams,
+                    territories=territories,
+                    round_robin=dict(counters),
+                    as_of=first.decided_at,
+                )
+                decision = decide(lead, snapshot, rules)
+                counters.update(decision.round_robin)
+                _compare(report, lead, stored_side(first.event), decided_side(decision))
+            done += len(history)
+            if progress is not None:
+                await progress(done, max(total, done))
+    report.leads = done
     return report
+
+
+def _compare(report: RoutingBacktest, lead: Lead, before: Side, after: Side) -> None:
+    """Count the lead in the report: its load, and how its routing moved if it did."""
+    day = f"{lead.received_at:%Y-%m-%d}"
+    if after.owner_id:
+        report.load[(after.owner_id, day)] += 1
+    if before.owner_id:
+        report.load_before[(before.owner_id, day)] += 1
+    if before.same_routing(after):
+        return
+    kind = "rotation" if is_rotation(before, after) else "changed"
+    if kind == "rotation":
+        report.rotation += 1
+    else:
+        report.changed += 1
+        report.by_rule[(before.rule or "-", after.rule or "-")] += 1
+        report.flags_gained.update(set(after.flags) - set(before.flags))
+        report.flags_lost.update(set(before.flags) - set(after.flags))
+    report.by_owner[(before.owner_id or "-", after.owner_id or "-")] += 1
+    if len(report.samples) < SAMPLES:
+        report.samples.append(LeadChange(str(lead.lead_id), lead.received_at, kind, before, after))

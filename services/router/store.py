@@ -6,14 +6,14 @@ Rows are mapped to the domain model here and never leave this module's callers' 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -412,22 +412,36 @@ class FirstDecision:
     event: Mapping[str, Any]
 
 
+async def leads_received_between(conn: asyncpg.Connection, start: datetime, end: datetime) -> int:
+    found = await conn.fetchval(
+        "SELECT count(*) FROM router.leads l"
+        " WHERE (l.received->>'received_at')::timestamptz >= $1"
+        "   AND (l.received->>'received_at')::timestamptz < $2",
+        start,
+        end,
+    )
+    return int(found or 0)
+
+
 async def first_decisions_between(
-    conn: asyncpg.Connection, start: datetime, end: datetime, limit: int
-) -> list[FirstDecision]:
+    conn: asyncpg.Connection, start: datetime, end: datetime, chunk: int
+) -> AsyncIterator[list[FirstDecision]]:
     """The leads received in [``start``, ``end``), in the order they came in, each with
-    the first routing decision they got (revision 1)."""
-    rows = await conn.fetch(
+    the first routing decision they got (revision 1): ``chunk`` at a time through a
+    server-side cursor (inside the caller's transaction)."""
+    cursor = await conn.cursor(
         "SELECT l.received, d.decided_at, d.event FROM router.leads l"
         " JOIN router.routing_decisions d ON d.lead_id = l.lead_id AND d.revision = 1"
         " WHERE (l.received->>'received_at')::timestamptz >= $1"
         "   AND (l.received->>'received_at')::timestamptz < $2"
-        " ORDER BY (l.received->>'received_at')::timestamptz, l.lead_id LIMIT $3",
+        " ORDER BY (l.received->>'received_at')::timestamptz, l.lead_id",
         start,
         end,
-        limit,
     )
-    return [FirstDecision(_json(r["received"]), r["decided_at"], _json(r["event"])) for r in rows]
+    while rows := await cursor.fetch(chunk):
+        yield [
+            FirstDecision(_json(r["received"]), r["decided_at"], _json(r["event"])) for r in rows
+        ]
 
 
 def _json(value: object) -> Mapping[str, Any]:
@@ -465,11 +479,86 @@ async def record_backtest(session: AsyncSession, row: BacktestRow) -> None:
 async def recent_backtest(
     session: AsyncSession, version: str, since: datetime
 ) -> BacktestRow | None:
-    """The latest backtest of the stored rule set ``version`` run since ``since``."""
+    """The latest finished backtest of the stored rule set ``version`` run since ``since``."""
     query = (
         select(BacktestRow)
-        .where(col(BacktestRow.ruleset_version) == version, col(BacktestRow.ran_at) >= since)
+        .where(
+            col(BacktestRow.ruleset_version) == version,
+            col(BacktestRow.ran_at) >= since,
+            col(BacktestRow.status) == "done",
+        )
         .order_by(col(BacktestRow.ran_at).desc())
         .limit(1)
     )
     return (await session.execute(query)).scalars().first()
+
+
+async def backtest_of(session: AsyncSession, backtest_id: UUID) -> BacktestRow | None:
+    return await session.get(BacktestRow, backtest_id, populate_existing=True)
+
+
+async def backtests(session: AsyncSession, limit: int) -> list[BacktestRow]:
+    """The latest backtests, newest first."""
+    query = select(BacktestRow).order_by(col(BacktestRow.ran_at).desc()).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def claim_backtest(session: AsyncSession, now: datetime, stale: datetime) -> UUID | None:
+    """The oldest queued backtest, or one whose runner stopped beating before ``stale``:
+    now running, claimed by the caller (two runners never claim one job)."""
+    found = await session.execute(
+        text(
+            "UPDATE router.backtests SET status = 'running', heartbeat_at = :now, done = 0 "
+            "WHERE id = (SELECT id FROM router.backtests "
+            " WHERE status = 'queued' OR (status = 'running' AND heartbeat_at < :stale) "
+            " ORDER BY ran_at LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id"
+        ),
+        {"now": now, "stale": stale},
+    )
+    claimed: UUID | None = found.scalar()
+    return claimed
+
+
+async def backtest_progress(
+    session: AsyncSession, backtest_id: UUID, done: int, total: int, now: datetime
+) -> None:
+    await session.execute(
+        update(BacktestRow)
+        .where(col(BacktestRow.id) == backtest_id)
+        .values(done=done, total=total, heartbeat_at=now)
+    )
+
+
+async def finish_backtest(
+    session: AsyncSession,
+    backtest_id: UUID,
+    found: tuple[int, int, int],
+    result: dict[str, Any],
+    now: datetime,
+) -> None:
+    """``found``: leads, differences, rotation."""
+    leads, differences, rotation = found
+    await session.execute(
+        update(BacktestRow)
+        .where(col(BacktestRow.id) == backtest_id)
+        .values(
+            status="done",
+            leads=leads,
+            done=leads,
+            total=leads,
+            differences=differences,
+            rotation=rotation,
+            result=result,
+            finished_at=now,
+        )
+    )
+
+
+async def fail_backtest(
+    session: AsyncSession, backtest_id: UUID, error: str, now: datetime
+) -> None:
+    await session.execute(
+        update(BacktestRow)
+        .where(col(BacktestRow.id) == backtest_id)
+        .values(status="failed", error=error, finished_at=now)
+    )

@@ -181,18 +181,28 @@ class SlaTimerRow(SQLModel, table=True):
 
 
 class BacktestRow(SQLModel, table=True):
-    """A backtest run of a stored rule set: what an activation may require (the summary;
-    the report itself was the answer)."""
+    """A routing backtest, as a job: what was asked, how far it got, what it found. A
+    stored rule set's (``ruleset_version``) is what an activation may require."""
 
     __tablename__ = "backtests"
     __table_args__ = {"schema": SCHEMA}
 
     id: UUID = Field(primary_key=True)
-    ruleset_version: str = Field(max_length=100)
+    ruleset_version: str | None = Field(default=None, max_length=100)  # a stored rule set's
     window_from: date
     window_to: date
-    leads: int
-    differences: int
-    rotation: int
+    status: str = Field(default="queued", max_length=20)  # queued|running|done|failed
+    request: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    total: int = 0  # leads in the window
+    done: int = 0  # leads decided so far
+    leads: int | None = None
+    differences: int | None = None
+    rotation: int | None = None
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    error: str | None = None
     ran_by: str = Field(max_length=300)
     ran_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    heartbeat_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )  # the runner's, while it runs
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.credit.app import create_app
-from services.credit.backtest import TooManyLeads, backtest_credit
+from services.credit.backtest import backtest_credit
 from services.credit.domain.contract import PriceTier, Terms
 from services.credit.tables import decisions, ledger
 from shared.db import SessionFactory
@@ -107,8 +107,23 @@ async def test_draft_terms_show_the_money_they_move_per_month_and_per_lead(
     assert any("500.00" in sentence for sentence in change.after.reasons)
     assert change.why == "the draft terms decide it otherwise"
     assert await _written(sessions) == before
-    with pytest.raises(TooManyLeads):
-        await backtest_credit(sessions, firm.firm_id, draft, WINDOW, max_leads=5)
+    # the statements as they would have been: each month's 350.00 lines paid at 500.00
+    for month in report.months:
+        lines = {line.what: line for line in month.statement}
+        assert lines["credited 500.00 each"].after == lines["credited 350.00 each"].before > 0
+        assert lines["credited 500.00 each"].before == lines["credited 350.00 each"].after == 0
+        assert sum(line.amount_after for line in month.statement) == month.amount_after
+    told: list[tuple[int, int]] = []
+
+    async def progress(done: int, total: int) -> None:
+        told.append((done, total))
+
+    chunked = await backtest_credit(
+        sessions, firm.firm_id, draft, WINDOW, progress=progress, chunk=10
+    )
+    assert told == [(10, 24), (20, 24), (24, 24)]  # read 10 at a time, told after each
+    assert (chunked.leads, chunked.differences) == (report.leads, report.differences)
+    assert [m.amount_after for m in chunked.months] == [m.amount_after for m in report.months]
 
 
 @pytest.fixture
@@ -141,6 +156,8 @@ async def test_the_api_backtests_for_admins_and_refuses_a_bad_window(
     assert (found["leads"], found["terms"]) == (24, "draft")
     assert found["differences"] == len(found["changes"]) > 0
     assert found["changes"][0]["before"]["reasons"]
+    statement = found["months"][0]["statement"]
+    assert {line["what"] for line in statement} >= {"credited 90.00 each"}
     proof = await client.post(path, json={**body, "terms": None}, headers=bearer(ADMIN))
     assert proof.json()["differences"] == 0
     assert (await client.post(path, json=body, headers=bearer(READ))).status_code == 403
@@ -158,7 +175,7 @@ def _cli(infra: Infra, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": infra.database_url, "COLUMNS": "200"}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     return subprocess.run(
-        [sys.executable, "-m", "services.cli", "credit", "backtest", *args],
+        [sys.executable, "-m", "services.cli", "backtest", "credit", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -181,6 +198,7 @@ async def test_the_cli_prints_the_months_and_the_changes_and_fails_a_bad_proof(
     assert shown.returncode == 0, shown.stderr
     assert "2026-10" in shown.stdout
     assert "-> credited 500.00" in shown.stdout
+    assert "credited 500.00 each" in shown.stdout  # the statements' lines
     assert "after:  The meeting earns 500.00 USD." in shown.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text("price_per_lead: -1\n")

@@ -5,6 +5,7 @@ by owner, the flags gained and lost and each owner's load; nothing is written.""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -19,15 +20,12 @@ import pytest
 import yaml
 from sqlalchemy import func, select, text
 
-from services.router import service
+from services.router import service, workspace
 from services.router.app import create_app
-from services.router.backtest import (
-    TooManyLeads,
-    UnknownInChanges,
-    WorkspaceChanges,
-    backtest_routing,
-)
+from services.router.backtest import UnknownInChanges, WorkspaceChanges, backtest_routing
+from services.router.domain.model import Territory
 from services.router.domain.ruleset import RuleSet
+from services.router.schemas import TerritoryIn
 from services.router.settings import RouterSettings
 from services.router.tables import RoutingDecisionRow
 from shared.db import SessionFactory
@@ -113,12 +111,16 @@ async def test_a_draft_shows_what_moves_by_rule_and_owner(
     assert sample.after.owner_id is None
     assert any(s.startswith("round_robin ✓") for s in sample.before.trace)
     assert sample.after.trace  # both traces, to read side by side
-    try:
-        await backtest_routing(sessions, draft, (month, date(2031, 6, 1)), max_leads=5)
-    except TooManyLeads:
-        pass
-    else:  # pragma: no cover - the assertion's message
-        raise AssertionError("a window over the limit is refused")
+    told: list[tuple[int, int]] = []
+
+    async def progress(done: int, total: int) -> None:
+        told.append((done, total))
+
+    chunked = await backtest_routing(
+        sessions, draft, (month, date(2031, 6, 1)), progress=progress, chunk=5
+    )
+    assert told == [(5, 12), (10, 12), (12, 12)]  # read 5 at a time, told after each
+    assert (chunked.leads, chunked.changed, chunked.by_owner) == (12, 8, report.by_owner)
 
 
 async def test_draft_workspace_changes_an_account_handed_over_and_an_owner_away(
@@ -154,16 +156,87 @@ async def test_draft_workspace_changes_an_account_handed_over_and_an_owner_away(
         )
 
 
+async def test_a_territory_moved_sends_its_leads_elsewhere(
+    sessions: SessionFactory, ws: Workspace
+) -> None:
+    """A rule set routing by territory (North America: the US) reproduces the country
+    rule's decisions; with the territory moved to cover Canada instead, its eight US
+    leads fall through to the rules after it."""
+    month = date(2031, 10, 1)
+    await _history(sessions, ws, month)
+    territory = ws.id("na")
+    async with sessions() as session, session.begin():
+        await workspace.put_territory(
+            session, territory, TerritoryIn(name="North America", countries=["US"])
+        )
+    by_territory = RuleSet.model_validate(
+        {
+            **ws.ruleset.model_dump(mode="json"),
+            "version": f"by-territory-{ws.tag}",
+            "rules": [
+                {"kind": "customer"},
+                {"kind": "firm_assignment"},
+                {"kind": "named_owner"},
+                {"kind": "territory", "name": "us", "when": {"territories": [territory]},
+                 "team": ws.team},
+                {"kind": "unassigned"},
+            ],
+        }
+    )  # fmt: skip
+    window = (month, date(2031, 11, 1))
+    same = await backtest_routing(sessions, by_territory, window)
+    assert (same.changed, same.rotation) == (0, 0), same.samples
+    moved = await backtest_routing(
+        sessions,
+        by_territory,
+        window,
+        changes=WorkspaceChanges(territories={territory: Territory(territory, "", ("CA",))}),
+    )
+    assert moved.changed == 8
+    assert set(moved.by_rule) == {("us", "unassigned")}  # the rule named "us", then none
+    with pytest.raises(UnknownInChanges):
+        await backtest_routing(
+            sessions,
+            by_territory,
+            window,
+            changes=WorkspaceChanges(territories={"nowhere": Territory("nowhere", "", ("CA",))}),
+        )
+
+
 def _cli(infra: Infra, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": infra.database_url, "COLUMNS": "200"}
     return subprocess.run(
-        [sys.executable, "-m", "services.cli", "router", "backtest", *args],
+        [sys.executable, "-m", "services.cli", "backtest", "routing", *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+async def wait_done(client: httpx.AsyncClient, backtest_id: str) -> dict[str, Any]:
+    """Poll the job until it ends (its child process runs it); its answer then."""
+    for _ in range(300):
+        found = await client.get(f"/v1/routing/backtests/{backtest_id}", headers=bearer(ADMIN))
+        assert found.status_code == 200, found.text
+        if found.json()["status"] in ("done", "failed"):
+            job: dict[str, Any] = found.json()
+            assert job["status"] == "done", job["error"]
+            assert job["progress"]["done"] == job["progress"]["total"]
+            return job
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"backtest {backtest_id} did not end")
+
+
+async def finished(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
+    """Queue a backtest (202 and where to find it), wait for it: its result."""
+    queued = await client.post("/v1/routing/backtests", json=body, headers=bearer(ADMIN))
+    assert queued.status_code == 202, queued.text
+    assert queued.headers["location"] == f"/v1/routing/backtests/{queued.json()['backtest_id']}"
+    assert queued.json()["status"] == "queued"
+    result: dict[str, Any] = (await wait_done(client, queued.json()["backtest_id"]))["result"]
+    return result
 
 
 @pytest.fixture
@@ -191,15 +264,29 @@ async def test_the_api_and_the_cli_backtest_a_draft_and_refuse_bad_input(
         "to": "2031-08-01",
         "ruleset": ws.ruleset.model_dump(mode="json"),
     }
-    same = await client.post("/v1/routing/backtests", json=body, headers=bearer(ADMIN))
-    assert same.status_code == 200, same.text
-    assert (same.json()["leads"], same.json()["differences"]) == (12, 0)
+    same = await finished(client, body)
+    assert (same["leads"], same["differences"]) == (12, 0)
     draft = {**body["ruleset"], "version": f"draft-{ws.tag}", "rules": [{"kind": "unassigned"}]}
-    moved = await client.post(
-        "/v1/routing/backtests", json={**body, "ruleset": draft}, headers=bearer(ADMIN)
+    moved = await finished(client, {**body, "ruleset": draft})
+    assert moved["differences"] == 12
+    assert moved["samples"][0]["before"]["trace"]
+    # the load per owner per day, before and after: all of it gone to nobody
+    assert sum(day["leads_before"] for day in moved["load"]) == 12
+    assert sum(day["leads"] for day in moved["load"]) == 0
+    listed = await client.get("/v1/routing/backtests", headers=bearer(ADMIN))
+    assert listed.status_code == 200
+    assert listed.json()[0]["status"] == "done"
+    assert listed.json()[0]["result"] is None  # the list leaves results out
+    assert (
+        await client.get(f"/v1/routing/backtests/{uuid4()}", headers=bearer(ADMIN))
+    ).status_code == 404
+    away = await client.post(
+        "/v1/routing/backtests",
+        json={**body, "changes": {"owners_away": ["nobody"]}},
+        headers=bearer(ADMIN),
     )
-    assert moved.json()["differences"] == 12
-    assert moved.json()["samples"][0]["before"]["trace"]
+    assert away.status_code == 422
+    assert away.json()["errors"][0]["field"] == "changes"
     assert (
         await client.post("/v1/routing/backtests", json=body, headers=bearer(READ))
     ).status_code == 403
@@ -255,9 +342,11 @@ async def test_activation_can_require_a_recent_backtest_and_its_audit_entry_name
                 json={"ruleset_version": version, "from": "2031-11-01", "to": "2031-12-01"},
                 headers=auth,
             )
-            assert run.status_code == 200, run.text
+            assert run.status_code == 202, run.text
             backtest_id = run.json()["backtest_id"]
-            assert backtest_id is not None
+            queued = await client.post(f"/v1/rulesets/{version}/activate", headers=auth)
+            assert queued.status_code == 409  # not until it has run
+            await wait_done(client, backtest_id)
             activated = await client.post(f"/v1/rulesets/{version}/activate", headers=auth)
             assert activated.status_code == 200, activated.text
             assert activated.json() == {"active": version, "backtest": backtest_id}

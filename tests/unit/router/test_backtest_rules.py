@@ -16,7 +16,7 @@ from services.router.backtest import (
     stored_lead,
     stored_side,
 )
-from services.router.domain.model import Account, Owner
+from services.router.domain.model import Account, Owner, Territory
 
 OWNERS = {
     "ana": Owner("ana", "Ana", "AE", team_id="t"),
@@ -76,3 +76,32 @@ def test_another_member_of_the_same_round_robin_is_a_rotation_anything_else_a_ch
     assert not is_rotation(side("ana", rule="named_owner", rr=False), side("ben", rr=False))
     assert not is_rotation(side("ana"), side("ben", rule="customer"))
     assert not side("ana").same_routing(side(None))
+
+
+def test_a_territory_moved_keeps_its_name_and_takes_the_new_places() -> None:
+    from services.router.backtest_jobs import ChangesIn
+
+    emea = Territory("emea", "EMEA", ("GB", "DE"))
+    changes = ChangesIn.model_validate({"territories": {"emea": {"countries": ["fr"]}}})
+    moved = changes.changes().moved_territories({"emea": emea})
+    assert moved["emea"] == Territory("emea", "EMEA", ("FR",))
+    assert moved["emea"].covers("FR", None, None)
+    assert not moved["emea"].covers("GB", None, None)
+    with pytest.raises(UnknownInChanges):
+        ChangesIn.model_validate({"territories": {"apac": {}}}).changes().moved_territories(
+            {"emea": emea}
+        )
+
+
+def test_the_result_shows_each_owners_load_per_day_before_and_after() -> None:
+    from services.router.backtest import RoutingBacktest
+    from services.router.backtest_jobs import RoutingBacktestOut
+
+    report = RoutingBacktest("v1", (date(2031, 3, 1), date(2031, 4, 1)), leads=3)
+    report.load_before.update({("ana", "2031-03-02"): 2, ("ben", "2031-03-02"): 1})
+    report.load.update({("ben", "2031-03-02"): 3})
+    out = RoutingBacktestOut.of(report)
+    assert [(d.owner_id, d.leads_before, d.leads) for d in out.load] == [
+        ("ana", 2, 0),
+        ("ben", 1, 3),
+    ]
