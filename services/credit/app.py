@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from fastapi import FastAPI
 
+from services.credit import backtest_jobs
 from services.credit.api import backtests, credit, firms, partner, reports
 from services.credit.consumer import TYPES, handler
 from services.credit.store import SCHEMA
@@ -90,12 +91,14 @@ def create_app(
                 ),
                 name="credit-sweep",
             )
+            jobs = backtest_jobs.runner(runtime.sessions, runtime.settings.database_url or "")
+            runner = asyncio.create_task(jobs.run(runtime.stop), name="credit-backtests")
             try:
                 yield
             finally:
                 runtime.stop.set()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(sweep, 15)
+                    await asyncio.wait_for(asyncio.gather(sweep, runner), 15)
 
     app.router.lifespan_context = lifespan
     return app

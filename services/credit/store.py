@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -30,7 +30,7 @@ from services.credit.domain.facts import (
     Touch,
 )
 from services.credit.domain.tiers import MeetingPlace, month_of
-from services.credit.tables import SCHEMA, contracts, decisions, facts
+from services.credit.tables import SCHEMA, backtests, contracts, decisions, facts
 from shared.db import driver_connection, lock
 
 __all__ = ["SCHEMA", "contracts", "decisions", "facts"]
@@ -331,12 +331,6 @@ async def firm_leads_count(
     conn: asyncpg.Connection, firm_id: str, start: datetime, end: datetime
 ) -> int:
     return int(await conn.fetchval("SELECT count(*) " + _FIRM_LEADS, firm_id, start, end) or 0)
-
-
-async def firm_leads_in(session: AsyncSession, firm_id: str, window: tuple[date, date]) -> int:
-    """How many of the firm's leads were received in the window (days, ``to`` excluded)."""
-    start, end = (datetime.combine(day, datetime.min.time(), tzinfo=UTC) for day in window)
-    return await firm_leads_count(await driver_connection(session), firm_id, start, end)
 
 
 async def firm_leads_received(
@@ -698,3 +692,26 @@ async def add_ledger_entries(conn: asyncpg.Connection, entries: Sequence[LedgerE
 
 def payable_after(at: datetime, days: int) -> date:
     return (at + timedelta(days=days)).date()
+
+
+# --- backtest jobs (shared/jobs.py runs them) -------------------------------------------
+
+
+async def add_backtest_job(session: AsyncSession, job: Mapping[str, Any]) -> None:
+    await session.execute(backtests.insert().values(**job))
+
+
+async def backtest_job(session: AsyncSession, job_id: UUID) -> dict[str, Any] | None:
+    row = (await session.execute(select(backtests).where(backtests.c.id == job_id))).first()
+    return dict(row._mapping) if row else None
+
+
+async def backtest_jobs_of(session: AsyncSession, firm_id: str, limit: int) -> list[dict[str, Any]]:
+    """The firm's latest backtests, newest first."""
+    rows = await session.execute(
+        select(backtests)
+        .where(backtests.c.firm_id == firm_id)
+        .order_by(backtests.c.ran_at.desc())
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in rows]

@@ -111,3 +111,22 @@ ledger = Table(
     Column("reason", Text, nullable=False),
     Column("created_at", TZ, server_default=func.now()),
 )
+backtests = Table(  # a contract backtest, as a job (shared/jobs.py): asked, progress, found
+    "backtests",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("firm_id", String(100), nullable=False),
+    Column("window_from", Date, nullable=False),
+    Column("window_to", Date, nullable=False),
+    Column("status", String(20), nullable=False),  # queued | running | done | failed
+    Column("request", JSONB, nullable=False),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("done", Integer, nullable=False, server_default="0"),
+    Column("result", JSONB),
+    Column("error", Text),
+    Column("ran_by", String(300), nullable=False),
+    Column("ran_at", TZ, nullable=False),
+    Column("heartbeat_at", TZ),
+    Column("finished_at", TZ),
+    Index("ix_credit_backtests_firm", "firm_id", "ran_at"),
+)

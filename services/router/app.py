@@ -14,8 +14,8 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from services.router import backtest_jobs
 from services.router.api import admin, backtests, lifecycle, routing, rulesets
-from services.router.backtest_jobs import BacktestRunner
 from services.router.consumer import on_lead_status_changed, on_leads_received, on_meeting_updated
 from services.router.domain.names import registrable_domain
 from services.router.settings import RouterSettings, get_router_settings
@@ -94,7 +94,7 @@ def create_app(
             runtime: Runtime = app.state.runtime
             stop = asyncio.Event()
             timers = SlaTimers(runtime.sessions, runtime.outbox, clock, tick_s=sla_tick_s)
-            runner = BacktestRunner(runtime.sessions, runtime.settings.database_url or "")
+            runner = backtest_jobs.runner(runtime.sessions, runtime.settings.database_url or "")
             workers = {
                 asyncio.create_task(timers.run(stop), name="router-sla-timers"),
                 asyncio.create_task(runner.run(stop), name="router-backtests"),

@@ -1,42 +1,36 @@
 """Routing backtests as jobs, run away from the live lane.
 
-``POST /v1/routing/backtests`` queues a job (``router.backtests``); the router's
-``BacktestRunner`` claims queued jobs one at a time and runs each in a child process of
-its own at a lower CPU priority (``python -m services.router.backtest_jobs <id>``), so
-deciding a million past leads never takes the event loop, or the CPU, from a live lead.
-The child reads the window through a cursor, writes its progress after each chunk (and
-a heartbeat: a job whose runner died is claimed again once its heartbeat is
-``STALE_S`` old), then the result, or why it failed.
+``POST /v1/routing/backtests`` queues a job (``router.backtests``); the router's job
+runner (``shared/jobs.py``) claims queued jobs one at a time and runs each in a child
+process at a lower CPU priority (``python -m services.router.backtest_jobs <id>``, this
+module), so deciding a million past leads never takes the event loop, or the CPU, from a
+live lead. The child reads the window through a cursor, writes its progress after each
+chunk, then the result, or why it failed.
 
 The bodies in and out are here because both the API and the child use them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import sys
 from collections import Counter
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from uuid import UUID
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import Table
 
 from services.router import store
 from services.router.backtest import RoutingBacktest, Side, WorkspaceChanges, backtest_routing
 from services.router.domain.model import Territory
 from services.router.domain.ruleset import RuleSet
-from shared.db import SessionFactory, make_engine, make_sessions
+from services.router.tables import BacktestRow
+from shared.db import SessionFactory
 from shared.events.envelope import utcnow
+from shared.jobs import JobRunner, fail_job, finish_job, job_progress, run_child
 
-log = structlog.get_logger()
 LONGEST_WINDOW = timedelta(days=366)
-POLL_S = 1.0
-STALE_S = 60.0
-NICE = 10  # the child's CPU priority below the services'
+JOBS = cast("Table", BacktestRow.__table__)  # type: ignore[attr-defined]
 
 
 class TerritoryIn(BaseModel):
@@ -236,7 +230,7 @@ async def run_job(sessions: SessionFactory, job_id: UUID) -> None:
 
     async def progress(done: int, total: int) -> None:
         async with sessions() as session, session.begin():
-            await store.backtest_progress(session, job_id, done, total, utcnow())
+            await job_progress(session, JOBS, job_id, (done, total), utcnow())
 
     try:
         draft = await draft_of(sessions, body)
@@ -246,82 +240,28 @@ async def run_job(sessions: SessionFactory, job_id: UUID) -> None:
         )  # fmt: skip
     except (JobFailed, ValueError) as error:
         async with sessions() as session, session.begin():
-            await store.fail_backtest(session, job_id, str(error), utcnow())
+            await fail_job(session, JOBS, job_id, str(error), utcnow())
         return
     result = RoutingBacktestOut.of(report)
     async with sessions() as session, session.begin():
-        await store.finish_backtest(
+        await finish_job(
             session,
+            JOBS,
             job_id,
-            (report.leads, report.differences, report.rotation),
             result.model_dump(mode="json"),
             utcnow(),
+            leads=report.leads,
+            done=report.leads,
+            total=report.leads,
+            differences=report.differences,
+            rotation=report.rotation,
         )
 
 
-class BacktestRunner:
-    """Claims queued backtests (and ones whose runner died) one at a time and runs each
-    in a child process at a lower priority; stops the child when the service stops (the
-    job is claimed again, from its start, once its heartbeat is stale)."""
-
-    def __init__(self, sessions: SessionFactory, database_url: str, *, poll_s: float = POLL_S):
-        self.sessions = sessions
-        self.database_url = database_url
-        self.poll_s = poll_s
-
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                job = await self._claim()
-                if job is not None:
-                    await self._run_child(job, stop)
-                    continue
-            except Exception:  # the runner outlives a bad job or a database restart
-                log.exception("backtest_runner_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.poll_s)
-
-    async def _claim(self) -> UUID | None:
-        now = utcnow()
-        async with self.sessions() as session, session.begin():
-            return await store.claim_backtest(session, now, now - timedelta(seconds=STALE_S))
-
-    async def _run_child(self, job: UUID, stop: asyncio.Event) -> None:
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "services.router.backtest_jobs",
-            str(job),
-            env={**os.environ, "DATABASE_URL": self.database_url},
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        ended = asyncio.ensure_future(child.communicate())
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({ended, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not ended.done():
-            child.terminate()
-            await ended
-            return
-        _, stderr = ended.result()
-        if child.returncode != 0:
-            said = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            async with self.sessions() as session, session.begin():
-                await store.fail_backtest(
-                    session, job, f"the backtest stopped: {said[0][:500]}", utcnow()
-                )
-
-
-async def _child(job_id: UUID) -> None:
-    with contextlib.suppress(OSError):
-        os.nice(NICE)
-    engine = make_engine(os.environ["DATABASE_URL"], pool_size=2)
-    try:
-        await run_job(make_sessions(engine), job_id)
-    finally:
-        await engine.dispose()
+def runner(sessions: SessionFactory, database_url: str) -> JobRunner:
+    """The router's runner of backtest jobs (a task of the router process)."""
+    return JobRunner(sessions, database_url, JOBS, "services.router.backtest_jobs")
 
 
 if __name__ == "__main__":
-    asyncio.run(_child(UUID(sys.argv[1])))
+    run_child(run_job)

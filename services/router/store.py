@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -501,64 +501,3 @@ async def backtests(session: AsyncSession, limit: int) -> list[BacktestRow]:
     """The latest backtests, newest first."""
     query = select(BacktestRow).order_by(col(BacktestRow.ran_at).desc()).limit(limit)
     return list((await session.execute(query)).scalars())
-
-
-async def claim_backtest(session: AsyncSession, now: datetime, stale: datetime) -> UUID | None:
-    """The oldest queued backtest, or one whose runner stopped beating before ``stale``:
-    now running, claimed by the caller (two runners never claim one job)."""
-    found = await session.execute(
-        text(
-            "UPDATE router.backtests SET status = 'running', heartbeat_at = :now, done = 0 "
-            "WHERE id = (SELECT id FROM router.backtests "
-            " WHERE status = 'queued' OR (status = 'running' AND heartbeat_at < :stale) "
-            " ORDER BY ran_at LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id"
-        ),
-        {"now": now, "stale": stale},
-    )
-    claimed: UUID | None = found.scalar()
-    return claimed
-
-
-async def backtest_progress(
-    session: AsyncSession, backtest_id: UUID, done: int, total: int, now: datetime
-) -> None:
-    await session.execute(
-        update(BacktestRow)
-        .where(col(BacktestRow.id) == backtest_id)
-        .values(done=done, total=total, heartbeat_at=now)
-    )
-
-
-async def finish_backtest(
-    session: AsyncSession,
-    backtest_id: UUID,
-    found: tuple[int, int, int],
-    result: dict[str, Any],
-    now: datetime,
-) -> None:
-    """``found``: leads, differences, rotation."""
-    leads, differences, rotation = found
-    await session.execute(
-        update(BacktestRow)
-        .where(col(BacktestRow.id) == backtest_id)
-        .values(
-            status="done",
-            leads=leads,
-            done=leads,
-            total=leads,
-            differences=differences,
-            rotation=rotation,
-            result=result,
-            finished_at=now,
-        )
-    )
-
-
-async def fail_backtest(
-    session: AsyncSession, backtest_id: UUID, error: str, now: datetime
-) -> None:
-    await session.execute(
-        update(BacktestRow)
-        .where(col(BacktestRow.id) == backtest_id)
-        .values(status="failed", error=error, finished_at=now)
-    )

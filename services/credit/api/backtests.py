@@ -1,156 +1,114 @@
-"""``POST /v1/firms/{firm}/contract/backtests``: what draft terms would have decided for
-the firm's past leads, beside what was decided — before anyone signs them (admin scope;
+"""``/v1/firms/{firm}/contract/backtests``: what draft terms would have decided for the
+firm's past leads, beside what was decided — before anyone signs them (admin scope;
 nothing is written, no event is published). Without ``terms``, the current contract: the
 reproducibility proof (0 differences, or each one named with its reason).
 
-Answered here, in the credit process, so bounded: a window of more than ``MOST_LEADS``
-of the firm's leads is a 422 (``leadflow backtest credit`` takes any window, with a
-progress bar). Routing's backtests are jobs run in a child process; credit's are not yet.
+``POST`` checks the request and queues a job (202, its ``Location``), run in a child
+process away from the live lane (``services/credit/backtest_jobs.py``); ``GET /{id}``
+says how far it got and, once done, what it found; ``GET`` lists the firm's latest.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from decimal import Decimal
-from typing import Annotated
-from uuid import UUID
+from typing import Annotated, Any
+from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import APIRouter, Query, Request, Response
 
 from services.credit import store
 from services.credit.api.firms import FirmIdPath
-from services.credit.backtest import Side, StatementLine, backtest_credit
-from services.credit.domain.contract import Terms
+from services.credit.backtest_jobs import (
+    BacktestJobOut,
+    CreditBacktestIn,
+    CreditBacktestOut,
+    Progress,
+)
 from shared.credentials import AdminCaller
+from shared.events.envelope import utcnow
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
 
 router = APIRouter(prefix="/v1/firms", tags=["backtests"], responses=PROBLEM_RESPONSES)
-LONGEST_WINDOW = timedelta(days=366)
-CHANGES_SHOWN = 500
-MOST_LEADS = 20_000
 
 
-class CreditBacktestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    terms: Terms | None = Field(
-        default=None, description="The draft terms; none: the firm's current contract."
+def _out(job: dict[str, Any], *, with_result: bool = True) -> BacktestJobOut:
+    return BacktestJobOut(
+        backtest_id=job["id"],
+        firm_id=job["firm_id"],
+        status=job["status"],
+        from_=job["window_from"],
+        to=job["window_to"],
+        progress=Progress(done=job["done"], total=job["total"]),
+        ran_by=job["ran_by"],
+        ran_at=job["ran_at"],
+        finished_at=job["finished_at"],
+        error=job["error"],
+        result=(
+            CreditBacktestOut.model_validate(job["result"])
+            if with_result and job["result"]
+            else None
+        ),
     )
-    from_: Annotated[date, Field(alias="from", description="Leads received from this day")]
-    to: Annotated[date, Field(description="... to this day, excluded")]
-
-    @model_validator(mode="after")
-    def _a_window(self) -> CreditBacktestIn:
-        if self.to <= self.from_:
-            raise ValueError("to must be after from")
-        if self.to - self.from_ > LONGEST_WINDOW:
-            raise ValueError("a window of at most 366 days")
-        return self
-
-
-class SideOut(BaseModel):
-    state: str
-    amount: Decimal
-    reasons: list[str]
-
-
-class ChangeOut(BaseModel):
-    lead_id: UUID
-    month: str
-    before: SideOut | None
-    after: SideOut
-    why: str
-
-
-class StatementLineOut(BaseModel):
-    what: str  # "credited 350.00 each"
-    before: int  # leads
-    after: int
-    amount_before: Decimal
-    amount_after: Decimal
-
-
-class MonthOut(BaseModel):
-    month: str
-    leads: int
-    credited_before: int
-    amount_before: Decimal
-    credited_after: int
-    amount_after: Decimal
-    statement: list[StatementLineOut]  # the month's statement, before and as it would be
-
-
-def _line(line: StatementLine) -> StatementLineOut:
-    return StatementLineOut(
-        what=line.what,
-        before=line.before,
-        after=line.after,
-        amount_before=line.amount_before,
-        amount_after=line.amount_after,
-    )
-
-
-class CreditBacktestOut(BaseModel):
-    firm_id: str
-    terms: str  # "draft", or the current contract's label (firm/vN)
-    leads: int
-    differences: int
-    currency: str
-    months: list[MonthOut]
-    changes: list[ChangeOut]  # the first 500, in the order the leads came in
-
-
-def _side(side: Side) -> SideOut:
-    return SideOut(state=side.state, amount=side.amount, reasons=list(side.reasons))
 
 
 @router.post(
     "/{firm_id}/contract/backtests",
-    summary="Backtest draft terms (or the current contract) over the firm's past leads",
-    responses={422: {"description": "Bad terms or window, or too many leads in it"}},
+    summary="Queue a backtest of draft terms (or the current contract) over the firm's leads",
+    status_code=202,
+    responses={422: {"description": "Bad terms or window"}},
 )
 async def post_credit_backtest(
-    firm_id: FirmIdPath, body: CreditBacktestIn, request: Request, _caller: AdminCaller
-) -> CreditBacktestOut:
-    sessions = runtime_of(request).sessions
-    window = (body.from_, body.to)
-    async with sessions() as session:
-        leads = await store.firm_leads_in(session, firm_id, window)
-    if leads > MOST_LEADS:
-        reason = (
-            f"the window holds {leads:,} of {firm_id}'s leads, more than {MOST_LEADS:,}: narrow "
-            "it, or run `leadflow backtest credit`"
-        )
-        raise Problem(422, reason, errors=[{"field": "from", "reason": reason}])
-    report = await backtest_credit(sessions, firm_id, body.terms, window)
-    return CreditBacktestOut(
-        firm_id=report.firm_id,
-        terms=report.terms,
-        leads=report.leads,
-        differences=report.differences,
-        currency=report.currency,
-        months=[
-            MonthOut(
-                month=m.month,
-                leads=m.leads,
-                credited_before=m.credited_before,
-                amount_before=m.amount_before,
-                credited_after=m.credited_after,
-                amount_after=m.amount_after,
-                statement=[_line(line) for line in m.statement],
-            )
-            for m in report.months
-        ],
-        changes=[
-            ChangeOut(
-                lead_id=c.lead_id,
-                month=c.month,
-                before=_side(c.before) if c.before else None,
-                after=_side(c.after),
-                why=c.why,
-            )
-            for c in report.changes[:CHANGES_SHOWN]
-        ],
-    )
+    firm_id: FirmIdPath,
+    body: CreditBacktestIn,
+    request: Request,
+    response: Response,
+    caller: AdminCaller,
+) -> BacktestJobOut:
+    job = {
+        "id": uuid4(),
+        "firm_id": firm_id,
+        "window_from": body.from_,
+        "window_to": body.to,
+        "status": "queued",
+        "request": body.model_dump(mode="json", by_alias=True),
+        "total": 0,
+        "done": 0,
+        "result": None,
+        "error": None,
+        "ran_by": caller.actor,
+        "ran_at": utcnow(),
+        "finished_at": None,
+    }
+    async with runtime_of(request).sessions() as session, session.begin():
+        await store.add_backtest_job(session, job)
+    response.headers["Location"] = f"/v1/firms/{firm_id}/contract/backtests/{job['id']}"
+    return _out(job)
+
+
+@router.get(
+    "/{firm_id}/contract/backtests/{backtest_id}",
+    summary="A contract backtest: its progress, then its result",
+)
+async def get_credit_backtest(
+    firm_id: FirmIdPath, backtest_id: UUID, request: Request, _caller: AdminCaller
+) -> BacktestJobOut:
+    async with runtime_of(request).sessions() as session:
+        job = await store.backtest_job(session, backtest_id)
+    if job is None or job["firm_id"] != firm_id:
+        raise Problem(404, f"No backtest {backtest_id} of {firm_id}.")
+    return _out(job)
+
+
+@router.get(
+    "/{firm_id}/contract/backtests",
+    summary="The firm's latest contract backtests, newest first (without results)",
+)
+async def list_credit_backtests(
+    firm_id: FirmIdPath,
+    request: Request,
+    _caller: AdminCaller,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[BacktestJobOut]:
+    async with runtime_of(request).sessions() as session:
+        jobs = await store.backtest_jobs_of(session, firm_id, limit)
+    return [_out(job, with_result=False) for job in jobs]

@@ -5,6 +5,7 @@ is written either way."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import httpx
@@ -126,6 +128,24 @@ async def test_draft_terms_show_the_money_they_move_per_month_and_per_lead(
     assert [m.amount_after for m in chunked.months] == [m.amount_after for m in report.months]
 
 
+async def finished(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Queue a backtest (202 and where to find it), poll it until its child process has
+    run it: its result."""
+    queued = await client.post(path, json=body, headers=bearer(ADMIN))
+    assert queued.status_code == 202, queued.text
+    where = queued.headers["location"]
+    assert where == f"{path}/{queued.json()['backtest_id']}"
+    for _ in range(300):
+        job = (await client.get(where, headers=bearer(ADMIN))).json()
+        if job["status"] in ("done", "failed"):
+            assert job["status"] == "done", job["error"]
+            assert job["progress"]["done"] == job["progress"]["total"] == job["result"]["leads"]
+            result: dict[str, Any] = job["result"]
+            return result
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"backtest {where} did not end")
+
+
 @pytest.fixture
 async def client(infra: Infra) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(infra.settings())
@@ -150,16 +170,22 @@ async def test_the_api_backtests_for_admins_and_refuses_a_bad_window(
         "to": "2026-12-01",
         "terms": {"meeting_tiers": [{"from_nth": 1, "price": "90.00"}]},
     }
-    answer = await client.post(path, json=body, headers=bearer(ADMIN))
-    assert answer.status_code == 200, answer.text
-    found = answer.json()
+    found = await finished(client, path, body)
     assert (found["leads"], found["terms"]) == (24, "draft")
     assert found["differences"] == len(found["changes"]) > 0
     assert found["changes"][0]["before"]["reasons"]
     statement = found["months"][0]["statement"]
     assert {line["what"] for line in statement} >= {"credited 90.00 each"}
-    proof = await client.post(path, json={**body, "terms": None}, headers=bearer(ADMIN))
-    assert proof.json()["differences"] == 0
+    proof = await finished(client, path, {**body, "terms": None})
+    assert proof["differences"] == 0
+    listed = await client.get(path, headers=bearer(ADMIN))
+    assert [job["status"] for job in listed.json()] == ["done", "done"]
+    assert listed.json()[0]["result"] is None  # the list leaves results out
+    other_firm = await client.get(
+        f"/v1/firms/nobody/contract/backtests/{listed.json()[0]['backtest_id']}",
+        headers=bearer(ADMIN),
+    )
+    assert other_firm.status_code == 404
     assert (await client.post(path, json=body, headers=bearer(READ))).status_code == 403
     backwards = await client.post(path, json={**body, "to": "2026-09-01"}, headers=bearer(ADMIN))
     assert backwards.status_code == 422
