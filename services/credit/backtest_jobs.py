@@ -13,9 +13,10 @@ The bodies in and out are here because both the API and the child use them.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -25,10 +26,13 @@ from services.credit.backtest import CreditBacktest, Side, StatementLine, backte
 from services.credit.domain.contract import Terms
 from services.credit.tables import backtests
 from shared.db import SessionFactory
+from shared.events.backtests import BARS, MOVES, BacktestFinished, Bar, Move
 from shared.events.envelope import utcnow
 from shared.jobs import JobRunner, fail_job, finish_job, job_progress, run_child
+from shared.outbox import Outbox
 
 LONGEST_WINDOW = timedelta(days=366)
+OUTBOX = Outbox(store.SCHEMA, source="/credit")
 CHANGES_SHOWN = 500
 
 
@@ -178,6 +182,7 @@ async def run_job(sessions: SessionFactory, job_id: UUID) -> None:
             await fail_job(session, backtests, job_id, str(error), utcnow())
         return
     async with sessions() as session, session.begin():
+        await OUTBOX.add(session, finished_event(job_id, job, report))
         await finish_job(
             session,
             backtests,
@@ -187,6 +192,36 @@ async def run_job(sessions: SessionFactory, job_id: UUID) -> None:
             done=report.leads,
             total=report.leads,
         )
+
+
+def finished_event(job_id: UUID, job: dict[str, Any], report: CreditBacktest) -> BacktestFinished:
+    """The summary ops shows: each month's amount before and after, and the leads whose
+    decision moved, by state and amount."""
+    moved: Counter[tuple[str, str]] = Counter(
+        (
+            f"{c.before.state} {c.before.amount}" if c.before else "none",
+            f"{c.after.state} {c.after.amount}",
+        )
+        for c in report.changes
+    )
+    return BacktestFinished(
+        backtest_id=job_id,
+        kind="credit",
+        backtested=report.terms,
+        firm=report.firm_id,
+        window_from=job["window_from"],
+        window_to=job["window_to"],
+        leads=report.leads,
+        differences=report.differences,
+        unit=report.currency,
+        bars=[
+            Bar(label=m.month, before=m.amount_before, after=m.amount_after)
+            for m in report.months[-BARS:]
+        ],
+        moves=[Move(before=b, after=a, leads=n) for (b, a), n in moved.most_common(MOVES)],
+        ran_by=job["ran_by"],
+        finished_at=utcnow(),
+    )
 
 
 def runner(sessions: SessionFactory, database_url: str) -> JobRunner:

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.ops.aggregates import CachedPerKey, build_dashboard, lag_reader
-from services.ops.api import audit, leads, notifications, reports, stream, webhooks
+from services.ops.api import audit, backtests, leads, notifications, reports, stream, webhooks
 from services.ops.consumer import GROUP, TOPIC_NAMES, keep_all
 from services.ops.live import NewEvents
 from services.ops.notifier import Notifier
@@ -68,6 +68,7 @@ def create_app(
             audit.router,
             webhooks.router,
             notifications.router,
+            backtests.router,
         ],
         consumers=_consumers,
         on_start=on_start,

@@ -127,6 +127,20 @@ async def events_after(
     return [_logged(r) for r in rows]
 
 
+# --- backtests --------------------------------------------------------------------------
+
+
+async def latest_of_type(session: AsyncSession, event_type: str, limit: int) -> list[Any]:
+    """The data of the latest ``limit`` events of one type, newest first."""
+    rows = await session.execute(
+        select(event_log.c.data)
+        .where(event_log.c.type == event_type)
+        .order_by(event_log.c.seq.desc())
+        .limit(limit)
+    )
+    return [row[0] for row in rows]
+
+
 # --- a lead -----------------------------------------------------------------------------
 
 

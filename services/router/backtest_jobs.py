@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any, cast
 from uuid import UUID
 
@@ -26,10 +27,13 @@ from services.router.domain.model import Territory
 from services.router.domain.ruleset import RuleSet
 from services.router.tables import BacktestRow
 from shared.db import SessionFactory
+from shared.events.backtests import MOVES, BacktestFinished, Bar, Move, largest_gaps
 from shared.events.envelope import utcnow
 from shared.jobs import JobRunner, fail_job, finish_job, job_progress, run_child
+from shared.outbox import Outbox
 
 LONGEST_WINDOW = timedelta(days=366)
+OUTBOX = Outbox(store.SCHEMA, source="/router")
 JOBS = cast("Table", BacktestRow.__table__)  # type: ignore[attr-defined]
 
 
@@ -244,6 +248,7 @@ async def run_job(sessions: SessionFactory, job_id: UUID) -> None:
         return
     result = RoutingBacktestOut.of(report)
     async with sessions() as session, session.begin():
+        await OUTBOX.add(session, finished_event(job_id, row, report))
         await finish_job(
             session,
             JOBS,
@@ -256,6 +261,34 @@ async def run_job(sessions: SessionFactory, job_id: UUID) -> None:
             differences=report.differences,
             rotation=report.rotation,
         )
+
+
+def finished_event(job_id: UUID, row: BacktestRow, report: RoutingBacktest) -> BacktestFinished:
+    """The summary ops shows: each owner's leads before and after (the largest gaps), and
+    the leads moved by rule."""
+    owners = {owner for owner, _ in report.load} | {owner for owner, _ in report.load_before}
+    before: Counter[str] = Counter()
+    after: Counter[str] = Counter()
+    for (owner, _), n in report.load_before.items():
+        before[owner] += n
+    for (owner, _), n in report.load.items():
+        after[owner] += n
+    return BacktestFinished(
+        backtest_id=job_id,
+        kind="routing",
+        backtested=report.ruleset,
+        window_from=row.window_from,
+        window_to=row.window_to,
+        leads=report.leads,
+        differences=report.differences,
+        unit="leads",
+        bars=largest_gaps(
+            [Bar(label=o, before=Decimal(before[o]), after=Decimal(after[o])) for o in owners]
+        ),
+        moves=[Move(before=b, after=a, leads=n) for (b, a), n in report.by_rule.most_common(MOVES)],
+        ran_by=row.ran_by,
+        finished_at=utcnow(),
+    )
 
 
 def runner(sessions: SessionFactory, database_url: str) -> JobRunner:

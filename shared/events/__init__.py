@@ -6,6 +6,7 @@ envelope into its typed payload.
 
 from shared.events import (
     activities,
+    backtests,
     credit,
     firms,
     leads,
@@ -26,6 +27,7 @@ __all__ = [
     "Topic",
     "UnknownEventType",
     "activities",
+    "backtests",
     "credit",
     "dlq_topic",
     "event_types",

@@ -64,6 +64,14 @@ OPS_NOTICES = Topic(
     "sustained failure, an event a consumer gave up on (a dead letter).",
 )
 
+BACKTESTS_FINISHED = Topic(
+    "backtests.finished",
+    1,
+    "backtest id",
+    "Backtests of draft rule sets and contracts, in summary, when each finishes (for the ops "
+    "dashboard; not a live topic).",
+)
+
 TOPICS: tuple[Topic, ...] = (
     LEADS_RECEIVED,
     LEADS_RECEIVED_BULK,
@@ -76,6 +84,7 @@ TOPICS: tuple[Topic, ...] = (
     FIRMS_CONTRACTS,
     OWNERS_UPDATED,
     OPS_NOTICES,
+    BACKTESTS_FINISHED,
 )
 
 

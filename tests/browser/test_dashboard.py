@@ -412,3 +412,45 @@ def test_a_burst_clips_the_flow_axis_and_is_labelled(traffic: Stack, page: Page)
         page.screenshot(path=str(ARTIFACTS / "flow-burst.png"))
     finally:
         page.unroute("**/v1/dashboard*")
+
+
+def test_a_finished_backtest_is_drawn_before_and_after(traffic: Stack, page: Page) -> None:
+    """A draft that sends every lead to the unassigned queue, backtested over today on the
+    router (a job, run by its child process): the dashboard lists it and draws each
+    owner's leads before (the demo traffic's) and after (none)."""
+    a_lead_of_our_own(traffic)  # at least one lead routed today
+    today = datetime.now(UTC).date()
+    version = f"browser-draft-{secrets.token_hex(3)}"
+    draft = {"version": version, "rules": [{"kind": "unassigned"}]}
+    queued = httpx.post(
+        f"{traffic.urls['router']}/v1/routing/backtests",
+        json={
+            "ruleset": draft,
+            "from": today.isoformat(),
+            "to": (today + timedelta(days=1)).isoformat(),
+        },
+        headers=traffic.auth,
+    )
+    assert queued.status_code == 202, queued.text
+    backtest_id = queued.json()["backtest_id"]
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{traffic.urls['ops']}/?token={traffic.token}")
+    item = page.wait_for_selector(
+        f'#backtests-list li[data-backtest="{backtest_id}"]', timeout=90_000
+    )
+    assert item is not None
+    assert version in (item.text_content() or "")
+    item.click()
+    said = page.text_content("#backtest-said") or ""
+    assert "routed otherwise" in said
+    before, after = page.evaluate(
+        "() => Chart.getChart('backtest-chart').data.datasets"
+        ".map(set => set.data.reduce((a, b) => a + b, 0))"
+    )
+    assert before > 0  # the owners' leads as routed
+    assert after == 0  # the draft sends them all to the queue
+    assert page.locator("#backtest-moves tbody tr").count() >= 1  # moved: rule -> unassigned
+    page.wait_for_timeout(500)
+    page.locator("#backtests-panel").screenshot(path=str(ARTIFACTS / "backtests.png"))
+    assert errors == []

@@ -20,7 +20,9 @@ _TYPE = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 _VERSIONED = re.compile(r"\.v\d+$")
 _ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,100}$")
 MAX_TYPES = 20
-PARTNER_HIDDEN_TOPICS = frozenset({"firms.contracts", "leads.routed", "owners.updated"})
+PARTNER_HIDDEN_TOPICS = frozenset(
+    {"firms.contracts", "leads.routed", "owners.updated", "backtests.finished"}
+)
 PARTNER_HIDDEN_TYPES = frozenset(
     {
         "leadflow.lead.sla_reminder.v1",

@@ -7,14 +7,17 @@
 //   panels.js  the charts, their numbers, empty panels' reasons, click-through
 //   leads.js   the lead list, a lead's timeline, the search; the hash's views
 //   live.js    the live event stream
+//   backtests.js  the backtests that finished: a before/after chart of the one chosen
 //   app.js     the filter bar, the token dialog, start
 
+import { refreshBacktests } from "./backtests.js";
 import { route } from "./leads.js";
 import { follow } from "./live.js";
 import { refresh } from "./panels.js";
 import { $, TOKEN_KEY, askToken, currentFilter, state, takeToken } from "./shell.js";
 
 const REFRESH_MS = 5000;
+const BACKTESTS_REFRESH_MS = 15000;
 
 $("token-form").addEventListener("submit", () => {
   state.token = $("token-input").value.trim();
@@ -78,7 +81,11 @@ async function start() {
   showFilter();
   route();
   await refresh();
-  if (!state.started) setInterval(() => state.token && refresh(), REFRESH_MS);
+  await refreshBacktests();
+  if (!state.started) {
+    setInterval(() => state.token && refresh(), REFRESH_MS);
+    setInterval(() => state.token && refreshBacktests(), BACKTESTS_REFRESH_MS);
+  }
   state.started = true;
   if (!state.following && state.token) follow();
 }

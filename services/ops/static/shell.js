@@ -7,7 +7,7 @@ const FILTERS = ["from", "to", "owner", "firm"];
 
 export const state = {
   token: null, charts: {}, lastEventId: null, started: false, following: false, openLead: null,
-  board: null, owners: new Set(), firms: new Set(),
+  board: null, owners: new Set(), firms: new Set(), backtest: null,
 };
 export const $ = (id) => document.getElementById(id);
 

@@ -18,7 +18,7 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from services.credit.app import create_app
 from services.credit.backtest import backtest_credit
@@ -178,6 +178,23 @@ async def test_the_api_backtests_for_admins_and_refuses_a_bad_window(
     assert {line["what"] for line in statement} >= {"credited 90.00 each"}
     proof = await finished(client, path, {**body, "terms": None})
     assert proof["differences"] == 0
+    async with sessions() as session:  # the summaries, for the ops dashboard, in the outbox
+        told = (
+            (
+                await session.execute(
+                    text(
+                        "SELECT payload->'data' FROM credit.outbox WHERE payload->>'type' = :t"
+                        " AND payload->'data'->>'firm' = :f ORDER BY id"
+                    ),
+                    {"t": "leadflow.backtest.finished.v1", "f": firm.firm_id},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [t["backtested"] for t in told] == ["draft", f"{firm.firm_id}/v1"]
+    assert [bar["label"] for bar in told[0]["bars"]] == ["2026-10", "2026-11"]
+    assert "firm_id" not in told[0]  # never filed under the firm
     listed = await client.get(path, headers=bearer(ADMIN))
     assert [job["status"] for job in listed.json()] == ["done", "done"]
     assert listed.json()[0]["result"] is None  # the list leaves results out

@@ -273,6 +273,19 @@ async def test_the_api_and_the_cli_backtest_a_draft_and_refuse_bad_input(
     # the load per owner per day, before and after: all of it gone to nobody
     assert sum(day["leads_before"] for day in moved["load"]) == 12
     assert sum(day["leads"] for day in moved["load"]) == 0
+    async with sessions() as session:  # its summary, for the ops dashboard, in the outbox
+        told = await session.scalar(
+            text(
+                "SELECT payload->'data' FROM router.outbox WHERE payload->>'type' = :t"
+                " AND payload->'data'->>'backtested' = :v"
+            ),
+            {"t": "leadflow.backtest.finished.v1", "v": draft["version"]},
+        )
+    assert told["kind"] == "routing"
+    assert (told["leads"], told["differences"]) == (12, 12)
+    assert sum(int(bar["before"]) for bar in told["bars"]) == 12
+    assert all(int(bar["after"]) == 0 for bar in told["bars"])
+    assert told["moves"][0]["after"] == "unassigned"
     listed = await client.get("/v1/routing/backtests", headers=bearer(ADMIN))
     assert listed.status_code == 200
     assert listed.json()[0]["status"] == "done"
