@@ -23,7 +23,7 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import SessionFactory, make_engine, make_sessions
@@ -33,6 +33,23 @@ log = structlog.get_logger()
 POLL_S = 1.0
 STALE_S = 60.0
 NICE = 10  # the child's CPU priority below the services'
+MOST_WAITING = 10  # jobs queued or running at once; a service refuses more (429)
+
+
+class TooManyJobs(Exception):
+    """``MOST_WAITING`` jobs already wait or run: a 429 until one finishes."""
+
+
+async def queue_job(session: AsyncSession, table: Table, job: dict[str, Any]) -> None:
+    """Queue ``job`` (its row, status queued), unless ``MOST_WAITING`` already wait or run
+    (``TooManyJobs``): one long computation is queued behind another, never without end."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(table.fullname))))
+    waiting = await session.scalar(
+        select(func.count()).where(table.c.status.in_(("queued", "running")))
+    )
+    if int(waiting or 0) >= MOST_WAITING:
+        raise TooManyJobs(f"{waiting} backtests already wait or run; retry when one is done")
+    await session.execute(table.insert().values(**job))
 
 
 async def claim_job(session: AsyncSession, table: Table, now: datetime) -> UUID | None:

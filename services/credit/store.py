@@ -697,10 +697,6 @@ def payable_after(at: datetime, days: int) -> date:
 # --- backtest jobs (shared/jobs.py runs them) -------------------------------------------
 
 
-async def add_backtest_job(session: AsyncSession, job: Mapping[str, Any]) -> None:
-    await session.execute(backtests.insert().values(**job))
-
-
 async def backtest_job(session: AsyncSession, job_id: UUID) -> dict[str, Any] | None:
     row = (await session.execute(select(backtests).where(backtests.c.id == job_id))).first()
     return dict(row._mapping) if row else None

@@ -471,11 +471,6 @@ async def round_robin_picks_since(
     return {(r["team_id"], r["owner_id"]): int(r["n"]) for r in rows}
 
 
-async def record_backtest(session: AsyncSession, row: BacktestRow) -> None:
-    session.add(row)
-    await session.flush()
-
-
 async def recent_backtest(
     session: AsyncSession, version: str, since: datetime
 ) -> BacktestRow | None:

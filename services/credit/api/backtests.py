@@ -23,8 +23,10 @@ from services.credit.backtest_jobs import (
     CreditBacktestOut,
     Progress,
 )
+from services.credit.tables import backtests
 from shared.credentials import AdminCaller
 from shared.events.envelope import utcnow
+from shared.jobs import TooManyJobs, queue_job
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
 
@@ -55,7 +57,10 @@ def _out(job: dict[str, Any], *, with_result: bool = True) -> BacktestJobOut:
     "/{firm_id}/contract/backtests",
     summary="Queue a backtest of draft terms (or the current contract) over the firm's leads",
     status_code=202,
-    responses={422: {"description": "Bad terms or window"}},
+    responses={
+        422: {"description": "Bad terms or window"},
+        429: {"description": "Too many backtests wait or run"},
+    },
 )
 async def post_credit_backtest(
     firm_id: FirmIdPath,
@@ -79,8 +84,11 @@ async def post_credit_backtest(
         "ran_at": utcnow(),
         "finished_at": None,
     }
-    async with runtime_of(request).sessions() as session, session.begin():
-        await store.add_backtest_job(session, job)
+    try:
+        async with runtime_of(request).sessions() as session, session.begin():
+            await queue_job(session, backtests, job)
+    except TooManyJobs as error:
+        raise Problem(429, str(error), headers={"Retry-After": "30"}) from None
     response.headers["Location"] = f"/v1/firms/{firm_id}/contract/backtests/{job['id']}"
     return _out(job)
 

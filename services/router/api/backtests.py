@@ -18,6 +18,7 @@ from services.router import settled, store
 from services.router.api.rulesets import ruleset_problem
 from services.router.backtest import UnknownInChanges
 from services.router.backtest_jobs import (
+    JOBS,
     BacktestJobOut,
     JobFailed,
     Progress,
@@ -28,6 +29,7 @@ from services.router.backtest_jobs import (
 from services.router.tables import BacktestRow
 from shared.credentials import AdminCaller
 from shared.events.envelope import utcnow
+from shared.jobs import TooManyJobs, queue_job
 from shared.problems import PROBLEM_RESPONSES, Problem
 from shared.service import runtime_of
 
@@ -54,7 +56,10 @@ def _out(row: BacktestRow) -> BacktestJobOut:
     "/backtests",
     summary="Queue a backtest of a draft rule set (or the active one) over past leads",
     status_code=202,
-    responses={404: {"description": "No such stored rule set"}},
+    responses={
+        404: {"description": "No such stored rule set"},
+        429: {"description": "Too many backtests wait or run"},
+    },
 )
 async def post_routing_backtest(
     body: RoutingBacktestIn, request: Request, response: Response, caller: AdminCaller
@@ -86,8 +91,11 @@ async def post_routing_backtest(
         ran_by=caller.actor,
         ran_at=utcnow(),
     )
-    async with runtime.sessions() as session, session.begin():
-        await store.record_backtest(session, row)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            await queue_job(session, JOBS, row.model_dump())
+    except TooManyJobs as error:
+        raise Problem(429, str(error), headers={"Retry-After": "30"}) from None
     response.headers["Location"] = f"/v1/routing/backtests/{row.id}"
     return _out(row)
 
