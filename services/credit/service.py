@@ -13,7 +13,8 @@ the places taken under its monthly caps (returns, inbound credits per account).
 
 from __future__ import annotations
 
-from bisect import insort
+import contextlib
+from bisect import bisect_left, insort
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -95,13 +96,18 @@ class _Shared:
         return [(owner, since, lead) for (owner, _), since in changed.items()]
 
     def before(self, place: Place | None, lead: UUID) -> int:
-        """Places under the cap that month taken before this lead's (time, then lead id)."""
+        """Places under the cap that month taken before this lead's (time, then lead id):
+        a binary search of the month's sorted places, less the lead's own if it is one of
+        them."""
         if place is None:
             return 0
         cap, at = place
-        return sum(
-            1 for p in self.places.get((cap, f"{at:%Y-%m}"), []) if p[1] != lead and p < (at, lead)
-        )
+        places = self.places.get((cap, f"{at:%Y-%m}"), [])
+        found = bisect_left(places, (at, lead))
+        own = self.held.get(cap.kind, {}).get(lead)
+        if own is not None and own[0] == cap and f"{own[1]:%Y-%m}" == f"{at:%Y-%m}":
+            found -= (own[1], lead) < (at, lead)
+        return found
 
     def move(self, kind: str, lead: UUID, place: Place | None) -> list[tuple[Cap, datetime, UUID]]:
         """Record the lead's place; the caps whose later places shifted, from when."""
@@ -110,10 +116,10 @@ class _Shared:
             return []
         for old in (was,) if was else ():
             key = (old[0], f"{old[1]:%Y-%m}")
-            self.places[key] = [p for p in self.places.get(key, []) if p[1] != lead]
+            with contextlib.suppress(ValueError):
+                self.places.get(key, []).remove((old[1], lead))
         if place is not None:
-            key = (place[0], f"{place[1]:%Y-%m}")
-            self.places[key] = sorted([*self.places.get(key, []), (place[1], lead)])
+            insort(self.places.setdefault((place[0], f"{place[1]:%Y-%m}"), []), (place[1], lead))
             self.held[kind][lead] = place
         else:
             self.held[kind].pop(lead, None)
