@@ -347,8 +347,12 @@ def _decide(
 
     state: CreditState = decision.state
     booked, booked_meetings = totals.get(lead_id, (ZERO, 0))
-    if booked > ZERO and decision.state in ("void", "not_eligible"):
-        state = "reversed"  # it was paid for; the ledger takes it back
+    was_reversed = latest is not None and latest.state == "reversed"
+    if decision.state in ("void", "not_eligible") and (booked > ZERO or was_reversed):
+        # It was paid for; the ledger takes it back. Once taken back (nothing booked any
+        # more) it stays reversed while the rules still credit nothing: deciding it again
+        # never turns it into a "not eligible" with no new fact.
+        state = "reversed"
     reasons = [Reason(rule=r.rule, sentence=r.sentence) for r in decision.reasons]
     routing_revision = facts.routed.revision
     if latest is not None and (

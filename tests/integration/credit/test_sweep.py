@@ -140,3 +140,10 @@ async def test_a_return_cap_counts_returns_in_event_time_whatever_order_they_arr
         assert sum(amount for _, amount in await ledger_of(sessions, first)) == 0
     # credited on arrival (no acceptance step), so the voided one is a reversal
     assert finals == [("reversed", "credited", True)] * 2
+    # Deciding the reversed lead again (a new fact that changes nothing) keeps it reversed:
+    # not a new "not eligible" revision once its clawback is booked.
+    reversed_at = await current(sessions, first)
+    await apply(sessions, firm.status(first, "rejected", monday + timedelta(days=5), "not_icp"))
+    again = await current(sessions, first)
+    assert (again.state, again.revision) == ("reversed", reversed_at.revision)
+    assert sum(amount for _, amount in await ledger_of(sessions, first)) == 0
