@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Annotated, Any, cast
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Table
 
 from services.router import store
@@ -38,11 +38,21 @@ JOBS = cast("Table", BacktestRow.__table__)  # type: ignore[attr-defined]
 
 
 class TerritoryIn(BaseModel):
+    """The places a territory covers instead, as ``PUT /v1/territories/{id}`` takes them."""
+
     model_config = ConfigDict(extra="forbid")
 
     countries: list[str] = Field(default=[], max_length=300)
     regions: list[str] = Field(default=[], max_length=300)
     states: list[str] = Field(default=[], max_length=300)
+
+    @field_validator("countries")
+    @classmethod
+    def _two_letter_codes(cls, countries: list[str]) -> list[str]:
+        for country in countries:
+            if len(country) != 2 or not country.isalpha():
+                raise ValueError(f"{country!r} is not a two-letter country code")
+        return countries
 
 
 class ChangesIn(BaseModel):

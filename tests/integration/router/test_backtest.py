@@ -300,6 +300,13 @@ async def test_the_api_and_the_cli_backtest_a_draft_and_refuse_bad_input(
     )
     assert away.status_code == 422
     assert away.json()["errors"][0]["field"] == "changes"
+    nowhere = await client.post(
+        "/v1/routing/backtests",
+        json={**body, "changes": {"territories": {"emea": {"countries": ["Germany"]}}}},
+        headers=bearer(ADMIN),
+    )
+    assert nowhere.status_code == 422
+    assert nowhere.json()["errors"][0]["field"] == "changes.territories.emea.countries"
     assert (
         await client.post("/v1/routing/backtests", json=body, headers=bearer(READ))
     ).status_code == 403
