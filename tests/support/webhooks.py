@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import socket
 import threading
 import time
@@ -69,14 +70,22 @@ class Receiver:
         return Response(status_code=204)
 
 
+def _app_of(receiver: Receiver) -> tuple[Starlette, str]:
+    """The receiver's app at a path of its own: a subscription an earlier test left behind,
+    aimed at a port the system has since handed to this receiver, gets a 404 here, never
+    a request this receiver would count as badly signed."""
+    path = f"/hook/{secrets.token_hex(8)}"
+    return Starlette(routes=[Route(path, receiver.handle, methods=["POST"])]), path
+
+
 @contextlib.asynccontextmanager
 async def running_receiver() -> AsyncIterator[Receiver]:
     """A receiver at ``receiver.url`` until the block ends; set ``receiver.secret``."""
     receiver = Receiver()
-    app = Starlette(routes=[Route("/hook", receiver.handle, methods=["POST"])])
+    app, path = _app_of(receiver)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+    receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}{path}"
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -93,10 +102,10 @@ def receiver_in_thread(**knobs: Any) -> Iterator[Receiver]:
     """A receiver served from a thread of its own (its own event loop), for a caller that
     runs several event loops one after another (the chaos driver)."""
     receiver = Receiver(**knobs)
-    app = Starlette(routes=[Route("/hook", receiver.handle, methods=["POST"])])
+    app, path = _app_of(receiver)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+    receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}{path}"
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
