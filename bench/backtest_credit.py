@@ -26,6 +26,7 @@ from bench.harness import migrated_database, print_runs
 from services.credit import store
 from services.credit.backtest import backtest_credit
 from services.credit.domain.contract import PriceTier, Terms
+from shared import heap
 from shared.db import SessionFactory, driver_connection, make_engine, make_sessions
 
 DRAFT = Terms(
@@ -55,6 +56,7 @@ async def _main(database_url: str, leads: int, runs: int, markdown: bool) -> Non
         started = time.perf_counter()
         await decide_leads(sessions, 0, leads, 200)
         print(f"{leads} leads decided in {time.perf_counter() - started:.0f} s", flush=True)
+        heap.settle()  # as a job's child process does
         proof: list[float] = []
         draft: list[float] = []
         reads: list[float] = []

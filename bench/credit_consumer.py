@@ -27,6 +27,7 @@ from services.credit import store
 from services.credit.consumer import on_facts
 from services.credit.domain.contract import Terms
 from services.credit.sweep import sweep_once
+from shared import heap
 from shared.consumer import Incoming, claim
 from shared.db import SessionFactory, make_engine, make_sessions
 from shared.events.activities import ActivityLogged, MeetingUpdated
@@ -130,6 +131,7 @@ async def bench(database_url: str, leads: int, runs: int, batch: int) -> None:
         async with sessions() as session, session.begin():
             await store.add_contract(session, FIRM, Terms(acceptance_business_days=0))
         await decide_leads(sessions, -1, 50, batch)  # warm up (imports, caches, pool)
+        heap.settle()  # as the service does once started
         ours, per_fact, ceiling = [], [], []
         for run in range(runs):
             rate, facts = await decide_leads(sessions, run, leads, batch)

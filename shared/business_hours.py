@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Container
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -150,14 +151,20 @@ class BusinessHours(BaseModel):
         return self
 
     def calendar(self) -> BusinessCalendar:
-        subdivision = self.subdivision.upper() if self.subdivision else None
-        return BusinessCalendar(
-            timezone=ZoneInfo(self.timezone),
-            opens=self.opens,
-            closes=self.closes,
-            work_days=frozenset(WEEKDAYS.index(d) for d in self.days),
-            holidays=public_holidays(self.country, subdivision) if self.country else frozenset(),
-        )
+        return _calendar(self)
+
+
+@lru_cache(maxsize=1024)
+def _calendar(hours: BusinessHours) -> BusinessCalendar:
+    """A week's calendar, built once (its holidays' rules are the costly part)."""
+    subdivision = hours.subdivision.upper() if hours.subdivision else None
+    return BusinessCalendar(
+        timezone=ZoneInfo(hours.timezone),
+        opens=hours.opens,
+        closes=hours.closes,
+        work_days=frozenset(WEEKDAYS.index(d) for d in hours.days),
+        holidays=public_holidays(hours.country, subdivision) if hours.country else frozenset(),
+    )
 
 
 DEFAULT_HOURS = BusinessHours()

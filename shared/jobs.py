@@ -26,6 +26,7 @@ import structlog
 from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import heap
 from shared.db import SessionFactory, make_engine, make_sessions
 from shared.events.envelope import utcnow
 
@@ -180,6 +181,7 @@ def run_child(work: Callable[[SessionFactory, UUID], Awaitable[None]]) -> None:
     job = UUID(sys.argv[1])
     with contextlib.suppress(OSError):
         os.nice(NICE)
+    heap.settle()
 
     async def main() -> None:
         engine = make_engine(os.environ["DATABASE_URL"], pool_size=2)

@@ -31,6 +31,7 @@ from typing import NamedTuple
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from pydantic_core import to_json
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +40,7 @@ from shared.events.base import Event
 from shared.events.envelope import Envelope
 from shared.observability import OUTBOX_ERRORS, OUTBOX_PUBLISHED, get_logger
 from shared.plumbing_tables import IN_BULK_LANE, outbox_insert_sql, outbox_table
-from shared.tracing import kafka_headers, stamped
+from shared.tracing import TRACE_HEADERS, current_trace_context, kafka_headers, stamped
 
 log = get_logger(__name__)
 
@@ -69,6 +70,12 @@ def message_headers(
 ) -> list[tuple[str, bytes]]:
     """``stored_headers`` as Kafka sends them."""
     return [(k, v.encode()) for k, v in stored_headers(envelope, extra).items()]
+
+
+async def _connection(transaction: AsyncSession | asyncpg.Connection) -> asyncpg.Connection:
+    if isinstance(transaction, asyncpg.Connection):
+        return transaction
+    return await driver_connection(transaction)
 
 
 class Outgoing(NamedTuple):
@@ -110,13 +117,35 @@ class Outbox:
 
     async def add_all(
         self, transaction: AsyncSession | asyncpg.Connection, events: Sequence[Outgoing]
-    ) -> list[Envelope]:
+    ) -> None:
         """Record many events in one statement (and one wake-up for the relay), in a
-        session's transaction or straight on a connection in one (a hot path's)."""
-        envelopes = [stamped(o.event.envelope(self.source), o.trace) for o in events]
-        topics = [o.topic or o.event.topic.name for o in events]
-        await self._write(transaction, topics, envelopes, [None] * len(envelopes))
-        return envelopes
+        session's transaction or straight on a connection in one (a hot path's). Each is
+        stamped with its ``trace``, else the current context, as ``add`` stamps it; its
+        JSON is written straight from the payload (``Event.envelope_json``)."""
+        if not events:
+            return
+        ids, payloads, headers = [], [], []
+        for outgoing in events:
+            trace = dict(outgoing.trace) if outgoing.trace else current_trace_context()
+            event_id, payload = outgoing.event.envelope_json(self.source, trace)
+            ids.append(event_id)
+            payloads.append(payload)
+            headers.append(
+                to_json(
+                    {"content-type": STRUCTURED_CONTENT_TYPE}
+                    | {name: trace[name] for name in TRACE_HEADERS if trace.get(name)}
+                ).decode()
+            )
+        conn = await _connection(transaction)
+        await conn.execute(
+            self._insert,
+            ids,
+            [o.topic or o.event.topic.name for o in events],
+            [o.event.partition_key() for o in events],
+            [o.event.event_type for o in events],
+            payloads,
+            headers,
+        )
 
     async def add_envelope(
         self,
@@ -142,11 +171,7 @@ class Outbox:
     ) -> None:
         if not envelopes:
             return
-        conn = (
-            transaction
-            if isinstance(transaction, asyncpg.Connection)
-            else await driver_connection(transaction)
-        )
+        conn = await _connection(transaction)
         await conn.execute(
             self._insert,
             [e.id for e in envelopes],

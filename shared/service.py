@@ -20,6 +20,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared import heap
 from shared.consumer import BatchHandler, EventConsumer, Handler, per_event, types_of
 from shared.credentials import Verifier
 from shared.db import SessionFactory, asyncpg_dsn, make_engine, make_sessions, ping
@@ -369,6 +370,7 @@ def create_service(
         app.state.runtime = runtime
         if on_start is not None:
             await on_start(runtime)
+        heap.settle()
         tasks = [
             asyncio.create_task(_run_relays(runtime), name=f"{name}-relays"),
             asyncio.create_task(_watch_backlog(runtime), name=f"{name}-backlog"),

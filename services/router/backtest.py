@@ -38,12 +38,14 @@ from uuid import UUID
 from services.router import settled, store
 from services.router.domain.model import (
     Account,
+    Coverage,
     Decision,
     Lead,
     OutOfOffice,
     Owner,
     Snapshot,
     Territory,
+    rosters_of,
 )
 from services.router.domain.rules import decide
 from services.router.domain.ruleset import RuleSet
@@ -243,6 +245,7 @@ async def backtest_routing(
             }
         )
         territories = changes.moved_territories(space.territories)
+        coverage, rosters = Coverage(territories), rosters_of(owners)
         picks = await store.round_robin_picks_since(conn, start)
         counters = {k: max(0, n - picks.get(k, 0)) for k, n in counts.round_robin.items()}
         total = await store.leads_received_between(conn, start, end)
@@ -259,6 +262,8 @@ async def backtest_routing(
                     territories=territories,
                     round_robin=dict(counters),
                     as_of=first.decided_at,
+                    coverage=coverage,
+                    rosters=rosters,
                 )
                 decision = decide(lead, snapshot, rules)
                 counters.update(decision.round_robin)

@@ -130,20 +130,20 @@ class _Decided:
 
 
 class _Counts:
-    """The fast-changing part of the snapshot, carried from one decision to the next."""
+    """The fast-changing part of the snapshot, carried from one decision to the next: the
+    owners with their open leads kept up to date as leads are taken (only the owners whose
+    count moves are copied again)."""
 
     def __init__(self, current: settled.Counts, space: settled.Settled) -> None:
         self.round_robin = dict(current.round_robin)
         self.open_leads = dict(current.open_leads)
         self.space = space
+        self._owners = dict(space.owners)
+        for owner_id, n in self.open_leads.items():
+            self._set_open(owner_id, n)
 
     def owners(self) -> dict[str, Owner]:
-        owners = dict(self.space.owners)
-        for owner_id, n in self.open_leads.items():
-            owner = owners.get(owner_id)
-            if owner is not None and n:
-                owners[owner_id] = replace(owner, open_leads=n)
-        return owners
+        return dict(self._owners)
 
     def take(self, decision: Decision, previous_owner_id: str | None) -> None:
         self.round_robin.update(decision.round_robin)
@@ -153,6 +153,12 @@ class _Counts:
         for owner_id, step in ((previous_owner_id, -1), (new, 1)):
             if owner_id is not None and owner_id in self.open_leads:
                 self.open_leads[owner_id] = max(0, self.open_leads[owner_id] + step)
+                self._set_open(owner_id, self.open_leads[owner_id])
+
+    def _set_open(self, owner_id: str, n: int) -> None:
+        owner = self._owners.get(owner_id)
+        if owner is not None and owner.open_leads != n:
+            self._owners[owner_id] = replace(owner, open_leads=n)
 
 
 def _decide_in_order(
@@ -172,6 +178,8 @@ def _decide_in_order(
             round_robin=dict(counts.round_robin),
             as_of=now,
             excluded_owner_ids=request.excluded,
+            coverage=counts.space.coverage,
+            rosters=counts.space.rosters,
         )
         decision = decide(lead_of(request.received), snapshot, ruleset)
         counts.take(decision, request.previous_owner_id)

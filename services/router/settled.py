@@ -20,8 +20,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import store
-from services.router.domain.model import Owner, Team, Territory
+from services.router.domain.model import Coverage, Owner, Team, Territory, rosters_of
 from services.router.domain.ruleset import RuleSet
+from services.router.domain.sla import SlaPolicy
 from services.router.tables import OwnerRow, TeamRow, TerritoryRow
 
 KEPT = 4  # versions kept (a process may serve several databases, in tests)
@@ -42,6 +43,8 @@ class Settled:
     teams: dict[str, Team]
     territories: dict[str, Territory]
     ruleset: RuleSet
+    coverage: Coverage  # of ``territories``, shared by the snapshots of this version
+    rosters: dict[str, tuple[str, ...]]  # each team's owner ids
 
 
 @dataclass(frozen=True)
@@ -81,21 +84,28 @@ async def settled(session: AsyncSession, version: UUID) -> Settled:
     owners = (await session.execute(select(OwnerRow))).scalars()
     teams = (await session.execute(select(TeamRow))).scalars()
     territories = (await session.execute(select(TerritoryRow))).scalars()
+    by_id = {o.id: replace(store.owner_of(o), open_leads=0) for o in owners}
+    places = {
+        t.id: Territory(
+            t.id,
+            t.name,
+            tuple(c.upper() for c in t.countries or ()),
+            tuple(t.regions or ()),
+            tuple(s.upper() for s in t.states or ()),
+        )
+        for t in territories
+    }
     found = Settled(
         version=version,
-        owners={o.id: replace(store.owner_of(o), open_leads=0) for o in owners},
-        teams={t.id: Team(t.id, t.name, t.queue, t.sla) for t in teams},
-        territories={
-            t.id: Territory(
-                t.id,
-                t.name,
-                tuple(c.upper() for c in t.countries or ()),
-                tuple(t.regions or ()),
-                tuple(s.upper() for s in t.states or ()),
-            )
-            for t in territories
+        owners=by_id,
+        teams={
+            t.id: Team(t.id, t.name, t.queue, SlaPolicy.model_validate(t.sla) if t.sla else None)
+            for t in teams
         },
+        territories=places,
         ruleset=await store.active_ruleset(session),
+        coverage=Coverage(places),
+        rosters=rosters_of(by_id),
     )
     _cache[version] = found
     while len(_cache) > KEPT:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -28,7 +29,7 @@ from services.router import store
 from services.router.domain.lifecycle import Stage, awaits_acceptance, record
 from services.router.domain.model import Owner, Team
 from services.router.domain.ruleset import RuleSet
-from services.router.domain.sla import SlaPolicy, plan, policy_for
+from services.router.domain.sla import PlannedTimer, SlaPolicy, plan, policy_for
 from services.router.tables import LeadRow, LifecycleRow, SlaTimerRow
 from shared.business_hours import DEFAULT_HOURS, BusinessHours
 from shared.db import driver_connection
@@ -224,12 +225,8 @@ def timer_rows(
     routed: LeadRouted, ruleset: RuleSet, owner: Owner, team: Team | None
 ) -> list[dict[str, Any]]:
     """The SLA timers of this routing, in the owner's business hours."""
-    policy = policy_for(
-        ruleset.rule_sla(routed.rule),
-        SlaPolicy.model_validate(team.sla) if team and team.sla else None,
-        ruleset.sla,
-    )
-    timers = plan(policy, _hours(owner.business_hours).calendar(), routed.decided_at)
+    policy = policy_for(ruleset.rule_sla(routed.rule), team.sla if team else None, ruleset.sla)
+    timers = _planned(policy, owner.business_hours or DEFAULT_HOURS, routed.decided_at)
     return [
         {
             "lead_id": routed.lead_id,
@@ -253,8 +250,13 @@ async def arm_timers(
     await add_timers(await driver_connection(session), timer_rows(routed, ruleset, owner, team))
 
 
-def _hours(data: Mapping[str, Any] | None) -> BusinessHours:
-    return BusinessHours.model_validate(data) if data else DEFAULT_HOURS
+@lru_cache(maxsize=4096)
+def _planned(
+    policy: SlaPolicy, hours: BusinessHours, routed_at: datetime
+) -> tuple[PlannedTimer, ...]:
+    """The timers, worked out once for the leads of a batch (routed at the same instant)
+    whose owners keep the same hours under the same SLA."""
+    return tuple(plan(policy, hours.calendar(), routed_at))
 
 
 async def pending_timers(session: AsyncSession, lead_id: UUID) -> list[SlaTimerRow]:

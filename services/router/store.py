@@ -36,6 +36,7 @@ from services.router.tables import (
     RoutingDecisionRow,
     RuleSetRow,
 )
+from shared.business_hours import BusinessHours
 from shared.events.leads import LeadReceived
 from shared.events.routing import LeadRouted
 
@@ -88,7 +89,9 @@ def owner_of(row: OwnerRow) -> Owner:
         weight=row.weight,
         out_of_office=windows,
         open_leads=row.open_leads,
-        business_hours=row.business_hours,
+        business_hours=BusinessHours.model_validate(row.business_hours)
+        if row.business_hours
+        else None,
     )
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
 from uuid import UUID
+
+from services.router.domain.sla import SlaPolicy
+from shared.business_hours import BusinessHours
 
 ROLES = ("AE", "AM", "SDR", "manager")
 
@@ -39,9 +41,8 @@ class Owner:
     weight: int = 1
     out_of_office: tuple[OutOfOffice, ...] = ()
     open_leads: int = 0
-    # Working hours for the SLA (``shared/business_hours.py`` BusinessHours), parsed only when the
-    # owner gets a lead: most owners in a snapshot never do.
-    business_hours: Mapping[str, Any] | None = field(default=None, compare=False)
+    # Working hours for the SLA; None: the default week (``shared/business_hours.py``).
+    business_hours: BusinessHours | None = field(default=None, compare=False)
 
     def away_on(self, day: date) -> bool:
         return any(w.covers(day) for w in self.out_of_office)
@@ -57,7 +58,7 @@ class Team:
     team_id: str
     name: str
     queue: str | None = None
-    sla: Mapping[str, Any] | None = field(default=None, compare=False)  # an SlaPolicy
+    sla: SlaPolicy | None = field(default=None, compare=False)
 
     @property
     def queue_name(self) -> str:
@@ -75,15 +76,54 @@ class Territory:
     states: tuple[str, ...] = ()
 
     def covers(self, country: str | None, region: str | None, state: str | None) -> bool:
-        def fits(allowed: tuple[str, ...], value: str | None) -> bool:
-            return not allowed or (value is not None and value.upper() in allowed)
-
         return (
             bool(self.countries or self.regions or self.states)
-            and fits(self.countries, country)
-            and fits(self.regions, region)
-            and fits(self.states, state)
+            and _fits(self.countries, country)
+            and _fits(self.regions, region)
+            and _fits(self.states, state)
         )
+
+
+def _fits(allowed: tuple[str, ...], value: str | None) -> bool:
+    return not allowed or (value is not None and value.upper() in allowed)
+
+
+Place = tuple[str | None, str | None, str | None]  # country, region, state
+
+
+class Coverage:
+    """Which territories cover a place, each place worked out once: built with a
+    workspace's territories and shared by every snapshot of it (a batch, a backtest), so
+    a lead does not test every territory again for a place another lead already had."""
+
+    KEPT = 10_000  # places remembered (a workspace has far fewer; past it, start again)
+
+    def __init__(self, territories: Mapping[str, Territory]) -> None:
+        self._territories = tuple(territories.values())
+        self._known: dict[Place, frozenset[str]] = {}
+
+    def covering(
+        self, country: str | None, region: str | None, state: str | None
+    ) -> frozenset[str]:
+        place = (country, region, state)
+        found = self._known.get(place)
+        if found is None:
+            if len(self._known) >= self.KEPT:
+                self._known.clear()
+            found = frozenset(
+                t.territory_id for t in self._territories if t.covers(country, region, state)
+            )
+            self._known[place] = found
+        return found
+
+
+def rosters_of(owners: Mapping[str, Owner]) -> dict[str, tuple[str, ...]]:
+    """Each team's members (owner ids, sorted)."""
+    teams: dict[str, list[str]] = {}
+    for owner in owners.values():
+        if owner.team_id is not None:
+            teams.setdefault(owner.team_id, []).append(owner.owner_id)
+    return {team: tuple(sorted(ids)) for team, ids in teams.items()}
 
 
 @dataclass(frozen=True)
@@ -153,6 +193,29 @@ class Snapshot:
     round_robin: Mapping[tuple[str, str], int] = field(default_factory=dict)
     as_of: datetime | None = None  # when the decision is taken (out-of-office checks)
     excluded_owner_ids: frozenset[str] = frozenset()  # owners who rejected this lead
+    # Worked out from ``territories`` and ``owners`` when not given; given, they must be
+    # built from the same (a batch's snapshots share them: settled.Settled builds them).
+    coverage: Coverage | None = field(default=None, compare=False, repr=False)
+    rosters: Mapping[str, tuple[str, ...]] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.coverage is None:
+            object.__setattr__(self, "coverage", Coverage(self.territories))
+        if self.rosters is None:
+            object.__setattr__(self, "rosters", rosters_of(self.owners))
+
+    def covering(
+        self, country: str | None, region: str | None, state: str | None
+    ) -> frozenset[str]:
+        """The ids of the territories that cover the place."""
+        assert self.coverage is not None
+        return self.coverage.covering(country, region, state)
+
+    def members(self, team_id: str) -> list[Owner]:
+        """The team's owners as this snapshot knows them, by id."""
+        assert self.rosters is not None
+        owners = self.owners
+        return [owners[i] for i in self.rosters.get(team_id, ()) if i in owners]
 
 
 @dataclass(frozen=True)

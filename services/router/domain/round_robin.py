@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from fractions import Fraction
 
 from services.router.domain.model import Owner
 
@@ -67,8 +66,17 @@ def pick(team_id: str, eligible: Sequence[Owner], counters: Mapping[tuple[str, s
     picks = {o.owner_id: max(0, counters.get((team_id, o.owner_id), 0)) for o in eligible}
     lead_number = sum(picks.values()) + 1
     under_quota = [o for o in eligible if picks[o.owner_id] * total < lead_number * o.weight]
-    chosen = min(
-        under_quota or list(eligible),
-        key=lambda o: (-Fraction(o.weight, picks[o.owner_id] + 1), o.owner_id),
-    )
+    chosen: Owner | None = None
+    for owner in under_quota or eligible:
+        if chosen is None or _before(owner, chosen, picks):
+            chosen = owner
+    assert chosen is not None
     return Pick(chosen, {(team_id, chosen.owner_id): picks[chosen.owner_id] + 1})
+
+
+def _before(a: Owner, b: Owner, picks: Mapping[str, int]) -> bool:
+    """Whether ``a`` comes before ``b``: a higher ``weight / (picks + 1)`` (compared
+    exactly, multiplied out), ties to the lower id."""
+    left = a.weight * (picks[b.owner_id] + 1)
+    right = b.weight * (picks[a.owner_id] + 1)
+    return left > right or (left == right and a.owner_id < b.owner_id)

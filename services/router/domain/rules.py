@@ -286,16 +286,12 @@ def _segment_fits(when: Segment, ctx: _Context) -> tuple[bool, str]:
     state = (source.state if source else None) or ctx.lead.state
     employees = source.employees if source else None
     industry = source.industry if source else None
-    territories = {
-        t.territory_id
-        for t in ctx.snapshot.territories.values()
-        if t.covers(country, region, state)
-    }
+    territories = ctx.snapshot.covering(country, region, state)
     checks: list[tuple[bool, str]] = []
     if when.territories:
         checks.append(
             (
-                bool(territories & set(when.territories)),
+                not territories.isdisjoint(when.territories),
                 f"territory {'/'.join(sorted(territories)) or 'none'}",
             )
         )
@@ -366,7 +362,7 @@ def _assign(owner_id: str, ctx: _Context) -> _Assignee | None:
 
 
 def _round_robin(team: Team, ctx: _Context) -> _Assignee:
-    members = [o for o in ctx.snapshot.owners.values() if o.team_id == team.team_id]
+    members = ctx.snapshot.members(team.team_id)
     eligible, skipped = eligibility(members, ctx.today, ctx.snapshot.excluded_owner_ids)
     skipped_text = "; ".join(f"{s.owner.name} {s.why}" for s in skipped)
     if not eligible:

@@ -123,3 +123,23 @@ def test_decimal_amounts_and_dates_survive_the_wire() -> None:
     step = TraceStep(rule="r", matched=True, reason="why")
     assert FirmAssignment.model_validate_json(firm.model_dump_json()) == firm
     assert TraceStep.model_validate_json(step.model_dump_json()) == step
+
+
+TRACE = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+
+
+@pytest.mark.parametrize("trace", [TRACE, {}])
+def test_the_outbox_json_is_the_envelope_the_model_writes(trace: dict[str, str]) -> None:
+    event = received()
+    event_id, text = event.envelope_json("/intake", trace)
+    written = Envelope.model_validate_json(text)
+    expected = event.envelope("/intake", event_id=event_id).model_copy(update=trace)
+    assert written == expected
+    assert written.traceparent == trace.get("traceparent")
+    assert parse(written) == event
+
+
+def test_the_outbox_json_gets_a_new_id_each_time() -> None:
+    first, _ = received().envelope_json("/intake", {})
+    second, _ = received().envelope_json("/intake", {})
+    assert first != second
