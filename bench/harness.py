@@ -1,5 +1,6 @@
 """What the consumer benchmarks share: a migrated database on an embedded PostgreSQL of
-their own, the round-trip ceiling, and the table of runs with medians."""
+their own, the ceilings (bare round trips; the same rows written again by raw asyncpg),
+and the table of runs with medians."""
 
 from __future__ import annotations
 
@@ -54,6 +55,62 @@ async def round_trip_rate(database_url: str, n: int) -> float:
         for _ in range(n):
             await conn.fetchval("SELECT 1")
         return n / (time.perf_counter() - started)
+    finally:
+        await conn.close()
+
+
+CEILING_SCHEMA = "bench_ceiling"
+
+
+async def same_rows_rate(
+    database_url: str, tables: Sequence[tuple[str, str]], ids: Sequence[object], batches: int
+) -> float:
+    """The ceiling "the same rows written in batches": every row a run wrote to each of
+    ``tables`` ((table, a condition on ``$1``, the run's ids)), written again by bare
+    asyncpg into an empty copy of the table (``LIKE ... INCLUDING ALL``: the same columns,
+    indexes and constraints; generated ids left to their defaults) with binary COPY, in
+    ``batches`` transactions each holding its share of every table's rows. The rows are
+    read and encoded-ready before the clock starts. Returns ``len(ids)`` per second."""
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {CEILING_SCHEMA}")
+        counted: dict[str, int] = {}
+        plans: list[tuple[str, list[str], list[list[tuple[object, ...]]]]] = []
+        for table, condition in tables:
+            copy = f"{CEILING_SCHEMA}.{table.replace('.', '_')}"
+            await conn.execute(f"DROP TABLE IF EXISTS {copy}")
+            await conn.execute(f"CREATE TABLE {copy} (LIKE {table} INCLUDING ALL)")
+            schema, name = table.split(".")
+            columns = [
+                r[0]
+                for r in await conn.fetch(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 "
+                    "AND table_name = $2 AND is_identity = 'NO' AND is_generated = 'NEVER' "
+                    "AND coalesce(column_default, '') NOT LIKE 'nextval(%' "
+                    "ORDER BY ordinal_position",
+                    schema,
+                    name,
+                )
+            ]
+            found = await conn.fetch(
+                f"SELECT {', '.join(columns)} FROM {table} WHERE {condition}", list(ids)
+            )
+            rows = [tuple(r) for r in found]
+            counted[table] = len(rows)
+            share = -(-len(rows) // batches) or 1
+            plans.append((copy, columns, [rows[i : i + share] for i in range(0, len(rows), share)]))
+        if not all(counted.values()):
+            raise RuntimeError(f"a table of the ceiling has no rows of the run: {counted}")
+        started = time.perf_counter()
+        for b in range(batches):
+            async with conn.transaction():
+                for copy, columns, chunks in plans:
+                    if b < len(chunks):
+                        schema, name = copy.split(".")
+                        await conn.copy_records_to_table(
+                            name, schema_name=schema, records=chunks[b], columns=columns
+                        )
+        return len(ids) / (time.perf_counter() - started)
     finally:
         await conn.close()
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from types import MappingProxyType
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -126,7 +127,7 @@ class Request:
 class _Decided:
     request: Request
     decision: Decision
-    snapshot: Snapshot
+    teams: Mapping[str, Team]  # the workspace's, for the owner's team
 
 
 class _Counts:
@@ -142,8 +143,11 @@ class _Counts:
         for owner_id, n in self.open_leads.items():
             self._set_open(owner_id, n)
 
-    def owners(self) -> dict[str, Owner]:
-        return dict(self._owners)
+    def owners(self) -> Mapping[str, Owner]:
+        """The owners as they stand now, read only: a view that the next ``take`` changes,
+        so it is good for one decision (copying a few hundred owners per lead cost more
+        than the decision's rules)."""
+        return MappingProxyType(self._owners)
 
     def take(self, decision: Decision, previous_owner_id: str | None) -> None:
         self.round_robin.update(decision.round_robin)
@@ -183,7 +187,7 @@ def _decide_in_order(
         )
         decision = decide(lead_of(request.received), snapshot, ruleset)
         counts.take(decision, request.previous_owner_id)
-        decided.append(_Decided(request, decision, snapshot))
+        decided.append(_Decided(request, decision, snapshot.teams))
     return decided
 
 
@@ -303,7 +307,7 @@ async def route_all(
 def _team_of(decided: _Decided) -> Team | None:
     """The owner's team (its SLA), else the team that decided (a queue)."""
     owner = decided.decision.owner
-    team = decided.snapshot.teams.get(owner.team_id or "") if owner else None
+    team = decided.teams.get(owner.team_id or "") if owner else None
     return team or decided.decision.team
 
 

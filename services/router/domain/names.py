@@ -88,6 +88,7 @@ def clean_company(name: str) -> str:
     return " ".join("and" if t == "&" else t for t in tokens)
 
 
+@lru_cache(maxsize=65536)
 def name_block(name: str) -> str:
     """The blocking key for fuzzy matching: the first four characters of the first word
     of the name (accents, punctuation and a leading article dropped). Only accounts
