@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import json
 import pstats
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -47,6 +46,7 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
+from pydantic_core import to_json
 
 from bench.harness import migrated_database, print_runs
 from services.ops.consumer import GROUP, keep_all
@@ -263,7 +263,7 @@ def ceiling_records(facts: list[Fact]) -> list[tuple[Any, ...]]:
                 c.owner_id,
                 c.channel,
                 c.campaign,
-                json.dumps(envelope.data, separators=(",", ":")),
+                to_json(envelope.data).decode(),
             )
         )
     return records

@@ -10,11 +10,11 @@ its leads' whole story however the topics interleave."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ops.domain.extract import LEAD_ACCOUNT_SOURCES, LEAD_FIRM_SOURCES, indexed
@@ -120,7 +120,7 @@ async def record_all(session: AsyncSession, events: Sequence[tuple[Envelope, str
         [r.owner_id for r in rows],
         [r.channel for r in rows],
         [r.campaign for r in rows],
-        [json.dumps(r.envelope.data, separators=(",", ":")) for r in rows],
+        [to_json(r.envelope.data).decode() for r in rows],
     )
     if not inserted:
         return 0
