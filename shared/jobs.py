@@ -17,7 +17,8 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -148,31 +149,49 @@ class JobRunner:
                 await asyncio.wait_for(stop.wait(), self.poll_s)
 
     async def _run_child(self, job: UUID, stop: asyncio.Event) -> None:
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            self.module,
-            str(job),
-            env={**os.environ, "DATABASE_URL": self.database_url},
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
+        ended = await run_child_process(
+            self.module, [str(job)], {"DATABASE_URL": self.database_url}, stop
         )
-        ended = asyncio.ensure_future(child.communicate())
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({ended, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not ended.done():
-            child.terminate()
-            await ended
+        if ended is None or ended.returncode == 0:
             return
-        _, stderr = ended.result()
-        if child.returncode != 0:
-            said = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            log.error("job_child_failed", table=self.table.fullname, job=str(job), said=said[0])
-            async with self.sessions() as session, session.begin():
-                await fail_job(
-                    session, self.table, job, f"the job stopped: {said[0][:500]}", utcnow()
-                )
+        log.error("job_child_failed", table=self.table.fullname, job=str(job), said=ended.said)
+        async with self.sessions() as session, session.begin():
+            await fail_job(
+                session, self.table, job, f"the job stopped: {ended.said[:500]}", utcnow()
+            )
+
+
+@dataclass(frozen=True)
+class Ended:
+    returncode: int
+    said: str  # the last line it wrote to stderr ("no output")
+
+
+async def run_child_process(
+    module: str, args: Sequence[str], env: Mapping[str, str], stop: asyncio.Event
+) -> Ended | None:
+    """``python -m module *args`` (with ``env`` over this process's environment) to its
+    end; None when ``stop`` is set first (the child is terminated and waited for)."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        module,
+        *args,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    ended = asyncio.ensure_future(child.communicate())
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({ended, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not ended.done():
+        child.terminate()
+        await ended
+        return None
+    _, stderr = ended.result()
+    said = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+    return Ended(child.returncode if child.returncode is not None else -1, said[0])
 
 
 def run_child(work: Callable[[SessionFactory, UUID], Awaitable[None]]) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.context import Context, attach, detach
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -213,18 +213,6 @@ def stamped(envelope: Envelope, trace: Mapping[str, str] | None) -> Envelope:
     if trace:
         return envelope.model_copy(update=dict(trace))
     return with_trace_context(envelope)
-
-
-@contextlib.contextmanager
-def detached() -> Iterator[None]:
-    """Outside any trace: for long work a request starts and does not wait for (a CSV
-    import job), so that each of its leads starts a trace of its own downstream instead
-    of all of them joining the upload's."""
-    token = attach(Context())
-    try:
-        yield
-    finally:
-        detach(token)
 
 
 def server_span_context(headers: Sequence[tuple[bytes, bytes]]) -> Context | None:

@@ -3,9 +3,13 @@ spooled to disk as it streams in, then parsed and registered in batches (one tra
 each), so a 100,000-row file neither blocks the server nor fills memory. Good rows go in;
 each bad row is reported with its line number, field and reason.
 
-Jobs run in the process that took the upload. If it stops mid-import the batches
+A job runs in a child process of the intake that took the upload (``python -m
+services.intake.imports <job> <file>``, at a lower CPU priority: ``shared.jobs``), so
+its parsing, normalizing and event building take neither intake's event loop nor the CPU
+from live leads. If the service stops mid-import the child is stopped, the batches
 committed so far stay (nothing half-written) and the job stays ``running``; re-import
-the file: rows already in are repeats (``duplicate``), not new leads.
+the file: rows already in are repeats (``duplicate``), not new leads. A child left
+behind by a killed intake finishes its import.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import IO, Any
 from uuid import UUID, uuid4
 
@@ -26,9 +33,10 @@ from sqlalchemy.exc import DBAPIError
 from services.intake.bulk import Item, submit_many
 from services.intake.domain.csv_rows import BadHeader, RowResult, columns_of, parse_row
 from services.intake.domain.normalize import FieldError
-from services.intake.tables import import_errors, imports
+from services.intake.tables import SCHEMA, import_errors, imports
 from shared.db import SessionFactory
 from shared.events.envelope import utcnow
+from shared.jobs import run_child, run_child_process
 from shared.observability import get_logger
 from shared.outbox import Outbox
 
@@ -38,8 +46,17 @@ MAX_STORED_ERRORS = 10_000
 SHOWN_ERRORS = 1_000
 
 
-async def create_job(sessions: SessionFactory, source: str, campaign: str | None) -> UUID:
-    job_id = uuid4()
+def spool_dir(configured: str | None) -> Path:
+    """Where uploads wait for their import's process (made if missing)."""
+    folder = Path(configured or Path(tempfile.gettempdir()) / "leadflow-imports")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+async def create_job(
+    sessions: SessionFactory, source: str, campaign: str | None, job_id: UUID | None = None
+) -> UUID:
+    job_id = job_id or uuid4()
     async with sessions() as session, session.begin():
         await session.execute(
             insert(imports).values(id=job_id, status="queued", source=source, campaign=campaign)
@@ -234,3 +251,57 @@ async def run_import(
         await _finish(sessions, job_id, "completed", None)
     finally:
         spooled.close()
+
+
+async def run_import_in_child(
+    sessions: SessionFactory,
+    database_url: str,
+    job_id: UUID,
+    path: Path,
+    stop: asyncio.Event,
+    *,
+    window: timedelta,
+    batch_rows: int,
+) -> None:
+    """Run the job in its child process to the end (or until ``stop``: the child is
+    stopped, the job stays ``running``); a child that dies fails its job, saying why."""
+    args = [str(job_id), str(path), str(batch_rows), str(window.total_seconds())]
+    try:
+        ended = await run_child_process(__name__, args, {"DATABASE_URL": database_url}, stop)
+        if ended is not None and ended.returncode != 0:
+            log.error("import_child_failed", import_id=str(job_id), said=ended.said)
+            async with sessions() as session, session.begin():
+                await session.execute(
+                    update(imports)
+                    .where(imports.c.id == job_id, imports.c.status.in_(("queued", "running")))
+                    .values(
+                        status="failed",
+                        detail=f"stopped: {ended.said[:300]}",
+                        finished_at=utcnow(),
+                    )
+                )
+    finally:
+        await asyncio.to_thread(path.unlink, missing_ok=True)  # an import does not resume
+
+
+async def _import_here(sessions: SessionFactory, job_id: UUID) -> None:
+    """The child's work (its arguments: the job, its file, rows per batch, the dedup
+    window in seconds): the file, as the job's row says to import it."""
+    path, batch_rows, window_s = Path(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    async with sessions() as session:
+        job = (await session.execute(select(imports).where(imports.c.id == job_id))).one()
+    await run_import(
+        sessions,
+        Outbox(SCHEMA, source="/intake"),
+        job_id,
+        await asyncio.to_thread(path.open, "rb"),
+        source=job.source,
+        campaign=job.campaign,
+        window=timedelta(seconds=window_s),
+        batch_rows=batch_rows,
+    )
+    await asyncio.to_thread(path.unlink, missing_ok=True)
+
+
+if __name__ == "__main__":
+    run_child(_import_here)

@@ -32,6 +32,11 @@ class IntakeSettings(BaseSettings):
         default=200_000_000, description="Largest CSV accepted by POST /v1/imports."
     )
     import_batch_rows: int = Field(default=500, description="CSV rows per transaction.")
+    import_spool_dir: str | None = Field(
+        default=None,
+        description="Where uploads wait for their import's process (default: a folder in "
+        "the system's temporary directory).",
+    )
     idempotency_pending_s: float = Field(
         default=60,
         description="A request holding an Idempotency-Key longer than this is presumed dead.",

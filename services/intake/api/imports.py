@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Awaitable
 from datetime import datetime
 from typing import Literal
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
@@ -15,18 +14,22 @@ from pydantic import BaseModel
 
 from services.intake.api.errors import INTAKE_ERRORS
 from services.intake.api.lead_counts import count
-from services.intake.imports import SHOWN_ERRORS, create_job, read_job, run_import
+from services.intake.imports import (
+    SHOWN_ERRORS,
+    create_job,
+    read_job,
+    run_import_in_child,
+    spool_dir,
+)
 from services.intake.settings import IntakeSettings
 from shared.credentials import ReadCaller, SubmitCaller
 from shared.db import SessionFactory
 from shared.observability import get_logger
 from shared.problems import PROBLEM_JSON, Problem
 from shared.service import runtime_of
-from shared.tracing import detached
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/v1/imports", tags=["imports"], responses=INTAKE_ERRORS)
-SPOOL_IN_MEMORY = 1_000_000
 
 
 class RowError(BaseModel):
@@ -74,29 +77,35 @@ async def post_import(
     campaign: str | None = Query(default=None, max_length=200),
 ) -> JSONResponse:
     own: IntakeSettings = request.app.state.intake_settings
-    spooled = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+    job_id = uuid4()
+    path = spool_dir(own.import_spool_dir) / f"{job_id}.csv"
     try:
-        async for chunk in request.stream():
-            spooled.write(chunk)
+        with path.open("wb") as spooled:
+            async for chunk in request.stream():
+                spooled.write(chunk)
+            size = spooled.tell()
     except BaseException:
-        spooled.close()
+        path.unlink(missing_ok=True)
         raise
-    if spooled.tell() == 0:
-        spooled.close()
+    if size == 0:
+        path.unlink(missing_ok=True)
         raise Problem(422, "The CSV is empty.", errors=[{"field": "body", "reason": "empty"}])
     runtime = runtime_of(request)
-    job_id = await create_job(runtime.sessions, source, campaign)
+    try:
+        await create_job(runtime.sessions, source, campaign, job_id)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
     task = asyncio.create_task(
         _counted(
             runtime.sessions,
             job_id,
-            run_import(
+            run_import_in_child(
                 runtime.sessions,
-                runtime.outbox,
+                runtime.settings.database_url or "",
                 job_id,
-                spooled,
-                source=source,
-                campaign=campaign,
+                path,
+                runtime.stop,
                 window=request.app.state.dedup_window,
                 batch_rows=own.import_batch_rows,
             ),
@@ -116,8 +125,7 @@ async def post_import(
 async def _counted(sessions: SessionFactory, job_id: UUID, job: Awaitable[None]) -> None:
     """Run the import, then count its rows in ``leadflow_intake_leads_total`` (at the end:
     an import's rows show up in the rate when its job finishes)."""
-    with detached():
-        await job
+    await job
     try:
         found = await read_job(sessions, job_id)
     except Exception as exc:  # the job itself is recorded; only its count is lost

@@ -23,7 +23,6 @@ from shared.tracing import (
     configure_tracing,
     consumer_span,
     current_trace_context,
-    detached,
     incoming_context,
     kafka_headers,
     memory_spans,
@@ -187,10 +186,3 @@ async def test_a_request_runs_in_a_server_span_child_of_the_callers_traceparent(
     assert failed.context is not None
     assert f"{failed.context.trace_id:032x}" != CALLER_TRACE  # no caller: a new trace
     assert failed.status.status_code is StatusCode.ERROR
-
-
-def test_detached_work_is_outside_the_trace_that_started_it() -> None:
-    with tracer().start_as_current_span("upload"):
-        with detached():
-            assert with_trace_context(envelope()).traceparent is None
-        assert with_trace_context(envelope()).traceparent is not None
