@@ -136,9 +136,8 @@ class Outbox:
                     | {name: trace[name] for name in TRACE_HEADERS if trace.get(name)}
                 ).decode()
             )
-        conn = await _connection(transaction)
-        await conn.execute(
-            self._insert,
+        await self._insert_rows(
+            transaction,
             ids,
             [o.topic or o.event.topic.name for o in events],
             [o.event.partition_key() for o in events],
@@ -171,9 +170,8 @@ class Outbox:
     ) -> None:
         if not envelopes:
             return
-        conn = await _connection(transaction)
-        await conn.execute(
-            self._insert,
+        await self._insert_rows(
+            transaction,
             [e.id for e in envelopes],
             topics,
             [e.partitionkey for e in envelopes],
@@ -184,6 +182,13 @@ class Outbox:
                 for e, more in zip(envelopes, extra, strict=True)
             ],
         )
+
+    async def _insert_rows(
+        self, transaction: AsyncSession | asyncpg.Connection, *columns: Sequence[object]
+    ) -> None:
+        """The rows (ids, topics, keys, types, payloads, headers), then the relay's wake-up."""
+        conn = await _connection(transaction)
+        await conn.execute(self._insert, *(list(c) for c in columns))
         # Delivered at commit, and only if the transaction commits.
         await conn.execute("SELECT pg_notify($1, '')", self.channel)
 

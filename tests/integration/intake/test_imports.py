@@ -4,14 +4,19 @@ reported with their line numbers, a file without an email column fails clearly."
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
 from services.intake.tables import leads as LeadRow
 from shared.db import SessionFactory
-from tests.integration.intake.conftest import Intake
+from shared.jobs import NICE
+from tests.integration.intake.conftest import Intake, running_intake
+from tests.support.infra import Infra
 
 
 async def finished(intake: Intake, location: str) -> dict[str, Any]:
@@ -174,3 +179,50 @@ async def test_a_value_the_database_refuses_sinks_only_its_row(
             select(func.count()).where(LeadRow.c.email.like(f"%-{tag}@initech.com"))
         )
     assert stored == 2
+
+
+def lowered_child(job_id: str) -> bool:
+    """Whether a process runs the job (``python -m services.intake.imports <job>``) at the
+    jobs' lower CPU priority now."""
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+            running = b"services.intake.imports" in command and job_id.encode() in command
+            if running and os.getpriority(os.PRIO_PROCESS, int(proc.name)) == NICE:
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+async def seen(check: Callable[[], bool], seconds: float = 5) -> bool:
+    for _ in range(int(seconds / 0.05)):
+        if await asyncio.to_thread(check):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_an_import_runs_in_a_process_of_its_own_and_leaves_no_file_behind(
+    infra: Infra, tmp_path: Path, sessions: SessionFactory
+) -> None:
+    tag = secrets.token_hex(4)
+    rows = "".join(f"row{n}-{tag}@initech.com,Initech\n" for n in range(30))
+    async with running_intake(infra, import_spool_dir=str(tmp_path), import_batch_rows=7) as intake:
+        answer = await intake.client.post(
+            "/v1/imports?source=vendor-list",
+            content=f"email,company\n{rows}".encode(),
+            headers={**intake.ops, "Content-Type": "text/csv"},
+        )
+        assert answer.status_code == 202, answer.text
+        job_id = answer.headers["location"].rsplit("/", 1)[-1]
+        assert await seen(lambda: lowered_child(job_id))
+        job = await finished(intake, answer.headers["location"])
+        assert (job["status"], job["rows_accepted"]) == ("completed", 30)
+        # the parent removes the file once its child has ended
+        assert await seen(lambda: not any(tmp_path.iterdir()))
+    async with sessions() as session:
+        stored = await session.scalar(
+            select(func.count()).where(LeadRow.c.email.like(f"%-{tag}@initech.com"))
+        )
+    assert stored == 30

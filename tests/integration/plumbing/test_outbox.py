@@ -112,6 +112,35 @@ async def test_the_live_lane_relay_never_waits_for_a_bulk_backlog(
         await producer.stop()
 
 
+async def test_events_added_together_wake_the_idle_relay_at_commit(
+    infra: Infra, sessions: SessionFactory, scratch_schema: str
+) -> None:
+    """``add_all`` (the consumers' and intake's path) tells the relay as ``add`` does: with
+    its safety sweep a minute away, only the NOTIFY can publish these within seconds."""
+    topic = f"wake.{secrets.token_hex(3)}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.bootstrap_servers)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 1, 1)])
+    await admin.close()
+    outbox = Outbox(scratch_schema, source="/test")
+    producer = make_producer(infra.settings(), client_id="test-wake")
+    await producer.start()
+    relay = Relay(outbox, sessions, producer, dsn=asyncpg_dsn(infra.database_url), idle_wakeup_s=60)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await asyncio.sleep(1)  # the relay is listening, idle
+        events = [lead(n) for n in range(3)]
+        async with sessions() as session, session.begin():
+            await outbox.add_all(session, [Outgoing(e, None, topic) for e in events])
+        got = await read_until(infra.bootstrap_servers, topic, lambda e: len(e) >= 3, timeout_s=10)
+        assert [LeadReceived.from_envelope(e).lead_id for e in got] == [e.lead_id for e in events]
+    finally:
+        stop.set()
+        await task
+        await producer.stop()
+
+
 async def test_relay_wakes_on_notify_and_survives_a_broker_outage(
     infra: Infra, sessions: SessionFactory, scratch_schema: str
 ) -> None:
