@@ -30,6 +30,7 @@ from services.credit.domain.contract import Contract
 from services.credit.domain.disputes import SETTLEMENT_RULES
 from services.credit.domain.facts import LeadFacts, Received
 from services.credit.domain.policy import ZERO, Decision, claimant, decide, inbound_claim
+from services.credit.domain.reviews import decided_before_a_move, fewest_moves
 from services.credit.domain.tiers import NO_MEETINGS, Ladder, MeetingPlace, month_of, months_between
 from services.credit.store import Cap, LedgerEntry, Place, StoredDecision
 from shared.db import driver_connection, lock
@@ -150,6 +151,8 @@ class _Writes:
     moved: list[tuple[Cap, datetime, UUID]] = field(default_factory=list)
     meetings: dict[UUID, tuple[str, tuple[MeetingPlace, ...]]] = field(default_factory=dict)
     moved_meetings: list[tuple[str, datetime, UUID]] = field(default_factory=list)
+    decided: list[UUID] = field(default_factory=list)  # the batch's leads, in order
+    review_now: set[UUID] = field(default_factory=set)  # decided before a move on them
 
 
 def _cap(
@@ -243,7 +246,20 @@ async def plan(
         event = _decide(lead, shared, totals, writes, (traces or {}).get(lead.facts.lead_id))
         if event is not None:
             decided.append(event)
+    writes.decided = [lead.facts.lead_id for lead in prepared]
+    writes.review_now = _decided_before_a_move(shared, writes)
     return Planned(prepared, decided, writes)
+
+
+def _decided_before_a_move(shared: _Shared, writes: _Writes) -> set[UUID]:
+    position = {lead: i for i, lead in enumerate(writes.decided)}
+    places = [(lead, cap, at) for held in shared.held.values() for lead, (cap, at) in held.items()]
+    meetings = [
+        (lead, firm, at) for lead, (firm, held) in shared.meetings.items() for at, _ in held
+    ]
+    return decided_before_a_move(places, writes.moved, position) | decided_before_a_move(
+        meetings, writes.moved_meetings, position, ties=True
+    )
 
 
 def _received(facts: LeadFacts) -> Received:
@@ -453,10 +469,12 @@ async def _write(
     await store.set_next_reviews(conn, writes.next_reviews)
     await store.add_decisions(conn, writes.decisions)
     # After the new revisions: the places after a moved one are due for review as their
-    # current decisions stand (a lead of this batch decided before the move included).
-    await store.review_later_places(conn, writes.moved)
+    # current decisions stand: other transactions' leads, and this batch's decided before
+    # the move (those decided after it counted it).
+    await store.review_later_places(conn, fewest_moves(writes.moved), writes.decided)
     await store.write_meeting_places(conn, writes.meetings)
-    await store.review_later_meetings(conn, writes.moved_meetings)
+    await store.review_later_meetings(conn, fewest_moves(writes.moved_meetings), writes.decided)
+    await store.review_now(conn, writes.review_now)
     await store.add_ledger_entries(conn, writes.ledger)
     await outbox.add_all(session, writes.events)
 

@@ -526,11 +526,14 @@ async def write_places(
 
 
 async def review_later_places(
-    conn: asyncpg.Connection, moved: Sequence[tuple[Cap, datetime, UUID]]
+    conn: asyncpg.Connection,
+    moved: Sequence[tuple[Cap, datetime, UUID]],
+    except_leads: Sequence[UUID],
 ) -> None:
     """For each (cap, since, lead): a place was taken or given up there, so the current
     decisions of the places after it (in that month) are due for review as of when they
-    were made (their counts changed; the sweep re-decides)."""
+    were made (their counts changed; the sweep re-decides). ``except_leads``: leads left
+    out (the caller's batch, which it marks itself: ``review_now``)."""
     if not moved:
         return
     await conn.execute(
@@ -540,6 +543,7 @@ async def review_later_places(
         "WHERE c.kind = m.k AND c.firm_id = m.f AND c.scope = m.s "
         " AND c.period = to_char(m.since AT TIME ZONE 'UTC', 'YYYY-MM') "
         " AND (c.at, c.lead_id) > (m.since, m.lead) AND c.lead_id <> m.lead "
+        " AND c.lead_id <> ALL($6::uuid[]) "
         " AND d.lead_id = c.lead_id AND NOT EXISTS (SELECT 1 FROM credit.credit_decisions n "
         "  WHERE n.lead_id = d.lead_id AND n.revision > d.revision)",
         [cap.kind for cap, _, _ in moved],
@@ -547,6 +551,20 @@ async def review_later_places(
         [cap.scope for cap, _, _ in moved],
         [since for _, since, _ in moved],
         [lead for _, _, lead in moved],
+        list(except_leads),
+    )
+
+
+async def review_now(conn: asyncpg.Connection, leads: Iterable[UUID]) -> None:
+    """The leads' current decisions due for review as of when they were made."""
+    wanted = list(leads)
+    if not wanted:
+        return
+    await conn.execute(
+        "UPDATE credit.credit_decisions d SET next_review_at = d.decided_at "
+        "WHERE d.lead_id = ANY($1::uuid[]) AND NOT EXISTS (SELECT 1 "
+        " FROM credit.credit_decisions n WHERE n.lead_id = d.lead_id AND n.revision > d.revision)",
+        wanted,
     )
 
 
@@ -633,11 +651,14 @@ async def write_meeting_places(
 
 
 async def review_later_meetings(
-    conn: asyncpg.Connection, moved: Sequence[tuple[str, datetime, UUID]]
+    conn: asyncpg.Connection,
+    moved: Sequence[tuple[str, datetime, UUID]],
+    except_leads: Sequence[UUID],
 ) -> None:
     """For each (firm, since, lead): a credited meeting was placed or gone there, so the
     current decisions of the firm's meetings credited after it that month rank otherwise
-    now: due for review as of when they were made (the sweep re-decides them)."""
+    now: due for review as of when they were made (the sweep re-decides them).
+    ``except_leads``: as for ``review_later_places``."""
     if not moved:
         return
     await conn.execute(
@@ -645,12 +666,13 @@ async def review_later_meetings(
         "FROM credit.meeting_places p, unnest($1::text[], $2::timestamptz[], $3::uuid[]) "
         " AS m(f, since, lead) "
         "WHERE p.firm_id = m.f AND p.period = to_char(m.since AT TIME ZONE 'UTC', 'YYYY-MM') "
-        " AND p.at >= m.since AND p.lead_id <> m.lead "
+        " AND p.at >= m.since AND p.lead_id <> m.lead AND p.lead_id <> ALL($4::uuid[]) "
         " AND d.lead_id = p.lead_id AND NOT EXISTS (SELECT 1 FROM credit.credit_decisions n "
         "  WHERE n.lead_id = d.lead_id AND n.revision > d.revision)",
         [firm for firm, _, _ in moved],
         [since for _, since, _ in moved],
         [lead for _, _, lead in moved],
+        list(except_leads),
     )
 
 

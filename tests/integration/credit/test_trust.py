@@ -23,6 +23,7 @@ from tests.integration.credit.conftest import (
     Clock,
     Firm,
     apply,
+    apply_batch,
     current,
     ledger_of,
     new_firm,
@@ -126,6 +127,30 @@ async def test_inbound_credits_are_capped_per_account_in_event_time(
     await sweep_once(sessions, OUTBOX, now=MONDAY + timedelta(days=1))
     states = [(await current(sessions, lead)).state for lead in leads]
     assert states == ["credited", "reversed", "not_eligible"]
+
+
+async def test_inbound_places_in_one_batch_count_in_event_time_whatever_their_order(
+    sessions: SessionFactory,
+) -> None:
+    """Three inbound leads in one poll's batch, the latest first: each is decided before
+    the earlier ones take their places, so those moves put it up for review, and the
+    sweep leaves the cap's two credits with the two earliest."""
+    firm = await new_firm(
+        sessions, pays_for="lead", acceptance_business_days=0, inbound_cap_per_account_per_month=2
+    )
+    await apply(sessions, touch(firm.firm_id, firm.domain, MONDAY - timedelta(days=3)))
+    received = [inbound(firm, MONDAY + timedelta(hours=h)) for h in (4, 3, 2)]
+    leads = [UUID(r.data["lead_id"]) for r in received]
+    await apply_batch(
+        sessions,
+        *received,
+        *(firm.routed(lead, MONDAY + timedelta(hours=5)) for lead in leads),
+    )
+    await sweep_once(sessions, OUTBOX, now=MONDAY + timedelta(days=1))
+    states = [(await current(sessions, lead)).state for lead in reversed(leads)]
+    assert states[:2] == ["credited", "credited"]
+    assert states[2] in ("reversed", "not_eligible")
+    assert (await rules(sessions, leads[0]))[-1] == "inbound.cap"
 
 
 async def test_a_firm_sees_every_decision_on_its_own_leads(

@@ -14,6 +14,7 @@ from tests.integration.credit.conftest import (
     OUTBOX,
     Firm,
     apply,
+    apply_batch,
     current,
     ledger_of,
     new_firm,
@@ -49,20 +50,20 @@ async def test_the_months_first_held_meeting_earns_the_first_tier_whatever_arriv
     sessions: SessionFactory,
 ) -> None:
     """The earlier meeting (held Tuesday) is the month's first also when the later one
-    (Wednesday) was applied first: its arrival puts the later one up for review, and the
-    sweep prices it second."""
-    for later_first in (False, True):
+    (Wednesday) was applied first, in a transaction before it or earlier in the same
+    poll's batch: its arrival puts the later one up for review, and the sweep prices it
+    second."""
+    for later_first, one_batch in ((False, False), (True, False), (False, True), (True, True)):
         firm, (early, late), (m_early, m_late) = await booked(sessions, TWO_TIERS)
         held_early = firm.meeting(early, m_early, "held", MONDAY + timedelta(days=1))
         held_late = firm.meeting(late, m_late, "held", MONDAY + timedelta(days=2))
-        await apply(
-            sessions, *((held_late, held_early) if later_first else (held_early, held_late))
-        )
+        held = (held_late, held_early) if later_first else (held_early, held_late)
+        await (apply_batch if one_batch else apply)(sessions, *held)
         await sweep_once(sessions, OUTBOX, now=MONDAY + timedelta(days=3))
         assert (await paid(sessions, early), await paid(sessions, late)) == (
             Decimal("350.00"),
             Decimal("150.00"),
-        ), f"later first: {later_first}"
+        ), f"later first: {later_first}, one batch: {one_batch}"
         reasons = [r["sentence"] for r in (await current(sessions, late)).event["reasons"]]
         assert "The meeting earns 150.00 USD, the 2nd credited in 2026-11." in reasons
 
