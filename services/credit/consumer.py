@@ -96,9 +96,10 @@ _FACTS = {
 TYPES = frozenset({*_FACTS, ActivityLogged.event_type})
 
 
-async def on_facts(session: AsyncSession, batch: Sequence[Incoming], outbox: Outbox) -> None:
+async def on_facts(session: AsyncSession, batch: Sequence[Incoming], outbox: Outbox | None) -> None:
     """Store the poll's facts and touches (a statement each), queue the leads its touches
-    bear on, then re-decide the leads its facts are about."""
+    bear on, then re-decide the leads its facts are about (announced through ``outbox``,
+    unless None: ``redecide_all``)."""
     facts: list[FactRow] = []
     touches: list[tuple[UUID, Touch]] = []
     traces: dict[UUID, Mapping[str, str]] = {}

@@ -165,14 +165,15 @@ def _cap(
 
 async def redecide_all(
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Outbox | None,
     leads: Sequence[UUID],
     *,
     review_due: Mapping[UUID, datetime] | None = None,
     traces: Mapping[UUID, Mapping[str, str]] | None = None,
 ) -> list[CreditDecided]:
-    """Re-decide each lead (in order, each once); the new decisions (published and booked).
-    A lead not yet both received and routed is kept and decided once it is."""
+    """Re-decide each lead (in order, each once); the new decisions (booked, and published
+    through ``outbox``; None: not announced, as in a replay). A lead not yet both received
+    and routed is kept and decided once it is."""
     order = list(dict.fromkeys(leads))
     if not order:
         return []
@@ -462,7 +463,7 @@ def _entry(
 
 
 async def _write(
-    conn: asyncpg.Connection, session: AsyncSession, outbox: Outbox, writes: _Writes
+    conn: asyncpg.Connection, session: AsyncSession, outbox: Outbox | None, writes: _Writes
 ) -> None:
     for kind, places in writes.places.items():
         await store.write_places(conn, kind, places)
@@ -476,7 +477,8 @@ async def _write(
     await store.review_later_meetings(conn, fewest_moves(writes.moved_meetings), writes.decided)
     await store.review_now(conn, writes.review_now)
     await store.add_ledger_entries(conn, writes.ledger)
-    await outbox.add_all(session, writes.events)
+    if outbox is not None:
+        await outbox.add_all(session, writes.events)
 
 
 async def redecide(

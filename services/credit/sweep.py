@@ -45,7 +45,7 @@ decisions changed."""
 
 
 async def review_queued(
-    session: AsyncSession, outbox: Outbox, leads: list[UUID]
+    session: AsyncSession, outbox: Outbox | None, leads: list[UUID]
 ) -> tuple[set[UUID], int]:
     """Leads a touch queued: each taken from the queue (before its facts are read: a touch
     committed later queues it again) and re-decided, unless another transaction holds it."""
@@ -58,7 +58,7 @@ async def review_queued(
 
 
 async def review_due(
-    session: AsyncSession, outbox: Outbox, leads: list[UUID], now: datetime
+    session: AsyncSession, outbox: Outbox | None, leads: list[UUID], now: datetime
 ) -> tuple[set[UUID], int]:
     """Leads whose time came: each re-decided as of its due time, read again under its
     lock (a newer fact may have decided it meanwhile), unless another holds it."""
@@ -77,7 +77,7 @@ async def review_due(
 
 
 async def sweep_once(
-    sessions: SessionFactory, outbox: Outbox, *, now: datetime, batch: int = BATCH
+    sessions: SessionFactory, outbox: Outbox | None, *, now: datetime, batch: int = BATCH
 ) -> int:
     """Review every lead a touch queued, then every lead due by ``now`` (a lead with
     several passed deadlines is re-decided at each, in order), a batch per transaction.
