@@ -82,6 +82,8 @@ class _Shared:
     ) -> list[tuple[str, datetime, UUID]]:
         """Put the lead's credited meetings back as now decided; for each (firm, month)
         whose ladder changed, the earliest change (the meetings after it moved a place)."""
+        if not (places and firm) and lead not in self.meetings:
+            return []  # most leads: no credited meeting before or now
         was = {(f, p) for f, ps in [self.meetings.get(lead, ("", ()))] for p in ps}
         now = {(firm, p) for p in places} if firm else set()
         for owner, place in now:
