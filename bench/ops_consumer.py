@@ -4,10 +4,11 @@
                                            [--profile] [--firms-only]
 
 Starts its own embedded PostgreSQL (migrated for ops), then for each run feeds N events as
-ops' consumer does: a transaction per ``--batch`` events (a poll), the batch's
-processed-event rows in one statement (``shared.consumer.claim``), then the batch handler
-``keep_all`` (``recording.record_all``: the writer lock, the lead's known firm and account,
-the rows in one ``INSERT ... SELECT FROM unnest``, the backfill, one NOTIFY).
+ops' consumer does: a transaction per ``--batch`` events (a poll) handed to the batch
+handler ``keep_all`` (``recording.record_all``: the writer lock, the lead's known firm and
+account, the rows in one ``INSERT ... SELECT FROM unnest``, the backfill, one NOTIFY). No
+processed-event rows: the event log, unique by event id, is ops' own record of what it
+kept (``ConsumerSpec.keeps_once``).
 
 The events are leads' real stories, built from the ``shared/events`` models and passed
 through ``Envelope.to_bytes``/``from_bytes`` (as the consumer gets them): received,
@@ -49,11 +50,11 @@ import asyncpg
 from pydantic_core import to_json
 
 from bench.harness import migrated_database, print_runs
-from services.ops.consumer import GROUP, keep_all
+from services.ops.consumer import keep_all
 from services.ops.domain.extract import indexed
 from services.ops.tables import SCHEMA
 from shared import heap
-from shared.consumer import Incoming, claim
+from shared.consumer import Incoming
 from shared.db import SessionFactory, asyncpg_dsn, make_engine, make_sessions
 from shared.events.activities import ActivityLogged, MeetingUpdated
 from shared.events.base import Event
@@ -62,9 +63,7 @@ from shared.events.envelope import Envelope
 from shared.events.leads import LeadReceived
 from shared.events.routing import AccountMatch, FirmAssignment, LeadRouted, OwnerRef, TraceStep
 from shared.events.status import LeadStatusChanged
-from shared.plumbing_tables import processed_sql
 
-PROCESSED = processed_sql(SCHEMA)
 FIRMS = ["bench-firm-a", "bench-firm-b", "bench-firm-c"]
 DOMAINS = ["walmart.com", "initech.com", "globex.com", "umbrella.com", "example.org"]
 LAG = 37  # leads between one of a lead's facts and its next (topics interleave)
@@ -232,15 +231,12 @@ def event_stream(run: int, n: int, firms_only: bool = False) -> list[Fact]:
 
 
 async def record_events(sessions: SessionFactory, facts: list[Fact], batch: int) -> float:
-    """Events/s through the consumer's path: claim, then ``keep_all``, a poll at a time."""
+    """Events/s through the consumer's path: ``keep_all``, a poll at a time."""
     started = time.perf_counter()
     for start in range(0, len(facts), batch):
         chunk = facts[start : start + batch]
         async with sessions() as session, session.begin():
-            new = await claim(
-                session, PROCESSED, GROUP, [e.id for e, _ in chunk], [t for _, t in chunk]
-            )
-            await keep_all(session, [Incoming(e, t) for e, t in chunk if e.id in new])
+            await keep_all(session, [Incoming(e, t) for e, t in chunk])
     return len(facts) / (time.perf_counter() - started)
 
 

@@ -3,7 +3,9 @@
 A poll's messages (every assigned partition, each in offset order) are parsed once and
 applied together in one database transaction: their event ids go into
 ``processed_events`` in one statement (the ones seen before, and repeats inside the
-batch, drop out there), and the consumer's batch handler gets the new ones, in order, to
+batch, drop out there; a handler that keeps each event once by its own id, as ops' event
+log does, is given the batch's firsts with no such row: ``claims``), and the consumer's
+batch handler gets the new ones, in order, to
 apply set-based (its reads for all of them at once, its writes and outbox rows a statement
 each). Then the offsets ``{partition: offset + 1}`` of what is done are committed, never a
 bare ``commit()``. Kept from the one-event-at-a-time consumer: per-key order (a key's events
@@ -162,8 +164,10 @@ class EventConsumer:
         lag_every_s: float = 5.0,
         bulk_batch_size: int = 50,
         outbox: Outbox | None = None,  # where ops is told of a dead letter
+        claims: bool = True,
     ) -> None:
         self.name = name
+        self.claims = claims
         self.outbox = outbox
         self.bulk_batch_size = bulk_batch_size
         self.topics = topics
@@ -314,11 +318,17 @@ class EventConsumer:
 
     async def _claim(self, session: AsyncSession, items: list[_Item]) -> set[int]:
         """Record the items' event ids as processed in one statement; the ``id()`` of the
-        items not seen before (the first of repeats inside the batch)."""
+        items not seen before (the first of repeats inside the batch). A consumer whose
+        handler keeps each event once by its id itself (``claims`` False) records none:
+        every first of the batch's repeats is handed on, and a redelivered event is
+        counted as applied though its handler changes nothing."""
         if not items:
             return set()
         ids = [_envelope(i).id for i in items]
-        new = await claim(session, self._sql, self.name, ids, [i.tp.topic for i in items])
+        if self.claims:
+            new = await claim(session, self._sql, self.name, ids, [i.tp.topic for i in items])
+        else:
+            new = set(ids)
         fresh: set[int] = set()
         for item, event_id in zip(items, ids, strict=True):
             if event_id in new:

@@ -52,12 +52,15 @@ log = get_logger(__name__)
 class ConsumerSpec:
     """A consumer group of this service: its name is its group id and its dedup scope;
     ``handle`` applies a poll's batch of the CloudEvents ``types`` it acts on (None: every
-    type; the others on its topics are skipped)."""
+    type; the others on its topics are skipped). ``keeps_once``: the handler itself keeps
+    each event once by its id (ops' event log, unique by event id), so the consumer records
+    no processed-event row for it (``EventConsumer``)."""
 
     name: str
     topics: list[str]
     handle: BatchHandler
     types: frozenset[str] | None
+    keeps_once: bool = False
 
     @classmethod
     def per_event(
@@ -211,6 +214,7 @@ async def _run_consumer(runtime: Runtime, spec: ConsumerSpec) -> None:
                 send_timeout_s=settings.kafka_send_timeout_s,
                 bulk_batch_size=settings.consumer_bulk_batch_size,
                 outbox=runtime.outbox,
+                claims=not spec.keeps_once,
             )
             log.info("consumer_started", consumer=spec.name, topics=spec.topics)
             await consumer.run(runtime.stop)

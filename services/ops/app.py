@@ -30,7 +30,10 @@ STATIC = Path(__file__).parent / "static"
 
 
 def _consumers(_runtime: Runtime) -> Sequence[ConsumerSpec]:
-    return [ConsumerSpec(name=GROUP, topics=TOPIC_NAMES, handle=keep_all, types=None)]
+    # The event log is unique by event id: it is ops' record of what it has processed.
+    return [
+        ConsumerSpec(name=GROUP, topics=TOPIC_NAMES, handle=keep_all, types=None, keeps_once=True)
+    ]
 
 
 def create_app(

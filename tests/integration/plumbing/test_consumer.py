@@ -65,6 +65,7 @@ async def run_consumer(
     handler: Callable[[AsyncSession, Envelope], Awaitable[None]],
     until: Callable[[], Awaitable[bool]],
     producer: AIOKafkaProducer,
+    claims: bool = True,
 ) -> None:
     kafka = make_consumer(
         infra.settings(), topic, group_id=f"g-{topic}", client_id="test", max_records=50
@@ -81,6 +82,7 @@ async def run_consumer(
         dlq_producer=producer,
         max_attempts=2,
         outbox=Outbox(schema, source="/test"),
+        claims=claims,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
@@ -139,6 +141,50 @@ async def test_the_same_event_delivered_twice_changes_state_once(
     assert sorted(r[0] for r in rows) == sorted(
         str(LeadReceived.from_envelope(e).lead_id) for e in (once, other)
     )
+
+
+async def test_a_handler_that_keeps_events_once_by_id_gets_no_processed_rows(
+    infra: Infra, sessions: SessionFactory, scratch_schema: str, producer: AIOKafkaProducer
+) -> None:
+    """Ops' kind of consumer (``claims`` off): its handler's own unique key keeps each event
+    once, the consumer hands it each event of a batch once and writes no processed row."""
+    topic = await _topic(infra)
+    once, other = lead_envelope(), lead_envelope()
+    for envelope in (once, once, other, once):
+        await producer.send_and_wait(topic, envelope.to_bytes(), key=b"k")
+    async with sessions() as session, session.begin():
+        await session.execute(text(f'CREATE UNIQUE INDEX ON "{scratch_schema}".applied (lead_id)'))
+    handed: list[str] = []
+
+    async def keep_once(session: AsyncSession, envelope: Envelope) -> None:
+        event = LeadReceived.from_envelope(envelope)
+        handed.append(str(event.lead_id))
+        await session.execute(
+            text(f'INSERT INTO "{scratch_schema}".applied VALUES (:id, 1) ON CONFLICT DO NOTHING'),
+            {"id": event.lead_id},
+        )
+
+    async def both_applied() -> bool:
+        return len(await applied(sessions, scratch_schema)) >= 2
+
+    await run_consumer(
+        infra,
+        sessions=sessions,
+        schema=scratch_schema,
+        topic=topic,
+        handler=keep_once,
+        until=both_applied,
+        producer=producer,
+        claims=False,
+    )
+    ids = sorted(str(LeadReceived.from_envelope(e).lead_id) for e in (once, other))
+    assert sorted(r[0] for r in await applied(sessions, scratch_schema)) == ids
+    assert set(handed) == set(ids)
+    async with sessions() as session:
+        processed = await session.scalar(
+            text(f'SELECT count(*) FROM "{scratch_schema}".processed_events')
+        )
+    assert processed == 0
 
 
 async def test_poison_messages_go_to_the_dlq_and_the_next_good_one_is_processed(
