@@ -9,7 +9,7 @@ its timers. The timer worker takes all three with ``SKIP LOCKED`` and so never w
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -173,30 +173,62 @@ async def on_routed_all(session: AsyncSession, batch: Sequence[Routed], ruleset:
             [json.dumps(list(entries[r.event.lead_id])) for r in new],
         )
         created = {row[0] for row in rows}
-    timers: list[dict[str, Any]] = []
+    timers: list[Armed] = []
     for routed in batch:
         lead_id = routed.event.lead_id
         awaiting = lead_id in created or await _record_routed(
             session, routed.event, *entries[lead_id]
         )
         if awaiting and routed.owner is not None:
-            timers += timer_rows(routed.event, ruleset, routed.owner, routed.team)
+            timers.append(armed(routed.event, ruleset, routed.owner, routed.team))
     await add_timers(conn, timers)
 
 
-async def add_timers(conn: asyncpg.Connection, timers: Sequence[Mapping[str, Any]]) -> None:
+@dataclass(frozen=True)
+class Armed:
+    """A routing's SLA timers: the lead's part, and the plan its owner's hours and SLA give
+    (shared by the batch's leads routed at the same instant under the same policy)."""
+
+    lead_id: UUID
+    revision: int
+    owner_id: str
+    account_id: str | None
+    plan: tuple[str, int, datetime, tuple[PlannedTimer, ...]]  # SLA name, minutes, routed at
+
+
+async def add_timers(conn: asyncpg.Connection, timers: Sequence[Armed]) -> None:
+    """Every timer of ``timers`` in one statement, sent as the leads (a row each) and their
+    distinct plans (a row per timer): a batch's leads mostly share one plan, so a lead's
+    three timers cost one row of arguments, not three."""
     if not timers:
         return
-    columns = (
-        "lead_id", "revision", "kind", "owner_id", "account_id", "sla_name", "sla_minutes",
-        "routed_at", "due_at", "fire_at",
-    )  # fmt: skip
+    plans: dict[tuple[str, int, datetime, tuple[PlannedTimer, ...]], int] = {}
+    for t in timers:
+        plans.setdefault(t.plan, len(plans))
+    steps = [(n, p, step) for p, n in plans.items() for step in p[3]]
     await conn.execute(
         "INSERT INTO router.sla_timers (lead_id, revision, kind, owner_id, account_id, "
-        "sla_name, sla_minutes, routed_at, due_at, fire_at) SELECT * FROM unnest($1::uuid[], "
-        "$2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], "
-        "$8::timestamptz[], $9::timestamptz[], $10::timestamptz[])",
-        *([t[c] for t in timers] for c in columns),
+        "sla_name, sla_minutes, routed_at, due_at, fire_at) "
+        "SELECT l.lead_id, l.revision, p.kind, l.owner_id, l.account_id, p.sla_name, "
+        "p.sla_minutes, p.routed_at, p.due_at, p.fire_at "
+        "FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::int[]) "
+        " WITH ORDINALITY AS l(lead_id, revision, owner_id, account_id, plan, n) "
+        "JOIN unnest($6::int[], $7::text[], $8::text[], $9::int[], $10::timestamptz[], "
+        " $11::timestamptz[], $12::timestamptz[]) "
+        " WITH ORDINALITY AS p(plan, kind, sla_name, sla_minutes, routed_at, due_at, fire_at, m) "
+        " ON p.plan = l.plan ORDER BY l.n, p.m",
+        [t.lead_id for t in timers],
+        [t.revision for t in timers],
+        [t.owner_id for t in timers],
+        [t.account_id for t in timers],
+        [plans[t.plan] for t in timers],
+        [n for n, _, _ in steps],
+        [step.kind for _, _, step in steps],
+        [p[0] for _, p, _ in steps],
+        [p[1] for _, p, _ in steps],
+        [p[2] for _, p, _ in steps],
+        [step.due_at for _, _, step in steps],
+        [step.fire_at for _, _, step in steps],
     )
 
 
@@ -221,33 +253,17 @@ async def _record_routed(
     return awaits_acceptance(recorded.stage)
 
 
-def timer_rows(
-    routed: LeadRouted, ruleset: RuleSet, owner: Owner, team: Team | None
-) -> list[dict[str, Any]]:
+def armed(routed: LeadRouted, ruleset: RuleSet, owner: Owner, team: Team | None) -> Armed:
     """The SLA timers of this routing, in the owner's business hours."""
     policy = policy_for(ruleset.rule_sla(routed.rule), team.sla if team else None, ruleset.sla)
-    timers = _planned(policy, owner.business_hours or DEFAULT_HOURS, routed.decided_at)
-    return [
-        {
-            "lead_id": routed.lead_id,
-            "revision": routed.revision,
-            "kind": t.kind,
-            "owner_id": owner.owner_id,
-            "account_id": routed.account.account_id if routed.account else None,
-            "sla_name": policy.name,
-            "sla_minutes": policy.accept_within_minutes,
-            "routed_at": routed.decided_at,
-            "due_at": t.due_at,
-            "fire_at": t.fire_at,
-        }
-        for t in timers
-    ]
-
-
-async def arm_timers(
-    session: AsyncSession, routed: LeadRouted, ruleset: RuleSet, owner: Owner, team: Team | None
-) -> None:
-    await add_timers(await driver_connection(session), timer_rows(routed, ruleset, owner, team))
+    planned = _planned(policy, owner.business_hours or DEFAULT_HOURS, routed.decided_at)
+    return Armed(
+        routed.lead_id,
+        routed.revision,
+        owner.owner_id,
+        routed.account.account_id if routed.account else None,
+        (policy.name, policy.accept_within_minutes, routed.decided_at, planned),
+    )
 
 
 @lru_cache(maxsize=4096)

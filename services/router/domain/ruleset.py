@@ -12,7 +12,7 @@ Any rule may carry an acceptance ``sla`` for the leads it decides; the rule set'
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -117,8 +117,12 @@ class RuleSet(_Strict):
             raise ValueError("the last rule must be 'unassigned' (no lead is ever lost)")
         return rules
 
+    @cached_property
+    def _slas(self) -> dict[str, SlaPolicy | None]:
+        return {r.name: r.sla for r in self.rules}
+
     def rule_sla(self, name: str | None) -> SlaPolicy | None:
-        return next((r.sla for r in self.rules if r.name == name), None)
+        return self._slas.get(name or "")
 
 
 def parse_ruleset(text: str) -> RuleSet:

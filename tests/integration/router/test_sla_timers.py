@@ -9,17 +9,22 @@ from datetime import timedelta
 
 import pytest
 
-from services.router import lifecycle, service, store
+from services.router import lifecycle, service, store, workspace
 from services.router.consumer import on_lead_status_changed
 from services.router.domain.lifecycle import IllegalTransition
+from services.router.domain.sla import plan
+from services.router.schemas import AccountIn, OwnerIn
 from services.router.sla_timers import SLA_EVENTS, SlaTimers
+from shared.business_hours import BusinessHours
 from shared.db import SessionFactory
 from shared.events.envelope import Envelope
 from shared.events.lifecycle import LeadReassigned, LeadSlaBreached, LeadSlaReminder
 from shared.events.routing import LeadRouted
 from shared.events.status import LeadStatusChanged
 from tests.integration.router.conftest import (
+    EIGHT_HOURS,
     OUTBOX,
+    US_HOURS,
     FakeClock,
     ny,
     outbox_events,
@@ -133,6 +138,43 @@ async def test_an_unanswered_lead_is_reminded_escalated_and_reassigned_in_busine
     clock.now += timedelta(minutes=1)  # nothing fires twice
     await _drain(timers)
     assert len(await _sla_events(own_sessions, ignored.lead_id)) == 3
+
+
+async def test_leads_routed_together_get_the_timers_of_their_own_owners_hours(
+    own_sessions: SessionFactory,
+) -> None:
+    """One batch, two owners keeping different hours: each lead's timers are its owner's
+    (the batch's statement sends each distinct plan once)."""
+    space = await sla_space(own_sessions)
+    london = BusinessHours(timezone="Europe/London", country="GB")
+    async with own_sessions() as session, session.begin():
+        await workspace.put_owner(
+            session,
+            OUTBOX,
+            space.id("lea"),
+            OwnerIn(name="Lea", role="AE", team_id=space.team, business_hours=london),
+        )
+        await workspace.put_account(
+            session,
+            OUTBOX,
+            space.id("globex"),
+            AccountIn(name="Globex", domains=[space.domain("globex")], owner_id=space.id("lea")),
+        )
+    at = ny(25, 15)
+    leads = [space.lead("acme"), space.lead("globex"), space.lead("acme")]
+    async with own_sessions() as session, session.begin():
+        await service.route_new_leads(
+            session, OUTBOX, [(lead, None) for lead in leads], ruleset=space.ruleset, now=at
+        )
+    for lead, hours in zip(leads, (US_HOURS, london, US_HOURS), strict=True):
+        expected = [(t.kind, t.fire_at, t.due_at) for t in plan(EIGHT_HOURS, hours.calendar(), at)]
+        rows = await timers_of(own_sessions, lead.lead_id)
+        assert [(t.kind, t.fire_at, t.due_at) for t in rows] == expected
+        assert {(t.sla_name, t.sla_minutes, t.routed_at, t.revision) for t in rows} == {
+            ("accept-8h", 480, at, 1)
+        }
+    london_reminder = (await timers_of(own_sessions, leads[1].lead_id))[0].fire_at
+    assert london_reminder != (await timers_of(own_sessions, leads[0].lead_id))[0].fire_at
 
 
 async def test_a_lead_accepted_late_keeps_what_fired_and_stops_the_rest(
