@@ -79,12 +79,14 @@ async def _connection(transaction: AsyncSession | asyncpg.Connection) -> asyncpg
 
 
 class Outgoing(NamedTuple):
-    """An event to publish, the trace context it is caused in (None: the current one), and
-    the topic it goes to (None: its own; a bulk lane's, ``shared.events.topics.in_lane``)."""
+    """An event to publish, the trace context it is caused in (None: the current one), the
+    topic it goes to (None: its own; a bulk lane's, ``shared.events.topics.in_lane``), and
+    the payload's JSON when the caller has written it already (None: written here)."""
 
     event: Event
     trace: Mapping[str, str] | None = None
     topic: str | None = None
+    payload_json: str | None = None
 
 
 class Outbox:
@@ -127,7 +129,9 @@ class Outbox:
         ids, payloads, headers = [], [], []
         for outgoing in events:
             trace = dict(outgoing.trace) if outgoing.trace else current_trace_context()
-            event_id, payload = outgoing.event.envelope_json(self.source, trace)
+            event_id, payload = outgoing.event.envelope_json(
+                self.source, trace, outgoing.payload_json
+            )
             ids.append(event_id)
             payloads.append(payload)
             headers.append(

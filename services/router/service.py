@@ -272,11 +272,14 @@ async def route_all(
             for d in decided
         ],
     )
-    await store.add_decisions(conn, [(d.decision, e) for d, e in zip(decided, events, strict=True)])
+    payloads = [e.model_dump_json() for e in events]  # for the decision rows and the outbox
+    await store.add_decisions(
+        conn, [(d.decision, e, p) for d, e, p in zip(decided, events, payloads, strict=True)]
+    )
     published: list[Outgoing] = []
-    for d, event in zip(decided, events, strict=True):
+    for d, event, payload in zip(decided, events, payloads, strict=True):
         topic = in_lane(LEADS_ROUTED, d.request.bulk)
-        published.append(Outgoing(event, d.request.trace, topic))
+        published.append(Outgoing(event, d.request.trace, topic, payload))
         if d.decision.owner is None and d.decision.rule == ruleset.rules[-1].name:
             alert = ev.RoutingAlert(
                 lead_id=event.lead_id,

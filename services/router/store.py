@@ -239,9 +239,11 @@ async def move_open_leads(
 
 
 async def add_decisions(
-    conn: asyncpg.Connection, decided: Sequence[tuple[Decision, LeadRouted]]
+    conn: asyncpg.Connection, decided: Sequence[tuple[Decision, LeadRouted, str]]
 ) -> None:
-    """Each decision as its revision's row (never an overwrite), in one statement."""
+    """Each decision as its revision's row (never an overwrite), in one statement; with its
+    event, and that event's JSON (``model_dump_json``, written once for the row and the
+    outbox)."""
     if not decided:
         return
     await conn.execute(
@@ -249,16 +251,19 @@ async def add_decisions(
         "owner_id, team_id, rule, queue, ruleset_version, event) "
         "SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::text[], $5::text[], "
         "$6::text[], $7::text[], $8::text[], $9::text[], $10::jsonb[])",
-        [e.lead_id for _, e in decided],
-        [e.revision for _, e in decided],
-        [e.decided_at for _, e in decided],
-        [d.match.account.account_id if d.match and not d.match.weak else None for d, _ in decided],
-        [d.owner.owner_id if d.owner else None for d, _ in decided],
-        [d.team.team_id if d.team else None for d, _ in decided],
-        [d.rule for d, _ in decided],
-        [d.queue for d, _ in decided],
-        [d.ruleset_version for d, _ in decided],
-        [e.model_dump_json() for _, e in decided],
+        [e.lead_id for _, e, _ in decided],
+        [e.revision for _, e, _ in decided],
+        [e.decided_at for _, e, _ in decided],
+        [
+            d.match.account.account_id if d.match and not d.match.weak else None
+            for d, _, _ in decided
+        ],
+        [d.owner.owner_id if d.owner else None for d, _, _ in decided],
+        [d.team.team_id if d.team else None for d, _, _ in decided],
+        [d.rule for d, _, _ in decided],
+        [d.queue for d, _, _ in decided],
+        [d.ruleset_version for d, _, _ in decided],
+        [payload for _, _, payload in decided],
     )
 
 

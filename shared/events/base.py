@@ -57,11 +57,14 @@ class Event(BaseModel):
             **extra,
         )
 
-    def envelope_json(self, source: str, trace: Mapping[str, str]) -> tuple[UUID, str]:
+    def envelope_json(
+        self, source: str, trace: Mapping[str, str], payload_json: str | None = None
+    ) -> tuple[UUID, str]:
         """A new id and ``envelope(source)`` stamped with ``trace``'s attributes, as the
         CloudEvents JSON ``Envelope.model_dump_json`` writes, built straight from the
         payload's own JSON (no dict of it, no Envelope to validate and dump again: the
-        outbox's hot path). Refuses what the Envelope would refuse."""
+        outbox's hot path; ``payload_json``: this event's ``model_dump_json()`` if the
+        caller wrote it already). Refuses what the Envelope would refuse."""
         time, key = self.event_time(), self.partition_key()
         if time.tzinfo is None or not key or not source:
             raise ValueError(f"{self.event_type}: needs an aware time, a key and a source")
@@ -81,7 +84,8 @@ class Event(BaseModel):
                 **trace,
             }
         )
-        return event_id, f'{head[:-1].decode()},"data":{self.model_dump_json()}}}'
+        data = payload_json if payload_json is not None else self.model_dump_json()
+        return event_id, f'{head[:-1].decode()},"data":{data}}}'
 
     @classmethod
     def from_envelope(cls, envelope: Envelope) -> Self:
