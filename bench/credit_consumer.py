@@ -1,6 +1,6 @@
 """Leads per second through credit's real event handlers on embedded PostgreSQL.
 
-    .venv/bin/python -m bench.credit_consumer [--leads 1000] [--runs 3] [--batch 1]
+    .venv/bin/python -m bench.credit_consumer [--leads 1000] [--runs 3] [--batch 500]
 
 Starts its own embedded PostgreSQL (migrated) with one firm under the default contract,
 then for each run feeds N leads' facts as the consumer does (a transaction per
@@ -192,7 +192,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=1, help="facts per transaction")
+    parser.add_argument(
+        "--batch", type=int, default=500, help="facts per transaction (a poll, as the service runs)"
+    )
     args = parser.parse_args()
     with migrated_database(["credit"]) as url:
         asyncio.run(bench(url, args.leads, args.runs, args.batch))
