@@ -193,7 +193,7 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
-        "--batch", type=int, default=500, help="facts per transaction (a poll, as the service runs)"
+        "--batch", type=int, default=500, help="facts per transaction (the README's figures)"
     )
     args = parser.parse_args()
     with migrated_database(["credit"]) as url:

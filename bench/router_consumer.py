@@ -1,6 +1,6 @@
 """Leads per second through router's real ``lead.received`` handler on embedded PostgreSQL.
 
-    .venv/bin/python -m bench.router_consumer [--leads 1000] [--runs 3] [--batch 1]
+    .venv/bin/python -m bench.router_consumer [--leads 1000] [--runs 3] [--batch 200]
 
 Starts its own embedded PostgreSQL (migrated), loads the demo workspace plus a few
 hundred owners in teams and territories, then for each run routes N leads as the
@@ -157,7 +157,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=1, help="leads per transaction")
+    parser.add_argument(
+        "--batch", type=int, default=200, help="leads per transaction (CONSUMER_BATCH_SIZE)"
+    )
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     with migrated_database(["router"]) as url:
