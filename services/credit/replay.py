@@ -51,6 +51,7 @@ _EMPTIED = (
 _ANALYZED = ("facts", "touches", "claims", "meeting_places", "ledger", "credit_decisions")
 
 CHUNK = 2000  # facts per transaction
+END_ROUNDS = 5  # times the topics' ends are asked for (``read_topics``)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,10 @@ async def read_topics(settings: Settings, topics: list[str]) -> AsyncIterator[li
     """Every message on the topics up to their ends, a poll's values at a time (partition
     by partition in offset order; across partitions in no order). Once every partition
     is read to its end, the ends are asked for again (a broker may report an end behind
-    its last acknowledged write), until none has moved."""
+    its last acknowledged write), until none has moved — at most ``END_ROUNDS`` times, so
+    topics still being written to (intake and the router may run during a replay) do
+    not keep it reading: what comes after is left to credit's own consumer, whose
+    committed offsets are behind it."""
     reader = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers(settings),
         enable_auto_commit=False,
@@ -81,7 +85,7 @@ async def read_topics(settings: Settings, topics: list[str]) -> AsyncIterator[li
         ]
         reader.assign(partitions)
         await reader.seek_to_beginning(*partitions)
-        while True:
+        for _ in range(END_ROUNDS):
             ends = await reader.end_offsets(partitions)
             remaining = {tp for tp in partitions if await reader.position(tp) < ends[tp]}
             if not remaining:
